@@ -1,0 +1,54 @@
+"""The ``cityanalytics`` command.
+
+Each subcommand lives in the module that does its job; that module exposes ``HELP`` (one
+line), ``configure(parser)`` to add its arguments and ``run(args) -> int`` (the exit code).
+Modules are imported only when their subcommand runs, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS: dict[str, str] = {
+    "validate": "cityanalytics.io.cli",
+    "demo": "cityanalytics.demo.cli",
+    "targets": "cityanalytics.targets",
+    "run": "cityanalytics.report.cli_run",
+    "reports": "cityanalytics.report.cli_reports",
+}
+
+SUMMARIES: dict[str, str] = {
+    "validate": "Load a file into a canonical table and print the load report.",
+    "demo": "Write the synthetic demo city (all canonical tables plus the truth file).",
+    "targets": "List the plans' numeric targets from the targets registry.",
+    "run": "Execute one report run (params/NAME.yaml) with papermill.",
+    "reports": "Execute every scheduled run (params/schedule.yaml): the main job.",
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cityanalytics", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=SUMMARIES[name], description=SUMMARIES[name])
+        if only == name:  # import only the module that will run
+            importlib.import_module(module_name).configure(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(only=command if command in SUBCOMMANDS else None)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    module = importlib.import_module(SUBCOMMANDS[args.command])
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# One entry point for set-up and the project's jobs. On a fresh machine with Python 3.11
+# and apt, the first call installs everything it needs into .venv (and the system packages
+# for PDF reports), later calls reuse it.
+#
+#   ./dev.sh reports [ARGS]   the main job: every scheduled report on the demo data
+#   ./dev.sh test [ARGS]      the test suite
+#   ./dev.sh bench [NAME]     benchmarks (print figures, never fail on timings)
+#   ./dev.sh lab              JupyterLab on notebooks/ with the project kernel
+#   ./dev.sh setup            only install
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+
+install_python_env() {
+  local stamp=.venv/.installed
+  if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; then
+    return
+  fi
+  echo "[setup] installing Python packages into .venv (first run only)" >&2
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e '.[test]'
+  .venv/bin/python -m ipykernel install --sys-prefix --name cityanalytics \
+    --display-name "Python (cityanalytics)" >/dev/null
+  touch "$stamp"
+}
+
+cmd=${1:-help}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  setup)
+    install_python_env
+    bash scripts/install-system-deps.sh
+    ;;
+  reports)
+    install_python_env
+    bash scripts/install-system-deps.sh
+    exec .venv/bin/cityanalytics reports "$@"
+    ;;
+  test)
+    install_python_env
+    bash scripts/install-system-deps.sh
+    exec .venv/bin/python -m pytest -n 2 --timeout 900 "$@"
+    ;;
+  bench)
+    install_python_env
+    exec .venv/bin/python -m bench "$@"
+    ;;
+  lab)
+    install_python_env
+    exec .venv/bin/jupyter lab notebooks/
+    ;;
+  *)
+    sed -n '2,12p' "$0"
+    ;;
+esac
