@@ -111,6 +111,18 @@ DISTRICTS = Table(
     ),
 )
 
+UNIT_CHANGES = Table(
+    name="unit_changes",
+    doc="Boundary changes: a unit renamed (更名), merged into another (合并) or re-designated (撤镇设街道).",
+    key=("old_unit_id", "new_unit_id"),
+    columns=(
+        Col("old_unit_id", "str", "unit_id before the change."),
+        Col("new_unit_id", "str", "unit_id that carries the series on."),
+        Col("effective_on", "date", "First day under the new unit."),
+        Col("change", "str", "Kind of change.", allowed=("更名", "合并", "撤镇设街道", "区划调整")),
+    ),
+)
+
 CASES = Table(
     name="cases",
     doc="数字城管 / 12345 work orders along the GB/T 30428 lifecycle 上报→立案→派遣→处置→核查→结案.",
@@ -240,7 +252,7 @@ TARGETS = Table(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (DISTRICTS, CASES, DUST_SAMPLES, COMMUNITIES, ASSESSMENTS, CAMPAIGNS, TARGETS)
+    t.name: t for t in (DISTRICTS, UNIT_CHANGES, CASES, DUST_SAMPLES, COMMUNITIES, ASSESSMENTS, CAMPAIGNS, TARGETS)
 }
 
 # pandas dtype each kind is held in once parsed.
