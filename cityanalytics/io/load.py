@@ -1,0 +1,240 @@
+"""Load any supported source into a canonical table, accounting for every row.
+
+    read (readers) -> map headers (headers) -> drop blank/summary rows -> parse values
+    (parsing) -> resolve unit names -> validate (pandera schema from schemas) -> keep/reject
+
+Every row read is either kept or listed in the load report with its file, row, column,
+value and reason; rows read = rows kept + rows rejected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from cityanalytics import schemas
+from cityanalytics.io.headers import lookup, map_columns, merged_aliases, normalize_header
+from cityanalytics.io.parsing import EMPTY_MARKERS, normalize_text, parse_column
+from cityanalytics.io.readers import RawSheet, read_sheets
+from cityanalytics.io.report import REJECTION_COLUMNS, LoadError, LoadReport, LoadResult
+
+SUMMARY_WORDS = {"合计", "总计", "小计", "合计:", "总计:"}
+
+# pandera's names for its built-in checks, said the way a user reads them.
+_PANDERA_REASONS = {
+    "not_nullable": "required value is empty",
+    "field_uniqueness": "duplicate {column}",
+    "multiple_fields_uniqueness": "duplicate {key}",
+}
+
+
+def load(
+    source: str | Path,
+    table: str,
+    *,
+    sheet: str | int | None = None,
+    sql: str | None = None,
+    aliases: Mapping | None = None,
+    value_fixes: Mapping[str, str] | None = None,
+    units: pd.DataFrame | None = None,
+) -> LoadResult:
+    """Load ``source`` (CSV, .xlsx, Parquet file, or SQLAlchemy URL) as canonical ``table``.
+
+    aliases: extra column names, ``{table: {column: [names]}}``, tried before the defaults.
+    value_fixes: text replacements applied to text cells before validation
+        (e.g. ``{"UedBet体育": "扎兰屯市"}``); each use is noted in the report.
+    units: a districts table; unit names in ``unit_id`` are resolved to ids and unknown
+        units are rejected.
+    sheet: for Excel, one sheet (name or index); by default every sheet with a header
+        for this table is loaded.
+    sql: for a database URL, a query to run instead of reading the table named ``table``.
+    """
+    spec = schemas.table(table)
+    alias_table = merged_aliases(aliases)
+    fixes = {**alias_table.get("value_fixes", {}), **(value_fixes or {})}
+    report = LoadReport(source=str(source).split("@")[-1], table=table)
+
+    parts, rejected = [], []
+    for raw in read_sheets(source, table, alias_table, sheet=sheet, sql=sql):
+        frame, rows_rejected = _prepare_sheet(raw, spec, alias_table, fixes, report)
+        parts.append(frame)
+        rejected.append(rows_rejected)
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+
+    if units is not None and "unit_id" in frame:
+        rejected.append(_resolve_units(frame, units, report))
+    rejected.append(_validate(frame, spec, pd.concat(rejected, ignore_index=True)))
+
+    rejections = pd.concat([r for r in rejected if not r.empty] or [_no_rejections()], ignore_index=True)
+    report.rejections = rejections.sort_values(["file", "row"], kind="stable", ignore_index=True)
+    bad = set(zip(rejections["file"], rejections["row"]))
+    keep = [(f, r) not in bad for f, r in zip(frame["_file"], frame["_row"])] if bad else slice(None)
+    kept = frame.loc[keep, spec.names].reset_index(drop=True)
+    assert report.rows_read == len(kept) + report.rows_rejected, "load report does not add up"
+    return LoadResult(kept, report)
+
+
+def _no_rejections() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in REJECTION_COLUMNS})
+
+
+def _rejections(file, rows, column, values, reasons) -> pd.DataFrame:
+    n = len(rows)
+    return pd.DataFrame({
+        "file": np.broadcast_to(np.asarray(file, dtype=object), n),
+        "row": np.asarray(rows, dtype=int),
+        "column": np.broadcast_to(np.asarray(column, dtype=object), n),
+        "value": list(values),
+        "reason": np.broadcast_to(np.asarray(reasons, dtype=object), n) if np.ndim(reasons) == 0 else list(reasons),
+    })
+
+
+def _prepare_sheet(raw: RawSheet, spec: schemas.Table, alias_table: dict, fixes: Mapping[str, str],
+                   report: LoadReport) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Map, clean and parse one sheet; returns the typed frame and the rows rejected so far."""
+    mapping, notes = map_columns(raw.headers, spec.name, alias_table)
+    present = set(mapping.values())
+    for column in spec.required:
+        if column not in present:
+            known = [a for a, c in lookup(spec.name, alias_table).items() if c == column]
+            raise LoadError(
+                raw.source,
+                f"missing required column; expected a header named one of: {', '.join(known[:8])}"
+                f" (headers found: {', '.join(h for h in raw.headers if h) or 'none'})",
+                column=column,
+            )
+    report.notes += raw.notes + [f"{raw.source}: {n}" for n in notes]
+    report.column_map.update({raw.headers[p]: c for p, c in mapping.items()})
+    unused = [h for p, h in enumerate(raw.headers) if p not in mapping and normalize_header(h)]
+    if unused:
+        report.notes.append(f"{raw.source}: columns not part of {spec.name}, not loaded: {', '.join(unused)}")
+    report.rows_read += len(raw.cells)
+
+    frame = raw.cells[list(mapping)].rename(columns=mapping)
+    frame["_file"] = raw.source
+    frame["_row"] = raw.rows
+    rejected = [_blank_and_summary_rows(raw)]
+    dropped = set(rejected[0]["row"])
+
+    for col in spec.columns:
+        if col.name not in frame:
+            frame[col.name] = pd.Series(pd.NA, index=frame.index, dtype=schemas.DTYPES[col.kind])
+            continue
+        values = frame[col.name]
+        if col.kind == "str" and fixes:
+            values = _apply_fixes(values, fixes, col.name, raw.source, report)
+        parsed, reasons = parse_column(values, col.kind)
+        bad = reasons.notna().to_numpy() & ~np.isin(raw.rows, list(dropped))
+        if bad.any():
+            rejected.append(_rejections(raw.source, raw.rows[bad], col.name, values[bad], reasons[bad]))
+            parsed = parsed.mask(bad)
+        frame[col.name] = parsed
+    return frame, pd.concat(rejected, ignore_index=True)
+
+
+def _blank_and_summary_rows(raw: RawSheet) -> pd.DataFrame:
+    text = raw.cells.astype("string").fillna("").apply(lambda s: s.str.strip())
+    blank = text.apply(lambda s: s.str.lower().isin(EMPTY_MARKERS)).all(axis=1).to_numpy()
+    first = text.apply(lambda s: s[s != ""].iloc[0] if (s != "").any() else "", axis=1) if len(text) else text
+    summary = (~blank) & first.isin(SUMMARY_WORDS).to_numpy() if len(text) else blank
+    out = []
+    if blank.any():
+        out.append(_rejections(raw.source, raw.rows[blank], "", [""] * int(blank.sum()), "blank row"))
+    if summary.any():
+        out.append(_rejections(raw.source, raw.rows[summary], "", first[summary].tolist(),
+                               "summary row (合计/总计), not a record"))
+    return pd.concat(out, ignore_index=True) if out else _no_rejections()
+
+
+def _apply_fixes(values: pd.Series, fixes: Mapping[str, str], column: str, source: str,
+                 report: LoadReport) -> pd.Series:
+    text = values.astype("string")
+    for wrong, right in fixes.items():
+        hit = text.str.contains(wrong, regex=False, na=False)
+        if hit.any():
+            text = text.str.replace(wrong, right, regex=False)
+            report.notes.append(f"{source}: replaced {wrong!r} with {right!r} in {int(hit.sum())} {column} cell(s)")
+    return text
+
+
+def _resolve_units(frame: pd.DataFrame, units: pd.DataFrame, report: LoadReport) -> pd.DataFrame:
+    """Turn unit names into ids using a districts table; reject units it does not know."""
+    ids = set(units["unit_id"].astype(str))
+    by_name = dict(zip(units["name_zh"].astype(str), units["unit_id"].astype(str)))
+    values = frame["unit_id"]
+    resolved = values.map(lambda v: v if v is pd.NA or v in ids else by_name.get(v, pd.NA)).astype("string")
+    named = values.notna() & ~values.isin(ids) & resolved.notna()
+    if named.any():
+        report.notes.append(f"unit names resolved to unit_id in {int(named.sum())} row(s)")
+    unknown = values.notna() & resolved.isna()
+    frame["unit_id"] = resolved.where(~unknown, values)
+    if not unknown.any():
+        return _no_rejections()
+    return _rejections(frame.loc[unknown, "_file"].to_numpy(), frame.loc[unknown, "_row"].to_numpy(),
+                       "unit_id", values[unknown], "unknown unit (not an id or name in the districts table)")
+
+
+def _validate(frame: pd.DataFrame, spec: schemas.Table, already: pd.DataFrame) -> pd.DataFrame:
+    """Run the pandera schema; turn its failure cases into rejections."""
+    present = [c.name for c in spec.columns if c.required or frame[c.name].notna().any()]
+    schema = schemas.pandera_schema(spec.name, present=present)
+    try:
+        schema.validate(frame[present], lazy=True)
+        return _no_rejections()
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+    if cases["index"].isna().any():
+        column_errors = cases[cases["index"].isna()]
+        raise RuntimeError(f"schema error that is not about rows (a bug in the loader): {column_errors}")
+    rules = {r.name: r for r in spec.rules}
+    rule_by_reason = {r.reason: r for r in spec.rules}
+    out = cases.copy()
+    out["index"] = out["index"].astype(int)
+    # A rule is reported once per row, on its first column; pandera lists every column.
+    is_rule = out["check"].isin(rule_by_reason) | out["check"].isin(rules)
+    rule_col = out["check"].map(lambda c: (rule_by_reason.get(c) or rules.get(c)).columns[0] if c in rule_by_reason or c in rules else None)
+    out = out[~is_rule | (out["column"] == rule_col)]
+    key = "+".join(spec.key)
+    out["reason"] = [
+        _PANDERA_REASONS.get(c, c).format(column=col, key=key) for c, col in zip(out["check"], out["column"])
+    ]
+    out["column"] = out["column"].where(out["check"] != "multiple_fields_uniqueness", key)
+    idx = out["index"].to_numpy()
+    rej = pd.DataFrame({
+        "file": frame["_file"].to_numpy()[idx],
+        "row": frame["_row"].to_numpy()[idx],
+        "column": out["column"].to_numpy(),
+        "value": out["failure_case"].to_numpy(),
+        "reason": out["reason"].to_numpy(),
+    })
+    rej = _name_first_duplicates(rej, frame, spec, idx, out["check"].to_numpy())
+    # A cell that already failed to parse is empty now; don't report it twice as "required".
+    if not already.empty:
+        seen = set(zip(already["file"], already["row"], already["column"]))
+        dup = [(f, r, c) in seen for f, r, c in zip(rej["file"], rej["row"], rej["column"])]
+        rej = rej[~np.asarray(dup, dtype=bool)]
+        seen_rows = set(zip(already["file"], already["row"]))
+        empty_after_reject = [(f, r) in seen_rows and reason == "required value is empty"
+                              for f, r, reason in zip(rej["file"], rej["row"], rej["reason"])]
+        rej = rej[~np.asarray(empty_after_reject, dtype=bool)]
+    return rej.reset_index(drop=True)
+
+
+def _name_first_duplicates(rej, frame, spec, idx, checks) -> pd.DataFrame:
+    """Say where the first copy of a duplicated key is."""
+    dup = np.isin(checks, ["field_uniqueness", "multiple_fields_uniqueness"])
+    if not dup.any():
+        return rej
+    key = list(spec.key)
+    first = frame.groupby(key, dropna=False, sort=False)["_row"].transform("first").to_numpy()
+    first_file = frame.groupby(key, dropna=False, sort=False)["_file"].transform("first").to_numpy()
+    reasons = rej["reason"].to_numpy(dtype=object)
+    for i in np.flatnonzero(dup):
+        where = f"row {first[idx[i]]}" if first_file[idx[i]] == frame["_file"].iat[idx[i]] else f"{first_file[idx[i]]} row {first[idx[i]]}"
+        reasons[i] = f"{reasons[i]} (first seen at {where}; the first copy is kept)"
+    rej["reason"] = reasons
+    return rej
