@@ -29,7 +29,10 @@ SUMMARIES: dict[str, str] = {
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cityanalytics", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="cityanalytics",
+        description="cityanalytics: policy-analysis workbench for urban management (城市管理).",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=SUMMARIES[name], description=SUMMARIES[name])

@@ -251,8 +251,29 @@ TARGETS = Table(
     ),
 )
 
+OBSERVATIONS = Table(
+    name="observations",
+    doc=("Indicator values already aggregated by someone else (a bulletin, a yearbook, an "
+         "international data set, a city that only reports covered/total per month): one row per "
+         "unit, period and indicator, with its source."),
+    key=("unit_id", "period", "indicator"),
+    columns=(
+        Col("unit_id", "str", "Unit (district, city ...) the value describes."),
+        Col("unit_name", "str", "Name of the unit as the source gives it.", required=False, nullable=True),
+        Col("period", "str", "Period as the source states it: 2022, 2022-08, 2016-2020 ..."),
+        Col("indicator", "str", "Indicator id."),
+        Col("value", "float", "The value (percentages as 0-100)."),
+        Col("numerator", "float", "Count behind a rate, where known.", required=False, nullable=True, min=0),
+        Col("denominator", "float", "Base of a rate, where known.", required=False, nullable=True, min=0),
+        Col("unit", "str", "Unit of the value.", required=False, nullable=True),
+        Col("source", "str", "Where the value comes from."),
+    ),
+)
+
 TABLES: dict[str, Table] = {
-    t.name: t for t in (DISTRICTS, UNIT_CHANGES, CASES, DUST_SAMPLES, COMMUNITIES, ASSESSMENTS, CAMPAIGNS, TARGETS)
+    t.name: t
+    for t in (DISTRICTS, UNIT_CHANGES, CASES, DUST_SAMPLES, COMMUNITIES, ASSESSMENTS, CAMPAIGNS, TARGETS,
+              OBSERVATIONS)
 }
 
 # pandas dtype each kind is held in once parsed.

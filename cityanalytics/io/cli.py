@@ -1,0 +1,44 @@
+"""``cityanalytics validate PATH --table T``: load a file and print its load report.
+
+Exit 0 when every row is kept, 1 when rows were rejected, 2 when the file cannot be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cityanalytics.schemas import TABLES
+
+HELP = "Load a file into a canonical table and print the load report."
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="CSV, .xlsx or Parquet file, or a SQLAlchemy URL (sqlite:///x.db)")
+    parser.add_argument("--table", required=True, choices=list(TABLES), help="canonical table to load it as")
+    parser.add_argument("--sheet", help="Excel sheet name (default: every sheet with a header for the table)")
+    parser.add_argument("--sql", help="with a database URL: a query to run instead of reading the table")
+    parser.add_argument("--aliases", help="YAML file of extra column aliases {table: {column: [names]}} "
+                                          "and value_fixes {wrong: right}")
+    parser.add_argument("--units", help="districts file; unit names are resolved to ids, unknown units rejected")
+    parser.add_argument("--rejections", metavar="CSV", help="write every rejection (file,row,column,value,reason) here")
+    parser.add_argument("--max-rows", type=int, default=20, help="rejections to print (default 20)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cityanalytics.io import LoadError, load
+    from cityanalytics.io.headers import read_alias_file
+
+    try:
+        aliases = read_alias_file(args.aliases) if args.aliases else None
+        units = load(args.units, "districts").frame if args.units else None
+        result = load(args.path, args.table, sheet=args.sheet, sql=args.sql, aliases=aliases, units=units)
+    except (LoadError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report = result.report
+    print(report.summary(max_rows=args.max_rows))
+    if args.rejections:
+        report.rejections.to_csv(args.rejections, index=False, encoding="utf-8-sig")
+        print(f"  rejections written to {args.rejections}")
+    return 0 if report.ok else 1
