@@ -1,0 +1,258 @@
+"""Case-handling indicators (数字城管 / 12345) along the GB/T 30428 lifecycle.
+
+Counts are aggregated in DuckDB, in-process, straight from Parquet or from a DataFrame, so
+tens of millions of work orders stay cheap; only the per-unit result comes back to pandas.
+
+Censoring. A report is made "as of" a moment (default: end of the window). A case that is
+still open then and whose deadline has not passed is neither on time nor late yet: it is
+*censored* and left out of every rate's denominator (its count is reported as
+``case_censored_open``). A case still open past its deadline counts as not disposed and late.
+
+Deadlines. "On time" is judged against the case's own ``due_at`` when the export has one,
+otherwise against the subcategory's limit in working hours on the official calendar
+(``cityanalytics.workcalendar``: public holidays and 调休 workdays).
+
+Denominator (应处置数/应结案数) = cases filed in the period − censored − suspended (缓办/挂账)
+when ``exclude_suspended`` (the default, as in 金华's rule 按期结案率 = 按期结案数/(应结案数−缓办数)).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import yaml
+
+from cityanalytics.indicators import frame as F
+from cityanalytics.workcalendar import WorkCalendar
+
+RATE_INDICATORS = {
+    # indicator: (numerator column, denominator column)
+    "case_disposal_rate": ("disposed", "due"),
+    "case_ontime_disposal_rate": ("disposed_on_time", "due"),
+    "case_closure_rate": ("closed", "due"),
+    "case_ontime_closure_rate": ("closed_on_time", "due"),
+    "case_rework_rate": ("reopened", "due"),
+}
+DURATION_INDICATORS = {"case_hours_to_close_median": 0.5, "case_hours_to_close_p90": 0.9}
+ALL = ["case_filed", *RATE_INDICATORS, *DURATION_INDICATORS]
+
+
+@lru_cache(maxsize=1)
+def default_time_limits() -> dict:
+    text = resources.files("cityanalytics").joinpath("data/time_limits.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def with_deadlines(cases: pd.DataFrame, time_limits: dict | None = None,
+                   calendar: WorkCalendar | None = None) -> pd.DataFrame:
+    """Fill missing ``due_at`` from the subcategory limits in working hours; adds ``due_source``."""
+    limits = time_limits or default_time_limits()
+    out = cases.copy()
+    if "due_at" not in out:
+        out["due_at"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+    missing = out["due_at"].isna() & out["reported_at"].notna()
+    out["due_source"] = np.where(missing, "time_limit_table", "export")
+    if missing.any():
+        cal = calendar or WorkCalendar()
+        sub = out.loc[missing, "subcategory"] if "subcategory" in out else pd.Series("", index=out.index[missing])
+        hours = sub.map(limits.get("limits", {})).fillna(limits.get("default", 24)).astype(float)
+        start = out.loc[missing, "filed_at"].fillna(out.loc[missing, "reported_at"]) if "filed_at" in out \
+            else out.loc[missing, "reported_at"]
+        out.loc[missing, "due_at"] = cal.add_working_hours(start, hours.to_numpy()).to_numpy()
+    return out
+
+
+def case_indicators(
+    cases: pd.DataFrame | str | Path,
+    *,
+    start=None,
+    end=None,
+    as_of=None,
+    freq: str = "M",
+    by: str | None = None,
+    level: float = 0.95,
+    exclude_suspended: bool = True,
+    closure_allowance_hours: float = 8,
+    unit_map: dict[str, str] | None = None,
+    include_city: bool = True,
+    indicators: list[str] | None = None,
+    time_limits: dict | None = None,
+    calendar: WorkCalendar | None = None,
+) -> pd.DataFrame:
+    """Case-handling indicators per unit and period as an IndicatorFrame.
+
+    cases: canonical cases table, or the path of a Parquet file holding one.
+    start, end: window of reported_at (end inclusive, by day); default: the data's range.
+    as_of: the moment the figures describe; default end of the window.
+    by: a column to break down by (e.g. "category").
+    unit_map: unit_id -> reporting unit (e.g. street -> district) to roll units up.
+    """
+    wanted = indicators or ALL
+    unknown = set(wanted) - set(ALL)
+    if unknown:
+        raise ValueError(f"unknown case indicator(s): {', '.join(sorted(unknown))}")
+    con = duckdb.connect()
+    try:
+        rel_sql = _register_source(con, cases, time_limits, calendar)
+        start, end = _window(con, rel_sql, start, end)
+        as_of = pd.Timestamp(as_of) if as_of is not None else end + pd.Timedelta(days=1)
+        if unit_map:
+            con.register("unit_map", pd.DataFrame({"unit_id": list(unit_map), "to_unit": list(unit_map.values())}))
+        counts = con.execute(_count_sql(rel_sql, freq, by, unit_map is not None, include_city,
+                                        exclude_suspended), _params(start, end, as_of, closure_allowance_hours)
+                             ).df()
+        durations = None
+        if set(DURATION_INDICATORS) & set(wanted):
+            durations = con.execute(_duration_sql(rel_sql, freq, by, unit_map is not None),
+                                    _params(start, end, as_of, closure_allowance_hours)[:3]).df()
+    finally:
+        con.close()
+    keys = _keys(counts, freq, start, end)
+    parts = []
+    if "case_filed" in wanted:
+        parts.append(F.count("case_filed", keys, counts["filed"], level))
+    for ind, (num, den) in RATE_INDICATORS.items():
+        if ind in wanted:
+            parts.append(F.proportion(ind, keys, counts[num], counts[den], level))
+    parts.append(F.count("case_censored_open", keys, counts["censored"], level))
+    if durations is not None:
+        parts += _duration_frames(durations, freq, start, end, include_city, level, wanted)
+    out = F.combine(parts, level)
+    out.attrs.update(as_of=str(as_of), exclude_suspended=exclude_suspended, window=F.window_label(start, end),
+                     closure_allowance_hours=closure_allowance_hours)
+    return out
+
+
+def _register_source(con, cases, time_limits, calendar) -> str:
+    """Register the cases with DuckDB; returns the SQL name to select from."""
+    if isinstance(cases, (str, Path)):
+        path = str(cases).replace("'", "''")
+        src = f"read_parquet('{path}')"
+        has_due = "due_at" in {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+        missing_due = (not has_due) or con.execute(
+            f"SELECT count(*) FROM {src} WHERE due_at IS NULL").fetchone()[0] > 0
+        if not missing_due:
+            return src
+        cases = con.execute(f"SELECT * FROM {src}").df()
+    frame = cases
+    if "due_at" not in frame or frame["due_at"].isna().any():
+        frame = with_deadlines(frame, time_limits, calendar)
+    for col in ("reopened", "suspended"):
+        if col not in frame:
+            frame = frame.assign(**{col: False})
+    con.register("cases_in", frame)
+    return "cases_in"
+
+
+def _window(con, src, start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
+    if start is None or end is None:
+        lo, hi = con.execute(f"SELECT min(reported_at), max(reported_at) FROM {src}").fetchone()
+        start = start if start is not None else lo
+        end = end if end is not None else hi
+    return pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+
+
+def _params(start, end, as_of, allowance_hours):
+    return [start.to_pydatetime(), (end + pd.Timedelta(days=1)).to_pydatetime(), as_of.to_pydatetime(),
+            float(allowance_hours)]
+
+
+def _bucket(freq: str) -> str:
+    return {"M": "month", "Q": "quarter", "Y": "year"}.get(freq)
+
+
+def _base_sql(src: str, freq: str, by: str | None, mapped: bool) -> str:
+    bucket = _bucket(freq)
+    period = f"date_trunc('{bucket}', c.reported_at)" if bucket else "NULL::TIMESTAMP"
+    unit = "coalesce(m.to_unit, c.unit_id)" if mapped else "c.unit_id"
+    join = "LEFT JOIN unit_map m ON m.unit_id = c.unit_id" if mapped else ""
+    group = f'CAST(c."{by}" AS VARCHAR)' if by else "''"
+    return f"""
+        SELECT {unit} AS unit_id, {period} AS period, {group} AS grp, c.*
+        FROM {src} c {join}
+        WHERE c.reported_at >= $1 AND c.reported_at < $2
+    """
+
+
+def _count_sql(src, freq, by, mapped, include_city, exclude_suspended) -> str:
+    suspended = "coalesce(suspended, false)" if exclude_suspended else "false"
+    sets = "GROUPING SETS ((unit_id, period, grp), (period, grp))" if include_city else "unit_id, period, grp"
+    return f"""
+    WITH base AS ({_base_sql(src, freq, by, mapped)}),
+    flags AS (
+        SELECT unit_id, period, grp,
+            disposed_at IS NOT NULL AND disposed_at < $3 AS is_disposed,
+            closed_at IS NOT NULL AND closed_at < $3 AS is_closed,
+            (disposed_at IS NULL OR disposed_at >= $3) AND due_at >= $3 AS is_censored,
+            {suspended} AS is_suspended,
+            disposed_at <= due_at AS disposed_by_due,
+            closed_at <= due_at + to_microseconds(CAST($4 * 3600e6 AS BIGINT)) AS closed_by_allowance,
+            coalesce(reopened, false) AS is_reopened
+        FROM base
+    )
+    SELECT unit_id, period, grp,
+        count(*) AS filed,
+        count(*) FILTER (WHERE is_censored) AS censored,
+        count(*) FILTER (WHERE is_suspended AND NOT is_censored) AS suspended,
+        count(*) FILTER (WHERE NOT is_censored AND NOT is_suspended) AS due,
+        count(*) FILTER (WHERE NOT is_censored AND NOT is_suspended AND is_disposed) AS disposed,
+        count(*) FILTER (WHERE NOT is_censored AND NOT is_suspended AND is_disposed AND disposed_by_due)
+            AS disposed_on_time,
+        count(*) FILTER (WHERE NOT is_censored AND NOT is_suspended AND is_closed) AS closed,
+        count(*) FILTER (WHERE NOT is_censored AND NOT is_suspended AND is_closed AND is_disposed
+                         AND disposed_by_due AND closed_by_allowance) AS closed_on_time,
+        count(*) FILTER (WHERE NOT is_censored AND NOT is_suspended AND is_reopened) AS reopened
+    FROM flags
+    GROUP BY {sets}
+    ORDER BY unit_id NULLS FIRST, period, grp
+    """
+
+
+def _duration_sql(src, freq, by, mapped) -> str:
+    return f"""
+    WITH base AS ({_base_sql(src, freq, by, mapped)})
+    SELECT unit_id, period, grp,
+        epoch(least(coalesce(closed_at, $3), $3) - coalesce(filed_at, reported_at)) / 3600.0 AS hours,
+        closed_at IS NOT NULL AND closed_at < $3 AS event
+    FROM base
+    """
+
+
+def _keys(table: pd.DataFrame, freq: str, start, end) -> pd.DataFrame:
+    keys = pd.DataFrame({"unit_id": table["unit_id"].fillna(F.CITY).astype(str).to_numpy()})
+    if freq == "all":
+        keys["period"] = F.window_label(start, end)
+    else:
+        keys["period"] = pd.PeriodIndex(pd.to_datetime(table["period"]), freq=freq)
+    keys["group"] = table["grp"].fillna("").astype(str).to_numpy()
+    return keys
+
+
+def _duration_frames(durations, freq, start, end, include_city, level, wanted) -> list[pd.DataFrame]:
+    from cityanalytics.stats.survival import km_quantiles
+
+    d = durations
+    if include_city:
+        d = pd.concat([d, d.assign(unit_id=None)], ignore_index=True)
+    d["unit_id"] = d["unit_id"].fillna(F.CITY)
+    rows = []
+    probs = [DURATION_INDICATORS[i] for i in DURATION_INDICATORS if i in wanted]
+    for (unit, period, grp), g in d.groupby(["unit_id", "period", "grp"], dropna=False, sort=True):
+        est = km_quantiles(g["hours"].to_numpy(), g["event"].to_numpy(), probs, level)
+        rows.append((unit, period, grp, len(g), est))
+    parts = []
+    keys = pd.DataFrame({"unit_id": [r[0] for r in rows], "period": [r[1] for r in rows],
+                         "grp": [r[2] for r in rows]})
+    keys = _keys(keys, freq, start, end)
+    n = np.array([r[3] for r in rows], dtype=float)
+    for ind, p in DURATION_INDICATORS.items():
+        if ind not in wanted:
+            continue
+        vals = np.array([r[4][p] for r in rows], dtype=float).reshape(-1, 3)
+        parts.append(F.estimate(ind, keys, vals[:, 0], vals[:, 1], vals[:, 2], "kaplan_meier", n))
+    return parts
