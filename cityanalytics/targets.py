@@ -101,7 +101,7 @@ def _check_target(entry: object, number: int, file: str) -> dict:
     row: dict = {}
     for col in TARGETS.columns:
         value = entry[col.name]
-        if col.kind == "float":
+        if col.kind in ("float", "percent"):
             number_value = _as_number(value)
             if number_value is None:
                 raise fail(col.name, f"expected a number, got {value!r}")

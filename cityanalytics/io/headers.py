@@ -23,9 +23,18 @@ Aliases = Mapping[str, Mapping[str, list[str]]]
 _BRACKETED = re.compile(r"[(\[【].*?[)\]】]")
 _IGNORED = re.compile(r"[\s_\-:*#]")
 
+# Traditional forms of the characters the alias table uses, so that headers written in
+# traditional characters (Big5 exports, seed 002) match the same aliases: 案件編號 -> 案件编号.
+_TRADITIONAL = str.maketrans(dict(pair for pair in (
+    "專专 兩两 鄉乡 關关 內内 別别 辦办 務务 動动 區区 單单 縣县 發发 變变 號号 啟启 啓启 處处 塵尘 "
+    "層层 屬属 應应 開开 歸归 總总 戶户 報报 數数 時时 來来 標标 樣样 檔档 檢检 殘残 測测 點点 現现 "
+    "電电 碼码 積积 稱称 類类 級级 結结 統统 綜综 緩缓 編编 計计 記记 訪访 評评 訴诉 調调 責责 賬账 "
+    "帳账 車车 轉转 轄辖 達达 鎮镇 鎭镇 閉闭 問问 間间 階阶 項项 題题 驗验 劃划 網网 掛挂 據据 採采"
+).split()))
+
 
 def normalize_header(text: object) -> str:
-    t = unicodedata.normalize("NFKC", "" if text is None else str(text)).lower()
+    t = unicodedata.normalize("NFKC", "" if text is None else str(text)).lower().translate(_TRADITIONAL)
     return _IGNORED.sub("", t)
 
 
@@ -40,8 +49,11 @@ def default_aliases() -> dict:
 
 
 def read_alias_file(path: str | Path) -> dict:
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f) or {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable YAML alias file ({exc})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of table -> column -> [aliases]")
     return data

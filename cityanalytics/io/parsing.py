@@ -39,6 +39,7 @@ _DATE_SEP = re.compile(
 _DATE_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?$")
 _MONTH = re.compile(r"^(\d{4})(?:[-/.年]\s*(\d{1,2})月?|(\d{2}))$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_NUMBER_WITH_UNIT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)\s*([^\d\s.%].*)$")
 
 
 def normalize_text(value: object) -> str:
@@ -66,6 +67,10 @@ def parse_number(text: str, percent: bool = False) -> float:
             raise ParseFailure("expected a number, got a percentage")
         t = t[:-1]
     if not _NUMBER.match(t):
+        unit = _NUMBER_WITH_UNIT.match(text.strip())
+        if unit:
+            raise ParseFailure(f"expected a number, got a number with a unit or text after it ({unit.group(3)!r}); "
+                               "the column's unit is fixed, so write the number only")
         raise ParseFailure("expected a number")
     return float(t)
 
@@ -93,7 +98,9 @@ def parse_datetime(text: str) -> datetime:
         serial = float(text)
         if EXCEL_SERIAL_RANGE[0] <= serial < EXCEL_SERIAL_RANGE[1]:
             # Excel counts days from 1899-12-30 (its 1900 leap-year bug is before this range).
-            return EXCEL_EPOCH + timedelta(days=serial)
+            # Exports write serials with 15 significant digits (44774.3854166667), which is
+            # microseconds off; Excel itself keeps milliseconds, so round to those.
+            return EXCEL_EPOCH + timedelta(milliseconds=round(serial * 86_400_000))
     raise ParseFailure("expected a date such as 2022-08-01, 2022/8/1 or 2022年8月1日")
 
 
@@ -191,6 +198,9 @@ def _typed_fast_path(values: pd.Series, kind: str) -> pd.Series | None:
         return values.astype("Int64")
     if kind == "bool" and pd.api.types.is_bool_dtype(dtype):
         return values.astype("boolean")
+    if kind == "bool" and pd.api.types.is_numeric_dtype(dtype) and values.dropna().isin([0, 1]).all():
+        # A 0/1 flag from SQL or Parquet: integers, or floats once a NULL is among them.
+        return values.astype("Float64").astype("boolean")
     return None
 
 

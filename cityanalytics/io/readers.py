@@ -100,9 +100,11 @@ def locate_header(grid: list[list[object]], table_name: str, aliases: dict) -> t
 
     Exports put titles above the header, and Excel headers often span two rows with a
     merged parent cell ("时间" over "上报"/"结案"); a two-row header is used when it names
-    more canonical columns than any single row.
+    more canonical columns than any single row. Among headers naming as many columns,
+    the one that ends first wins, and then the single row: a title row above the header
+    (or the first data row below it) adds nothing, so it is not made part of the header.
     """
-    best = (0, -1, 1, [])  # score, -row, depth, names; ties prefer the earlier, single row
+    best = (0, 0, 0, -1, [])  # score, -last header row, -depth, row, names
     table_lookup = lookup(table_name, aliases)
     for r, row in enumerate(grid[:HEADER_SEARCH_ROWS]):
         names = [_cell_text(x) for x in row]
@@ -111,18 +113,23 @@ def locate_header(grid: list[list[object]], table_name: str, aliases: dict) -> t
             combined = _combine_header_rows(names, [_cell_text(x) for x in grid[r + 1]], table_lookup)
             candidates.append((header_score(combined, table_name, aliases), 2, combined))
         for score, depth, cand in candidates:
-            if (score, -r, -depth) > (best[0], best[1], -best[2]):
-                best = (score, -r, depth, cand)
-    score, neg_row, depth, names = best
-    if score == 0:
+            key = (score, -(r + depth - 1), -depth)
+            if score and (best[3] < 0 or key > best[:3]):
+                best = (*key, r, cand)
+    score, _, neg_depth, row, names = best
+    if row < 0:
         return -1, 0, []
-    return -neg_row, depth, names
+    return row, -neg_depth, names
 
 
 def _combine_header_rows(parent: list[str], child: list[str], table_lookup: dict[str, str]) -> list[str]:
     width = max(len(parent), len(child))
     parent = parent + [""] * (width - len(parent))
     child = child + [""] * (width - len(child))
+    # A CSV saved from a merged header keeps the parent ("时间") in its first cell only.
+    for i in range(1, width):
+        if not parent[i] and child[i] and child[i - 1]:
+            parent[i] = parent[i - 1]
     out = []
     for p, c in zip(parent, child):
         options = [c, c + p, p + c, p] if c else [p]
@@ -143,6 +150,9 @@ def _read_csv(path: Path, table_name: str, aliases: dict) -> RawSheet:
     raw = path.read_bytes()
     if not raw.strip():
         raise LoadError(str(path), "file is empty")
+    if b"\x00" in raw[:65536] and not raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise LoadError(str(path), "is a binary file, not CSV text (it contains NUL bytes); "
+                                   "expected a CSV exported as UTF-8 or GBK text")
     try:
         encoding = detect_encoding(raw)
     except LoadError as exc:
@@ -152,11 +162,12 @@ def _read_csv(path: Path, table_name: str, aliases: dict) -> RawSheet:
     head = _first_records(text, delimiter, HEADER_SEARCH_ROWS + 1)
     h, depth, headers = locate_header(head, table_name, aliases)
     if h < 0:
-        raise LoadError(str(path), _no_header_message(table_name))
+        raise LoadError(str(path), _no_header_message(table_name, head))
     skip = h + depth
     notes = [f"encoding {encoding}"]
-    if h > 0:
-        notes.append(f"header found on row {h + 1}; {h} title row(s) above it skipped")
+    if h > 0 or depth == 2:
+        notes.append(f"header found on row {h + 1}" + (f"-{h + 2} (two rows)" if depth == 2 else "")
+                     + (f"; {h} title row(s) above it skipped" if h else ""))
     try:
         cells = pd.read_csv(
             io.StringIO(text), header=None, skiprows=skip, dtype=str, keep_default_na=False,
@@ -191,7 +202,8 @@ def _read_csv_ragged(text: str, delimiter: str, skip: int, width: int) -> tuple[
     """Slow path for files whose rows have more fields than the header.
 
     Extra fields are kept in extra columns so the row can be rejected with its number
-    instead of losing data silently.
+    instead of losing data silently. Rows are numbered by record, as in the fast path (and
+    as a spreadsheet shows the file), even where a quoted value spans lines.
     """
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     records, rows = [], []
@@ -199,7 +211,7 @@ def _read_csv_ragged(text: str, delimiter: str, skip: int, width: int) -> tuple[
         if i < skip:
             continue
         records.append(record)
-        rows.append(reader.line_num)
+        rows.append(i + 1)
     wide = max([width, *map(len, records)])
     frame = pd.DataFrame([r + [""] * (wide - len(r)) for r in records], columns=range(wide), dtype=object)
     return frame, np.asarray(rows, dtype=int)
@@ -225,17 +237,18 @@ def _read_excel(path: Path, table_name: str, aliases: dict, sheet: str | int | N
         raise LoadError(str(path), f"cannot open as an Excel workbook ({type(exc).__name__}: {exc})") from None
     names = workbook.sheetnames
     if sheet is not None:
-        chosen = [names[sheet]] if isinstance(sheet, int) else [sheet]
+        chosen = [names[sheet]] if isinstance(sheet, int) and -len(names) <= sheet < len(names) else [sheet]
         if chosen[0] not in names:
             raise LoadError(str(path), f"no sheet {sheet!r}; sheets are {', '.join(names)}")
     else:
         chosen = names
     required = set(_required(table_name))
     table_lookup = lookup(table_name, aliases)
-    sheets, skipped = [], []
+    sheets, skipped, first_rows = [], [], []
     for name in chosen:
         ws = workbook[name]
         grid, merged = _sheet_grid(ws)
+        first_rows += grid[:HEADER_SEARCH_ROWS]
         source = f"{path.name}[{name}]"
         h, depth, headers = locate_header(grid, table_name, aliases)
         found = {canonical_for(x, table_lookup) for x in headers}
@@ -246,13 +259,13 @@ def _read_excel(path: Path, table_name: str, aliases: dict, sheet: str | int | N
         cells = _fit_width(cells, len(headers))
         rows = np.arange(len(cells)) + h + depth + 1
         notes = []
-        if h > 0:
+        if h > 0 or depth == 2:
             notes.append(f"{source}: header on row {h + 1}" + (f"-{h + 2} (two rows)" if depth == 2 else ""))
         if merged:
             notes.append(f"{source}: {merged} merged cell range(s) filled with their value")
         sheets.append(RawSheet(source, headers, cells, rows, notes))
     if not sheets:
-        raise LoadError(str(path), _no_header_message(table_name) + f" (sheets: {', '.join(chosen)})")
+        raise LoadError(str(path), _no_header_message(table_name, first_rows, f" of sheet(s) {', '.join(chosen)}"))
     if skipped:
         sheets[0].notes.append(f"sheet(s) {', '.join(skipped)} hold no {table_name} header; not loaded")
     return sheets
@@ -277,11 +290,14 @@ def _required(table_name: str) -> list[str]:
     return table(table_name).required
 
 
-def _no_header_message(table_name: str) -> str:
+def _no_header_message(table_name: str, head: list[list[object]], where: str = "") -> str:
     from cityanalytics.schemas import table
 
     cols = ", ".join(table(table_name).required)
-    return f"no header row for table {table_name} in the first {HEADER_SEARCH_ROWS} rows (expected columns: {cols})"
+    first = next(([_cell_text(x) for x in r if _cell_text(x)] for r in head if any(map(_cell_text, r))), [])
+    return (f"no header row for table {table_name} in the first {HEADER_SEARCH_ROWS} rows{where} "
+            f"(expected columns: {cols}; first row found: {', '.join(first) or 'none'}). "
+            "If the headers have other names, pass aliases")
 
 
 # ---- Parquet and SQL ----

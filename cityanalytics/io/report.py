@@ -27,7 +27,8 @@ class LoadReport:
     """Rows in = rows kept + rows rejected, with file, row, column, value and reason for each rejection.
 
     ``row`` is the row number a person sees when opening the file: 1-based, counting the
-    header and any title rows above it (the line number for CSV, the sheet row for Excel);
+    header and any title rows above it (the record number for CSV, which is its line number
+    unless a quoted value spans lines; the sheet row for Excel);
     for Parquet and SQL it is the 1-based position in the result.
     """
 
