@@ -128,23 +128,29 @@ def case_indicators(
     return out
 
 
+# Optional columns the SQL reads, with what an export that lacks them means.
+OPTIONAL_DEFAULTS = {"filed_at": pd.NaT, "disposed_at": pd.NaT, "closed_at": pd.NaT, "reopened": False,
+                     "suspended": False}
+
+
 def _register_source(con, cases, time_limits, calendar) -> str:
-    """Register the cases with DuckDB; returns the SQL name to select from."""
+    """Register the cases with DuckDB; returns the SQL name to select from.
+
+    A complete Parquet file (every column present, every deadline set) is read in place;
+    anything else is completed in pandas first.
+    """
     if isinstance(cases, (str, Path)):
         path = str(cases).replace("'", "''")
         src = f"read_parquet('{path}')"
-        has_due = "due_at" in {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
-        missing_due = (not has_due) or con.execute(
-            f"SELECT count(*) FROM {src} WHERE due_at IS NULL").fetchone()[0] > 0
-        if not missing_due:
+        columns = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+        complete = {"due_at", *OPTIONAL_DEFAULTS} <= columns and con.execute(
+            f"SELECT count(*) FROM {src} WHERE due_at IS NULL").fetchone()[0] == 0
+        if complete:
             return src
         cases = con.execute(f"SELECT * FROM {src}").df()
-    frame = cases
+    frame = cases.assign(**{c: v for c, v in OPTIONAL_DEFAULTS.items() if c not in cases})
     if "due_at" not in frame or frame["due_at"].isna().any():
         frame = with_deadlines(frame, time_limits, calendar)
-    for col in ("reopened", "suspended"):
-        if col not in frame:
-            frame = frame.assign(**{col: False})
     con.register("cases_in", frame)
     return "cases_in"
 
