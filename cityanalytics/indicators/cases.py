@@ -96,7 +96,7 @@ def case_indicators(
     unknown = set(wanted) - set(ALL)
     if unknown:
         raise ValueError(f"unknown case indicator(s): {', '.join(sorted(unknown))}")
-    con = duckdb.connect()
+    con = duckdb.connect(config={"enable_progress_bar": False})  # no bar in reports
     try:
         rel_sql = _register_source(con, cases, time_limits, calendar)
         start, end = _window(con, rel_sql, start, end)
@@ -143,8 +143,10 @@ def _register_source(con, cases, time_limits, calendar) -> str:
         path = str(cases).replace("'", "''")
         src = f"read_parquet('{path}')"
         columns = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+        # fetchall, not fetchone: DuckDB 2 keeps a result open after fetchone() and the connection
+        # then refuses register() (the unit_map join).
         complete = {"due_at", *OPTIONAL_DEFAULTS} <= columns and con.execute(
-            f"SELECT count(*) FROM {src} WHERE due_at IS NULL").fetchone()[0] == 0
+            f"SELECT count(*) FROM {src} WHERE due_at IS NULL").fetchall()[0][0] == 0
         if complete:
             return src
         cases = con.execute(f"SELECT * FROM {src}").df()
@@ -157,7 +159,7 @@ def _register_source(con, cases, time_limits, calendar) -> str:
 
 def _window(con, src, start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
     if start is None or end is None:
-        lo, hi = con.execute(f"SELECT min(reported_at), max(reported_at) FROM {src}").fetchone()
+        lo, hi = con.execute(f"SELECT min(reported_at), max(reported_at) FROM {src}").fetchall()[0]
         start = start if start is not None else lo
         end = end if end is not None else hi
     return pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()

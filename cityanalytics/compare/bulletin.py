@@ -1,0 +1,196 @@
+"""The monthly bulletin (一月一考评、一月一通报): every comparison for one period in one object.
+
+    b = build_bulletin("data/demo", period="", level="街道", indicators=[...], weights_preset="gbt30428_unit")
+    b.sentences()          # the Chinese summary, the focus unit's lines first
+    b.leagues[ind].table   # league table of one indicator; .plot() draws it
+
+The notebook ``notebooks/district_comparison.ipynb`` is a thin layer over this function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from cityanalytics.indicators.registry import get
+from cityanalytics.results import AnalysisResult
+from cityanalytics.targets import load_targets
+
+from . import data as D
+from ._common import NotComparable
+from .composite import PRESETS, composite_score
+from .funnel import funnel
+from .league import league_table
+from .levels import Level, normalise_level
+from .lists import check_rule, red_black_lists
+from .targets_status import target_status
+from .trend import trend
+
+
+@dataclass
+class Bulletin:
+    period: pd.Period
+    level: Level
+    frame: pd.DataFrame
+    indicators: list[str]
+    leagues: dict[str, AnalysisResult]
+    funnels: dict[str, AnalysisResult]
+    trends: dict[str, AnalysisResult]
+    composite: AnalysisResult | None
+    lists: AnalysisResult | None
+    targets: AnalysisResult | None
+    focus: str | None = None
+    notes: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # comparison -> why it was left out (Chinese)
+
+    @property
+    def focus_name(self) -> str | None:
+        return self.level.names.get(self.focus) if self.focus else None
+
+    def sentences(self) -> list[str]:
+        """Summary lines: the focus unit's first (when set), then city, lists, flags."""
+        mine, rest = [], []
+        name = self.focus_name
+        groups = [r.sentences for r in self.leagues.values()]
+        groups += [self.composite.sentences] if self.composite else []
+        groups += [r.sentences for r in self.funnels.values()]
+        groups += [r.sentences for r in self.trends.values()]
+        groups += [self.lists.sentences] if self.lists else []
+        groups += [self.targets.sentences] if self.targets else []
+        for lines in groups:
+            for line in lines:
+                (mine if name and line.startswith(name) else rest).append(line)
+        return mine + rest
+
+    def key_sentences(self) -> list[str]:
+        """The short list for the top of the report: city lines, outliers, lists, flags, focus."""
+        out = []
+        name = self.focus_name
+        city = self.level.names.get("city", "全市")
+        for r in self.leagues.values():
+            out += [s for s in r.sentences if s.startswith(city) or (name and s.startswith(name))]
+        for r in self.funnels.values():
+            out += [s for s in r.sentences if "控制" in s and "以内" not in s]
+        for r in self.trends.values():
+            out += [s for s in r.sentences if "双差" in s]
+        if self.composite:
+            out += self.composite.sentences[:2]
+        if self.lists:
+            out += self.lists.sentences
+        if name:
+            out = [s for s in out if s.startswith(name)] + [s for s in out if not s.startswith(name)]
+        return out
+
+    def overview(self) -> pd.DataFrame:
+        """Units x indicators: this period's values (the city last)."""
+        rows, city = {}, {}
+        for r in self.leagues.values():
+            s = r.extra["slice"]
+            label = f"{s.indicator.name_zh}({s.unit_label})"
+            rows[label] = r.table.set_index("unit_id")["value"]
+            city[label] = s.city["value"] if s.city is not None else None
+        out = pd.DataFrame(rows).reindex(self.level.units)
+        out.loc["city"] = pd.Series(city)
+        out.insert(0, "单位", [self.level.names.get(u, u) for u in out.index])
+        return out.reset_index(names="unit_id")
+
+
+def resolve_period(requested: str | None, data_dir: str | Path) -> tuple[pd.Period, list[str]]:
+    """The report period: ``requested`` (YYYY-MM), or the latest complete month of the data.
+
+    A requested month after the data's last complete month falls back to that month with a
+    note (a scheduled run on the demo data asks for the current month).
+    """
+    latest = D.latest_complete_month(data_dir)
+    if not requested:
+        return latest, [f"报告期未指定,取数据中最近的完整月份 {latest}。"]
+    asked = pd.Period(str(requested), freq="M")
+    if asked > latest:
+        return latest, [f"请求的报告期 {asked} 晚于数据中最近的完整月份 {latest},本报告改用 {latest}。"]
+    return asked, []
+
+
+def build_bulletin(data_dir: str | Path, *, period: str | None = "", level: str = "街道",
+                   indicators: list[str] | None = None, weights: dict[str, float] | None = None,
+                   normalisation: str = "raw", weights_preset: str = "", list_rule: dict | None = None,
+                   target_plan: str = "", targets_path: str | Path | None = None, ci_level: float = 0.95,
+                   overdispersion: str | None = None, funnel_method: str = "exact", trend_periods: int = 5,
+                   worse_rule: str = "significant", target_window: int = 12, n_boot: int = 2000,
+                   rank_draws: str = "binomial", unit_id: str | None = "", seed: int = 0) -> Bulletin:
+    """Compute every comparison of the bulletin. Parameters as in the notebook's parameters cell."""
+    notes: list[str] = []
+    rule = check_rule(list_rule)
+    if weights_preset:
+        if weights_preset not in PRESETS:
+            raise ValueError(f"unknown weights preset {weights_preset!r}; known: {', '.join(PRESETS)}")
+        preset = PRESETS[weights_preset]
+        weights, normalisation, label = preset["weights"], preset["normalisation"], preset["label"]
+    else:
+        label = None
+    indicators = list(dict.fromkeys([*(indicators or []), *(weights or {})]))
+    if not indicators:
+        raise ValueError("indicators: choose at least one indicator id")
+    for ind in indicators:
+        get(ind)
+    p, more = resolve_period(period, data_dir)
+    notes += more
+    lvl = D.load_level(data_dir, normalise_level(level))
+    focus = unit_id or None
+    if focus and focus not in lvl.units and lvl.unit_map.get(focus) in lvl.units and focus not in lvl.names:
+        # a retired unit (e.g. 撤镇设街道): report on the unit that carries its series
+        successor = lvl.unit_map[focus]
+        notes.append(f"单位 {focus} 已因区划调整并入或更名为{lvl.names[successor]}({successor}),本报告按后者统计。")
+        focus = successor
+    if focus and focus not in lvl.units:
+        other = D.load_level(data_dir, "区" if lvl.level == "街道" else "街道")
+        if focus in other.units:
+            notes.append(f"单位 {other.names[focus]} 属于{'区县' if other.level == '区' else '街镇'}一级,"
+                         f"本报告改在该级比较。")
+            lvl = other
+        else:
+            raise ValueError(f"unit_id {focus!r} is not a unit of the data (units: {', '.join(lvl.units)})")
+    history = max(target_window, trend_periods, 2)
+    frame = D.compute(data_dir, indicators, lvl, p, history=history, ci_level=ci_level)
+    exposure = lvl.exposure or None
+    names = lvl.names
+    leagues, funnels, trends, skipped = {}, {}, {}, {}
+    for ind in indicators:
+        kw = dict(units=lvl.units, names=names, focus=focus)
+        ex = exposure if get(ind).kind == "count" else None
+        try:
+            leagues[ind] = league_table(frame, ind, p, exposure=ex, n_boot=n_boot, seed=seed, rank_draws=rank_draws,
+                                        **kw)
+        except ValueError as exc:
+            skipped[ind] = getattr(exc, "zh", f"{get(ind).name_zh}:{exc}")
+            continue
+        try:
+            funnels[ind] = funnel(frame, ind, p, exposure=ex, method=funnel_method, overdispersion=overdispersion,
+                                  levels=(0.95, 0.998), **kw)
+        except NotComparable as exc:
+            skipped[f"{ind}:funnel"] = exc.zh
+        trends[ind] = trend(frame, ind, p, n_periods=trend_periods, exposure=ex, league=leagues[ind].table,
+                            worse_rule=worse_rule, **kw)
+    comp = None
+    if weights:
+        comp = composite_score(frame, p, weights, normalisation=normalisation, units=lvl.units, names=names,
+                               focus=focus, label=label)
+    lists = None
+    if rule["basis"] == "composite" and comp is None:
+        notes.append("未设权重,红黑榜改按第一个指标排名。")
+        rule = {**rule, "basis": indicators[0]}
+    lists = red_black_lists(rule, composite=comp.table if comp else None,
+                            leagues={k: v.table for k, v in leagues.items()}, funnels=funnels, names=names)
+    targets = None
+    if target_plan or targets_path:
+        tg = load_targets(targets_path or None)
+        if target_plan:
+            tg = tg[tg["plan"].str.contains(target_plan, regex=False)]
+            if tg.empty:
+                notes.append(f"目标库中没有名称包含“{target_plan}”的规划。")
+        targets = target_status(frame, tg, p, units=lvl.units, names=names, window=target_window,
+                                level=ci_level, focus=focus)
+    return Bulletin(period=p, level=lvl, frame=frame, indicators=indicators, leagues=leagues, funnels=funnels,
+                    trends=trends, composite=comp, lists=lists, targets=targets, focus=focus, notes=notes,
+                    skipped=skipped)
