@@ -1,0 +1,56 @@
+"""What the sorting_forecast notebook calls: its parameters in, a ForecastResult out.
+
+    res = run_notebook(data_dir="data/demo", period="2025-06", target_id="hl_sorting_coverage")
+
+The target comes from the targets registry (``target_id``) or from a value and a deadline.
+A registry target also says what is counted (communities or households, started or
+compliant) and, from its scope, which communities (城区/居民小区 -> 城市, 农村 -> 农村).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cityanalytics.forecast.api import DEFAULT_MODELS, ForecastResult, forecast_coverage
+from cityanalytics.forecast.series import load_series
+from cityanalytics.forecast.target import Target
+from cityanalytics.indicators.frame import CITY
+
+
+def make_target(target_id: str = "", value: float | None = None, deadline: str = "",
+                measure: str = "communities") -> Target | None:
+    """The registry target ``target_id``, else ``Target(value, deadline)``, else None."""
+    if target_id:
+        return Target.from_registry(target_id)
+    if value is not None and deadline:
+        return Target(float(value), deadline, measure=measure)
+    return None
+
+
+def data_end(period: str, series_end: pd.Period) -> pd.Timestamp | None:
+    """The report period's last day, but not later than the data: a register has no as-of
+    date of its own, and months after its last entry must not pass for months without growth."""
+    if not period:
+        return None
+    p = pd.Period(period, freq="M")
+    return min(p, series_end).end_time
+
+
+def run_notebook(*, data_dir: str, period: str = "", table: str = "communities", indicator: str = "",
+                 target_id: str = "", target_value: float | None = None, target_deadline: str = "",
+                 measure: str = "communities", area_type: str = "auto", units=(), models=DEFAULT_MODELS,
+                 levels=(0.8, 0.95), n_paths: int = 1000, backtest_origins: int = 4, seed: int = 0) -> ForecastResult:
+    target = make_target(target_id, target_value, target_deadline, measure)
+    event = target.event if target is not None and target_id else "started"
+    measure = target.measure if target is not None and target_id else measure
+    area = (target.area_type if target is not None else None) if area_type == "auto" else (area_type or None)
+    series = load_series(data_dir, table=table, measure=measure, event=event, area_type=area,
+                         indicator=indicator or None)
+    end = data_end(period, series.months[-1])
+    if end is not None and end.to_period("M") < series.months[-1]:
+        series = series.cut(end.to_period("M"))
+    chosen = list(units) if units else None
+    if chosen is not None and CITY in series.unit_ids and CITY not in chosen:
+        chosen.append(CITY)
+    return forecast_coverage(series, target, models=tuple(models), levels=tuple(levels), n_paths=n_paths,
+                             backtest_origins=backtest_origins, seed=seed, units=chosen)

@@ -1,0 +1,132 @@
+"""A campaign as the impact analyses see it: phases with dates, units covered, outcomes targeted.
+
+Built from the canonical ``campaigns`` table (one row per campaign x unit x phase) or from
+dates typed in a notebook. A campaign whose units start on different dates is a staggered
+roll-out; ``adoption`` holds each unit's first day either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    start: pd.Timestamp
+    end: pd.Timestamp  # last day, inclusive
+    order: int = 1
+
+    @property
+    def days(self) -> int:
+        return int((self.end - self.start).days) + 1
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """phases: the common phases (for a staggered roll-out, one phase from the earliest start
+    to the latest end); adoption: unit -> first day covered; outcomes: targeted subcategories."""
+
+    campaign_id: str
+    name_zh: str
+    phases: tuple[Phase, ...]
+    units: tuple[str, ...]
+    outcomes: tuple[str, ...] = ()
+    adoption: dict = field(default_factory=dict)
+    unit_end: dict = field(default_factory=dict)  # unit -> last day covered
+
+    @property
+    def start(self) -> pd.Timestamp:
+        return min(p.start for p in self.phases)
+
+    @property
+    def end(self) -> pd.Timestamp:
+        return max(p.end for p in self.phases)
+
+    @property
+    def staggered(self) -> bool:
+        return len(set(self.adoption.values())) > 1
+
+    def describe_zh(self) -> str:
+        parts = [f"{p.name} {p.start:%Y-%m-%d}至{p.end:%Y-%m-%d}" for p in self.phases]
+        if self.staggered:
+            return (f"{self.name_zh}:{len(self.units)} 个单位分批推行,"
+                    f"最早 {min(self.adoption.values()):%Y-%m-%d},最晚 {max(self.adoption.values()):%Y-%m-%d}")
+        return f"{self.name_zh}:" + ";".join(parts) + f";覆盖 {len(self.units)} 个单位"
+
+    @classmethod
+    def from_table(cls, campaigns: pd.DataFrame, campaign_id: str,
+                   unit_changes: pd.DataFrame | None = None) -> "Campaign":
+        """Read one campaign from the canonical campaigns table (unit ids harmonised if
+        ``unit_changes`` is given, so a unit renamed later is the same unit)."""
+        rows = campaigns[campaigns["campaign_id"].astype(str) == str(campaign_id)].copy()
+        if rows.empty:
+            known = ", ".join(sorted(campaigns["campaign_id"].astype(str).unique()))
+            raise ValueError(f"campaign {campaign_id!r} is not in the campaigns table (known: {known})")
+        if unit_changes is not None and len(unit_changes):
+            from cityanalytics.units import harmonize_units
+
+            rows = harmonize_units(rows, unit_changes)
+        rows["unit_id"] = rows["unit_id"].astype(str)
+        rows["start_date"] = pd.to_datetime(rows["start_date"]).dt.normalize()
+        rows["end_date"] = pd.to_datetime(rows["end_date"]).dt.normalize()
+        order = rows["phase_order"].astype(int) if "phase_order" in rows else 1
+        rows["phase_order"] = order
+        phases = []
+        for (o, name), g in rows.groupby(["phase_order", "phase"], sort=True):
+            phases.append(Phase(str(name), g["start_date"].min(), g["end_date"].max(), int(o)))
+        phases.sort(key=lambda p: (p.order, p.start))
+        per_unit = rows.groupby("unit_id")
+        adoption = per_unit["start_date"].min().to_dict()
+        unit_end = per_unit["end_date"].max().to_dict()
+        outcomes: list[str] = []
+        if "outcomes" in rows:
+            for text in rows["outcomes"].dropna().astype(str):
+                for item in text.replace(";", ";").split(";"):
+                    item = item.strip()
+                    if item and item not in outcomes:
+                        outcomes.append(item)
+        return cls(str(campaign_id), str(rows["name_zh"].iloc[0]), tuple(phases),
+                   tuple(sorted(adoption)), tuple(outcomes), adoption, unit_end)
+
+    @classmethod
+    def from_dates(cls, name_zh: str, phases, units, outcomes=(), campaign_id: str = "custom",
+                   adoption: dict | None = None) -> "Campaign":
+        """phases: ``[(name, start, end), ...]`` or ``{name: [start, end]}``; adoption: for a
+        staggered roll-out, ``{unit: first day}`` (then phases may be empty)."""
+        if isinstance(phases, dict):
+            phases = [(k, *v) for k, v in phases.items()]
+        ph = tuple(Phase(str(n), pd.Timestamp(a).normalize(), pd.Timestamp(b).normalize(), i)
+                   for i, (n, a, b) in enumerate(phases, start=1))
+        units = tuple(str(u) for u in units)
+        if adoption:
+            adoption = {str(k): pd.Timestamp(v).normalize() for k, v in adoption.items()}
+            units = tuple(sorted(adoption))
+            if not ph:
+                raise ValueError("a staggered campaign needs a phase giving its last day, e.g. [('推行', start, end)]")
+        else:
+            if not ph:
+                raise ValueError("give at least one phase: [(name, start, end), ...]")
+            adoption = {u: min(p.start for p in ph) for u in units}
+        end = max(p.end for p in ph)
+        for p in ph:
+            if p.end < p.start:
+                raise ValueError(f"phase {p.name}: end {p.end:%Y-%m-%d} is before start {p.start:%Y-%m-%d}")
+        return cls(campaign_id, name_zh, ph, units, tuple(outcomes), adoption, {u: end for u in units})
+
+
+def list_campaigns(campaigns: pd.DataFrame) -> pd.DataFrame:
+    """One row per campaign: id, name, first and last day, units, staggered or not."""
+    g = campaigns.groupby("campaign_id")
+    out = pd.DataFrame({
+        "name_zh": g["name_zh"].first(),
+        "start": g["start_date"].min(),
+        "end": g["end_date"].max(),
+        "units": g["unit_id"].nunique(),
+        "phases": g["phase"].nunique(),
+        "staggered": g.apply(lambda d: d.groupby("unit_id")["start_date"].min().nunique() > 1,
+                             include_groups=False),
+    })
+    return out.reset_index()

@@ -1,0 +1,171 @@
+"""Unit x period panels for impact models, built from the canonical tables.
+
+Every panel is a long frame with one row per unit and period::
+
+    unit_id | period (first day) | period_end (last day) | days | <outcome columns>
+
+``days`` is the number of days of the period inside the data window: the exposure of a count
+(a partial first or last month counts only its days). Counts come from the cases table,
+aggregated in DuckDB (in-process, over the pandas frame or a Parquet file) and zero-filled
+over every unit and period, so a unit-month without a case is a 0, not a gap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+FREQS = {"D": "day", "W": "week", "M": "month"}
+FREQ_ZH = {"D": "日", "W": "周", "M": "月"}
+DAYS_PER = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
+
+
+def check_freq(freq: str) -> str:
+    f = str(freq).upper()
+    if f not in FREQS:
+        raise ValueError(f"freq must be one of D (day), W (week), M (month); got {freq!r}")
+    return f
+
+
+def period_start(dates, freq: str) -> pd.DatetimeIndex:
+    """First day of the period each date falls in (weeks start on Monday)."""
+    d = pd.DatetimeIndex(pd.to_datetime(dates)).normalize()
+    if freq == "D":
+        return d
+    if freq == "W":
+        return d - pd.to_timedelta(d.day_of_week, unit="D")
+    return d - pd.to_timedelta(d.day - 1, unit="D")
+
+
+def period_grid(start, end, freq: str) -> pd.DataFrame:
+    """Periods covering [start, end]: ``period``, ``period_end`` and ``days`` inside the window."""
+    freq = check_freq(freq)
+    start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    first = period_start([start], freq)[0]
+    step = {"D": "D", "W": "W-MON", "M": "MS"}[freq]
+    starts = pd.date_range(first, end, freq=step)
+    if freq == "W" and len(starts) and starts[0] != first:
+        starts = starts.insert(0, first)
+    if len(starts) == 0 or starts[0] != first:
+        starts = pd.DatetimeIndex([first]).append(starts)
+    nxt = {"D": pd.DateOffset(days=1), "W": pd.DateOffset(days=7), "M": pd.offsets.MonthBegin(1)}[freq]
+    ends = pd.DatetimeIndex([s + nxt for s in starts]) - pd.Timedelta(days=1)
+    lo = np.maximum(starts.values, np.datetime64(start, "ns"))
+    hi = np.minimum(ends.values, np.datetime64(end, "ns"))
+    days = ((hi - lo) / np.timedelta64(1, "D")).astype(int) + 1
+    return pd.DataFrame({"period": starts, "period_end": ends, "days": days})
+
+
+def _relation(con: duckdb.DuckDBPyConnection, cases) -> str:
+    if isinstance(cases, (str, Path)):
+        path = str(cases).replace("'", "''")
+        return f"read_parquet('{path}')" if str(cases).endswith(".parquet") else f"read_csv_auto('{path}')"
+    con.register("cases_df", cases)
+    return "cases_df"
+
+
+def case_panel(cases, outcomes=None, *, freq: str = "M", start=None, end=None, units=None,
+               unit_changes: pd.DataFrame | None = None, category: str | None = None,
+               value: str = "count") -> pd.DataFrame:
+    """Cases of the targeted subcategories per unit and period.
+
+    cases: the canonical cases frame, or a Parquet/CSV path (read by DuckDB without pandas).
+    outcomes: subcategories to count (None: all); category: 部件/事件 to restrict to.
+    value: ``count`` (cases reported, by reported_at), or also ``disposal_hours``: mean hours
+        from reporting to disposal of the cases disposed, with ``n_disposed`` (a continuous
+        outcome; periods near the end of the data are biased low by cases not yet disposed).
+    unit_changes: old ids are mapped to their successor so a series runs across the change.
+    units: the units to keep (all units with cases by default); units without cases get 0.
+    """
+    freq = check_freq(freq)
+    if value not in ("count", "disposal_hours"):
+        raise ValueError(f"value must be 'count' or 'disposal_hours', got {value!r}")
+    con = duckdb.connect()
+    try:
+        rel = _relation(con, cases)
+        where, args = [], []
+        if outcomes:
+            outcomes = [outcomes] if isinstance(outcomes, str) else list(outcomes)
+            where.append(f"subcategory IN ({', '.join('?' for _ in outcomes)})")
+            args += [str(o) for o in outcomes]
+        if category:
+            where.append("category = ?")
+            args.append(category)
+        if start is not None:
+            where.append("reported_at >= ?")
+            args.append(pd.Timestamp(start).to_pydatetime())
+        if end is not None:
+            where.append("reported_at < ?")
+            args.append((pd.Timestamp(end).normalize() + pd.Timedelta(days=1)).to_pydatetime())
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        unit = FREQS[freq]
+        extra = (", sum(epoch(disposed_at) - epoch(reported_at)) / 3600.0 AS hours_sum,"
+                 " count(disposed_at) AS n_disposed") if value == "disposal_hours" else ""
+        agg = con.execute(
+            f"SELECT CAST(unit_id AS VARCHAR) AS unit_id, CAST(date_trunc('{unit}', reported_at) AS DATE) AS period,"
+            f" count(*) AS count{extra} FROM {rel} {clause} GROUP BY 1, 2", args).df()
+        bounds = con.execute(f"SELECT min(reported_at), max(reported_at) FROM {rel}").fetchone()
+    finally:
+        con.close()
+    lo = pd.Timestamp(start) if start is not None else pd.Timestamp(bounds[0])
+    hi = pd.Timestamp(end) if end is not None else pd.Timestamp(bounds[1])
+    if pd.isna(lo) or pd.isna(hi):
+        raise ValueError("the cases table is empty: no panel to build")
+    agg["period"] = pd.to_datetime(agg["period"]).astype("datetime64[ns]")
+    if unit_changes is not None and len(unit_changes):
+        from cityanalytics.units import successor_map
+
+        mapping = successor_map(unit_changes)
+        agg["unit_id"] = agg["unit_id"].map(lambda u: mapping.get(u, u))
+        agg = agg.groupby(["unit_id", "period"], as_index=False).sum(numeric_only=True)
+    grid = period_grid(lo, hi, freq)
+    keep = sorted(set(agg["unit_id"])) if units is None else [str(u) for u in units]
+    full = pd.MultiIndex.from_product([keep, grid["period"]], names=["unit_id", "period"]).to_frame(index=False)
+    out = full.merge(grid, on="period").merge(agg, on=["unit_id", "period"], how="left")
+    out["count"] = out["count"].fillna(0).astype(np.int64)
+    if value == "disposal_hours":
+        out["n_disposed"] = out["n_disposed"].fillna(0).astype(np.int64)
+        out["disposal_hours"] = out["hours_sum"] / out["n_disposed"].where(out["n_disposed"] > 0)
+        out = out.drop(columns="hours_sum")
+    out.attrs.update({"freq": freq, "outcomes": list(outcomes or []), "window": (lo.normalize(), hi.normalize())})
+    return out.sort_values(["unit_id", "period"], ignore_index=True)
+
+
+def value_panel(frame: pd.DataFrame, value: str, *, unit_col: str = "unit_id", period_col: str = "period",
+                freq: str = "M", unit_changes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A panel of a continuous outcome already measured per unit and period (assessment
+    scores, an IndicatorFrame's ``value``): the same shape as ``case_panel``."""
+    freq = check_freq(freq)
+    df = frame[[unit_col, period_col, value]].rename(columns={unit_col: "unit_id", period_col: "period"}).copy()
+    if unit_changes is not None and len(unit_changes):
+        from cityanalytics.units import successor_map
+
+        mapping = successor_map(unit_changes)
+        df["unit_id"] = df["unit_id"].astype(str).map(lambda u: mapping.get(u, u))
+    p = df["period"]
+    if isinstance(p.dtype, pd.PeriodDtype):
+        p = p.dt.to_timestamp()
+    df["period"] = period_start(pd.to_datetime(p.astype(str) if p.dtype == object else p), freq)
+    df["unit_id"] = df["unit_id"].astype(str)
+    df[value] = pd.to_numeric(df[value], errors="coerce").astype(float)
+    df = df.groupby(["unit_id", "period"], as_index=False)[value].mean()
+    grid = period_grid(df["period"].min(), period_grid(df["period"].max(), df["period"].max(), freq)["period_end"].iloc[0], freq)
+    out = df.merge(grid, on="period", how="left")
+    out.attrs.update({"freq": freq, "outcomes": [value]})
+    return out.sort_values(["unit_id", "period"], ignore_index=True)[["unit_id", "period", "period_end", "days", value]]
+
+
+def aggregate(panel: pd.DataFrame, units=None, outcome: str = "count", unit_label: str = "合计") -> pd.DataFrame:
+    """One series: counts summed over ``units`` (all by default); a continuous outcome averaged."""
+    df = panel if units is None else panel[panel["unit_id"].isin([str(u) for u in units])]
+    if df.empty:
+        raise ValueError(f"none of the units {list(units)!r} is in the panel")
+    how = "sum" if outcome == "count" or outcome.startswith("n_") else "mean"
+    out = df.groupby(["period", "period_end", "days"], as_index=False).agg(**{outcome: (outcome, how)})
+    out.insert(0, "unit_id", unit_label)
+    out["n_units"] = df.groupby("period")["unit_id"].nunique().to_numpy()
+    out.attrs.update(panel.attrs)
+    return out

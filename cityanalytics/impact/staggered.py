@@ -1,0 +1,245 @@
+"""Staggered roll-outs: Callaway & Sant'Anna (2021) group-time effects, next to plain TWFE.
+
+When units adopt a measure on different dates and its effect grows or differs across units,
+the plain TWFE coefficient compares late adopters with early adopters whose effect is still
+changing, and can be far from any average effect (even of the wrong sign). Callaway and
+Sant'Anna avoid those comparisons:
+
+1. ATT(g, t) for each cohort g (units starting in period g) and period t: the change of the
+   cohort's mean outcome from the period before it started (g - 1) to t, minus the same
+   change among the controls - units never treated (``control="never"``) or also those not
+   yet treated by t (``control="notyet"``, the default);
+2. aggregated with cohort-size weights to an event study (effect e periods after the start)
+   and to an overall ATT (all post-start cells, cohort-size weights: CS's "simple");
+3. standard errors from the influence functions (unit-level, so clustered by unit), with
+   the estimated weights' own influence included, a G/(G-1) correction and t(G-1)
+   intervals. Pre-start cells (t < g - 1) compare t with g - 1 and should be near zero.
+
+Outcome: counts as log(count/days) (0.5 for a zero count), continuous outcomes as they are.
+The periods of a unit's first partial period count as treated (event time 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cityanalytics.impact.campaign import Campaign
+from cityanalytics.impact.panel import period_start
+from cityanalytics.results import AnalysisResult
+
+
+@dataclass
+class StaggeredResult(AnalysisResult):
+    """table: the overall ATT (CS) and the plain TWFE coefficient; event_study: CS by event
+    time; group_time: every ATT(g, t); twfe: the plain TWFE DiDResult for comparison."""
+
+    event_study: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    group_time: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    twfe: object = field(default=None, repr=False)
+    diagnostics: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+    method_zh: str = "Callaway-Sant'Anna"
+
+
+def _wide(panel: pd.DataFrame, outcome: str, units: list[str]) -> tuple[pd.DataFrame, bool]:
+    df = panel[panel["unit_id"].astype(str).isin(units)].copy()
+    df["unit_id"] = df["unit_id"].astype(str)
+    count = outcome == "count"
+    if count:
+        c = df["count"].to_numpy(dtype=float)
+        df["y"] = np.log(np.where(c > 0, c, 0.5) / df["days"].to_numpy(dtype=float))
+    else:
+        df["y"] = df[outcome].astype(float)
+    wide = df.pivot(index="unit_id", columns="period", values="y").sort_index(axis=1)
+    return wide, count
+
+
+def _aggregate(cells: list[tuple[int, float, np.ndarray | None]], G: np.ndarray, n: int
+               ) -> tuple[float, np.ndarray | None]:
+    """Cohort-size weighted mean of ATT cells [(g, att, IF)], with the weights' influence."""
+    groups = np.array([g for g, _, _ in cells])
+    att = np.array([a for _, a, _ in cells])
+    p = np.array([(G == g).mean() for g in groups])
+    S = p.sum()
+    w = p / S
+    theta = float(w @ att)
+    if cells[0][2] is None:
+        return theta, None
+    IF = np.column_stack([f for _, _, f in cells])  # n x K
+    ind = np.column_stack([(G == g).astype(float) - pg for g, pg in zip(groups, p)])  # IF of p_g
+    IF_w = ind / S - np.outer(ind.sum(axis=1), p) / S**2
+    return theta, IF @ w + IF_w @ att
+
+
+def _cells(Y: np.ndarray, G: np.ndarray, control: str, base_k: int, with_if: bool) -> dict:
+    """ATT(g, t) for every cohort and period with controls: {(g, t): (att, IF, n_g, n_c)}."""
+    n, T = Y.shape
+    out = {}
+    for g in sorted({int(x) for x in G if np.isfinite(x)}):
+        in_g = G == g
+        lo = max(0, g - base_k)
+        base = Y[:, lo:g].mean(axis=1)
+        D = Y - base[:, None]
+        for t in range(T):
+            if base_k == 1 and t == g - 1:
+                continue  # the base period itself: zero by construction
+            ctrl = np.isinf(G) if control == "never" else (G > max(t, g - 1)) & ~in_g
+            nc = int(ctrl.sum())
+            if nc == 0:
+                continue
+            d = D[:, t]
+            ng = int(in_g.sum())
+            mg, mc = d[in_g].mean(), d[ctrl].mean()
+            psi = None
+            if with_if:
+                psi = np.zeros(n)
+                psi[in_g] = n / ng * (d[in_g] - mg)
+                psi[ctrl] = -n / nc * (d[ctrl] - mc)
+            out[(g, t)] = (float(mg - mc), psi, ng, nc)
+    return out
+
+
+def _estimates(Y, G, control, base_k, selectors, with_if):
+    """Aggregates for each selector name -> predicate on (g, t): (theta, IF, n_cells)."""
+    n = len(G)
+    cells = _cells(Y, G, control, base_k, with_if)
+    res = {}
+    for name, pred in selectors.items():
+        sel = [(g, t) for (g, t) in cells if pred(g, t)]
+        if not sel:
+            continue
+        theta, psi = _aggregate([(g, cells[(g, t)][0], cells[(g, t)][1]) for g, t in sel], G, n)
+        res[name] = (theta, psi, len(sel))
+    return cells, res
+
+
+DEFAULT_BASE = {"D": 28, "W": 8, "M": 12}
+
+
+def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", control: str = "notyet",
+                      units=None, level: float = 0.95, event_window: tuple[int, int] | None = None,
+                      base_periods: int | None = None, se: str = "auto", freq: str | None = None,
+                      compare_twfe: bool = True, outcome_label: str | None = None) -> StaggeredResult:
+    """Group-time ATTs and their aggregations for a staggered roll-out.
+
+    units: the units to use (default: every unit in the panel; units outside the campaign
+    are never treated). control: ``notyet`` (never + not-yet-treated) or ``never``.
+    base_periods: the base is the mean of this many periods before the start (default 12
+    months / 8 weeks / 28 days; 1 is CS's single base period). A longer base averages out
+    the noise of one month, at the price of assuming parallel trends over it.
+    se: ``influence`` (analytic), ``jackknife`` (leave one unit out) or ``auto``: the
+    jackknife when some cohort has a single unit, whose own noise the influence function
+    cannot see.
+    """
+    if control not in ("notyet", "never"):
+        raise ValueError(f"control must be 'notyet' or 'never', got {control!r}")
+    if se not in ("auto", "influence", "jackknife"):
+        raise ValueError(f"se must be 'auto', 'influence' or 'jackknife', got {se!r}")
+    freq = freq or panel.attrs.get("freq") or "M"
+    base_k = int(base_periods or DEFAULT_BASE[freq])
+    all_units = sorted(panel["unit_id"].astype(str).unique()) if units is None else [str(u) for u in units]
+    wide, count = _wide(panel, outcome, all_units)
+    wide = wide.dropna(axis=0, how="any")  # a balanced panel: units with a gap are left out
+    periods = wide.columns.to_numpy()
+    T = len(periods)
+    ids = wide.index.to_list()
+    Y = wide.to_numpy()
+    n = len(ids)
+    # Cohort: index of the period containing the adoption date (inf: never in the window).
+    G = np.full(n, np.inf)
+    for i, u in enumerate(ids):
+        if u in campaign.adoption:
+            g = np.searchsorted(periods, np.datetime64(period_start([campaign.adoption[u]], freq)[0]))
+            G[i] = g if g < T else np.inf
+    always = G <= 0
+    if always.any():  # treated from the first period: no pre-period, cannot be used
+        keep = ~always
+        Y, G, ids = Y[keep], G[keep], [u for u, k in zip(ids, keep) if k]
+        n = len(ids)
+    cohorts = sorted({int(g) for g in G if np.isfinite(g)})
+    if not cohorts:
+        raise ValueError("no unit of the campaign starts inside the data window")
+    n_never = int(np.isinf(G).sum())
+    sizes_n = [int((G == g).sum()) for g in cohorts]
+    method = se if se != "auto" else ("jackknife" if min(sizes_n) < 2 else "influence")
+    pre_w, post_w = event_window or {"D": (14, 60), "W": (8, 26), "M": (6, 12)}[freq]
+    selectors = {"att_simple": lambda g, t: t >= g, "pre_placebo": lambda g, t: t < g}
+    for e in range(-pre_w, post_w + 1):
+        selectors[e] = (lambda e_: (lambda g, t: t - g == e_))(e)
+    cells, est = _estimates(Y, G, control, base_k, selectors, with_if=True)
+    df_t = max(n - 1, 1)
+    tq = stats.t.ppf(0.5 + level / 2, df_t)
+    ses = {}
+    if method == "influence":
+        for name, (theta, psi, _) in est.items():
+            ses[name] = float(np.sqrt(np.sum(psi**2) / n**2 * n / max(n - 1, 1)))
+    else:
+        reps = {name: [] for name in est}
+        for i in range(n):
+            keep = np.arange(n) != i
+            _, est_i = _estimates(Y[keep], G[keep], control, base_k, selectors, with_if=False)
+            for name in est:
+                reps[name].append(est_i[name][0] if name in est_i else np.nan)
+        for name, vals in reps.items():
+            v = np.asarray(vals, dtype=float)
+            v = v[np.isfinite(v)]
+            m = len(v)
+            ses[name] = float(np.sqrt((m - 1) / m * np.sum((v - v.mean()) ** 2))) if m > 1 else np.nan
+
+    def row(name) -> dict:
+        theta, _, k = est[name]
+        s_ = ses[name]
+        return {"coef": theta, "se": s_, "ci_low": theta - tq * s_, "ci_high": theta + tq * s_,
+                "p_value": float(2 * stats.t.sf(abs(theta / s_), df_t)) if s_ and s_ > 0 else np.nan, "n_cells": k}
+
+    gt = pd.DataFrame([{"cohort": pd.Timestamp(periods[g]), "period": pd.Timestamp(periods[t]), "g": g, "t": t,
+                        "event_time": t - g, "att": a, "n_treated": ng, "n_control": nc}
+                       for (g, t), (a, _, ng, nc) in cells.items()])
+    es = pd.DataFrame([{"event_time": e, **row(e)} for e in range(-pre_w, post_w + 1) if e in est])
+    if base_k == 1:
+        es = pd.concat([es, pd.DataFrame([{"event_time": -1, "coef": 0.0, "se": 0.0, "ci_low": 0.0, "ci_high": 0.0,
+                                            "p_value": np.nan, "n_cells": 0}])], ignore_index=True)
+    es = es.sort_values("event_time", ignore_index=True)
+    table_rows = [{"term": "att_simple", "label_zh": "推行后平均效应(CS)", **row("att_simple")}]
+    if "pre_placebo" in est:
+        table_rows.append({"term": "pre_placebo", "label_zh": "推行前平均(应接近 0)", **row("pre_placebo")})
+    table = pd.DataFrame(table_rows)
+    if count:
+        for frame in (table, es):
+            frame["pct"] = 100 * np.expm1(frame["coef"])
+            frame["pct_low"] = 100 * np.expm1(frame["ci_low"])
+            frame["pct_high"] = 100 * np.expm1(frame["ci_high"])
+    twfe = None
+    if compare_twfe:
+        from cityanalytics.impact.did import did
+
+        treated = [u for u in ids if u in campaign.adoption and np.isfinite(G[ids.index(u)])]
+        controls = [u for u in ids if u not in treated]
+        sub = panel[panel["unit_id"].astype(str).isin(ids)]
+        twfe = did(sub, campaign, outcome=outcome, treated=treated, controls=controls, model="ols", effect="level",
+                   post="level", event_window=(pre_w, post_w), level=level, freq=freq, outcome_label=outcome_label)
+        r0 = twfe.table.iloc[0].to_dict()
+        r0.update(term="twfe_static", label_zh="普通双向固定效应(对照)")
+        table = pd.concat([table, pd.DataFrame([r0])[table.columns.intersection(list(r0))]], ignore_index=True)
+    sizes = {pd.Timestamp(periods[g]).strftime("%Y-%m-%d"): k for g, k in zip(cohorts, sizes_n)}
+    diag = {"n_units": n, "n_never": n_never, "cohort_sizes": sizes, "n_cohorts": len(cohorts),
+            "control": control, "freq": freq, "dropped_always_treated": int(always.sum()), "df_t": df_t,
+            "se_method": method, "base_periods": base_k}
+    from cityanalytics.impact import plots, sentences
+    from cityanalytics.impact import warnings as W
+
+    opts = dict(outcome=outcome, outcome_label=outcome_label or outcome, control=control, level=level, freq=freq,
+                campaign=campaign, scale="pct" if count else "level", log_scale=count,
+                event_window=(pre_w, post_w), base_periods=base_k, se=method)
+    res = StaggeredResult(table=table, event_study=es, group_time=gt, twfe=twfe, diagnostics=diag,
+                          warnings=W.staggered_warnings({"cohort_sizes": sizes, "n_never": n_never, "control": control,
+                                                         "se_method": method}),
+                          options=opts, plotter=plots.plot_staggered)
+    res.spec = sentences.staggered_spec(res)
+    res.sentences = sentences.staggered_sentences(res)
+    return res

@@ -1,0 +1,298 @@
+"""The scheduled batch: read ``params/schedule.yaml``, plan every report, run them, index them.
+
+``schedule.yaml``::
+
+    defaults:
+      timeout: 600               # seconds one cell may run (a run file or entry may override)
+    runs:
+      - run: data_quality        # params/data_quality.yaml
+        every: monthly           # monthly | weekly | daily
+      - run: data_quality_districts
+        every: monthly
+        timeout: 900
+
+Planning happens in this process before any kernel starts: every run file is loaded and
+checked, missing demo data is built, fan-out runs are expanded into one job per unit, and
+input files are hashed once per batch. A run file that fails its checks becomes a failed
+job (it shows in the index with the message) and the others go on. Jobs then run one after
+another, or in ``jobs`` worker processes (each report has its own kernel either way).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import shutil
+import sys
+import uuid
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from cityanalytics.report import execute, export, layout, manifest, params, runner
+from cityanalytics.report.fonts import require_cjk_font
+from cityanalytics.report.runner import Job
+
+FREQUENCIES = ("monthly", "weekly", "daily")
+DEMO_DIR = Path("data") / "demo"
+
+
+class ScheduleError(ValueError):
+    """The schedule file itself is wrong (the batch cannot start)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    run: str
+    every: str = "monthly"
+    timeout: int | None = None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    path: Path
+    entries: tuple[Entry, ...]
+    timeout: int = params.DEFAULT_TIMEOUT
+
+
+def load_schedule(path: Path) -> Schedule:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScheduleError(f"{path}: cannot read the schedule: {exc}") from None
+    unknown = sorted(set(raw) - {"defaults", "runs"}) if isinstance(raw, dict) else ["(not a mapping)"]
+    if unknown:
+        raise ScheduleError(f"{path}: unknown key {unknown[0]!r}; a schedule has 'defaults' and 'runs'")
+    defaults = raw.get("defaults") or {}
+    try:
+        timeout = params.check_timeout(defaults.get("timeout"), f"{path}: defaults.timeout") or params.DEFAULT_TIMEOUT
+        entries = []
+        for i, item in enumerate(raw.get("runs") or []):
+            where = f"{path}: runs[{i}]"
+            if not isinstance(item, dict) or "run" not in item:
+                raise ScheduleError(f"{where}: expected a mapping with 'run' (the run file's name)")
+            bad = sorted(set(item) - {"run", "every", "timeout"})
+            if bad:
+                raise ScheduleError(f"{where}: unknown key {bad[0]!r}; an entry has run, every, timeout")
+            every = item.get("every", "monthly")
+            if every not in FREQUENCIES:
+                raise ScheduleError(f"{where}: every: {every!r} is not one of {', '.join(FREQUENCIES)}")
+            layout.check_name(item["run"], "run name", where)
+            entries.append(Entry(str(item["run"]), every, params.check_timeout(item.get("timeout"), f"{where}: timeout")))
+    except (params.ParamError, layout.UnsafeName) as exc:
+        raise ScheduleError(str(exc)) from None
+    names = [e.run for e in entries]
+    if len(set(names)) != len(names):
+        raise ScheduleError(f"{path}: a run is listed twice")
+    return Schedule(path, tuple(entries), timeout)
+
+
+# --- planning -----------------------------------------------------------------------------
+
+
+class Planner:
+    """Turns run files into jobs, sharing what a batch needs once (git, kernel, browser, hashes)."""
+
+    def __init__(self, root: Path, outputs: Path, period: str | None, pdf: bool = True,
+                 default_timeout: int | None = None):
+        self.root, self.outputs, self.period, self.pdf = Path(root).resolve(), Path(outputs).resolve(), period, pdf
+        self.default_timeout = default_timeout or params.DEFAULT_TIMEOUT
+        require_cjk_font()  # before any kernel: without it every figure would show tofu
+        self.git = manifest.git_info(self.root)
+        self.kernel = execute.kernel_name()
+        self.browser = export.find_browser() if pdf else None
+        self._hashes: dict[Path, list[dict]] = {}
+        self.unplaced: list[str] = []  # errors of run files whose name cannot be a directory
+
+    def plan(self, run_file: Path, timeout: int | None = None) -> list[Job]:
+        run_file = Path(run_file)
+        try:
+            spec = params.load_run(run_file, self.root)
+            values = spec.values(period=self.period)
+            paths = params.data_paths(spec, values)
+            try:
+                ensure_demo_data(self.root, paths)
+            except Exception as exc:  # a broken demo build fails the runs that need it, not the batch
+                raise params.ParamError(f"{run_file}: building the demo data failed: {type(exc).__name__}: {exc}") from exc
+            if self.period is None:  # the batch's period, settled by its first run
+                self.period = default_period(paths)
+                values = spec.values(period=self.period)
+            params.check_files(spec, values)
+            units = params.unit_list(spec, values) if spec.for_each else [(None, None)]
+        except (params.ParamError, layout.UnsafeName) as exc:
+            return self._failed(run_file, str(exc))
+        inputs = self._inputs([("notebook", spec.notebook, "file"), *paths])
+        shown = tuple(_shown(path, kind, self.root, inputs) for _, path, kind in paths)
+        common = dict(
+            run=spec.name, period=self.period, root=self.root, run_file=manifest.relative(spec.path, self.root),
+            notebook=spec.notebook, title=spec.title, source=spec.source, description=spec.description,
+            timeout=timeout or spec.timeout or self.default_timeout, inputs=tuple(inputs), inputs_shown=shown,
+            synthetic=manifest.synthetic_data(paths), git=self.git, kernel=self.kernel, pdf=self.pdf,
+            browser=self.browser,
+        )
+        base_injected = dict(spec.parameters)
+        if "period" in spec.declared:
+            base_injected["period"] = self.period
+        jobs = []
+        for unit, name in units:
+            injected = dict(base_injected)
+            if unit is not None:
+                injected[spec.for_each] = unit
+            jobs.append(Job(unit=unit, unit_name=name, target=layout.report_dir(self.outputs, self.period, spec.name, unit),
+                            parameters={**values, **injected}, injected=injected, **common))
+        if spec.for_each:  # units planned: an earlier run-level failure no longer applies
+            shutil.rmtree(layout.report_dir(self.outputs, self.period, spec.name) / layout.FAILED_DIR, ignore_errors=True)
+        return jobs
+
+    def _failed(self, run_file: Path, message: str) -> list[Job]:
+        self.period = self.period or layout.default_period()
+        try:
+            target = layout.report_dir(self.outputs, self.period, run_file.stem)
+        except (layout.UnsafeName, ValueError):
+            self.unplaced.append(message)
+            return []
+        return [Job(run=run_file.stem, unit=None, unit_name=None, period=self.period, target=target, root=self.root,
+                    run_file=manifest.relative(run_file.resolve(), self.root), notebook=run_file, title=run_file.stem,
+                    git=self.git, error={"phase": "params", "ename": "ParamError", "evalue": message})]
+
+    def _inputs(self, paths: list[tuple[str, Path, str]]) -> list[dict]:
+        out = []
+        for key, path, kind in paths:
+            if path not in self._hashes:
+                self._hashes[path] = manifest.input_files([(key, path, kind)], self.root)
+            out.extend({**entry, "parameter": key} for entry in self._hashes[path])
+        return out
+
+
+def _shown(path: Path, kind: str, root: Path, inputs: list[dict]) -> str:
+    rel = manifest.relative(path, root)
+    if kind == "dir":
+        n = sum(1 for i in inputs if i["path"].startswith(rel.rstrip("/") + "/"))
+        return f"{rel}/({n} 个文件)"
+    return rel
+
+
+def default_period(paths: list[tuple[str, Path, str]]) -> str:
+    """The last complete month; on the synthetic demo data, the last month the demo covers
+    (its truth.json ``window.end``), so the demo's reports have data for their period."""
+    truth = manifest.demo_truth(paths)
+    end = str(((truth or {}).get("window") or {}).get("end", ""))[:7]
+    return end if layout.PERIOD_PATTERN.match(end) else layout.default_period()
+
+
+def ensure_demo_data(root: Path, paths: list[tuple[str, Path, str]]) -> None:
+    """Build ``data/demo`` (``cityanalytics.demo.write_demo``) when a run needs it and it is missing.
+
+    Written into a temporary directory beside it and renamed into place, so an interrupted
+    build never leaves a half-written demo that looks complete.
+    """
+    demo = (Path(root) / DEMO_DIR).resolve()
+    wanted = any(p == demo or demo in p.parents for _, p, _ in paths)
+    if not wanted or (demo / manifest.DEMO_MARKER).is_file():
+        return
+    from cityanalytics.demo import write_demo
+
+    print(f"[reports] building the demo data in {demo} (first run only) ...", file=sys.stderr, flush=True)
+    tmp = demo.parent / f".demo-building-{uuid.uuid4().hex[:8]}"
+    try:
+        write_demo(tmp)
+        if demo.exists():
+            shutil.rmtree(demo)
+        os.replace(tmp, demo)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- running --------------------------------------------------------------------------------
+
+
+def run_jobs(jobs: list[Job], n_jobs: int = 1, progress: bool = True) -> list[dict]:
+    """Run every job; failed ones are reported as they finish and do not stop the others."""
+    from tqdm import tqdm
+
+    jobs_by_label = {j.label: j for j in jobs}
+    ready = [j for j in jobs if j.error is None]
+    early = [runner.run_job(j) for j in jobs if j.error is not None]  # nothing to execute: record the failure
+    pool = futures = None
+    if n_jobs > 1 and len(ready) > 1:
+        pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(ready)), mp_context=_pool_context())
+        futures = {pool.submit(runner.run_job, job): job for job in ready}  # workers start here
+    # The progress bar starts a monitor thread: only after the workers were forked.
+    bar = tqdm(total=len(jobs), desc="reports", unit="report", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True)
+    results: list[dict] = []
+
+    def finished(meta: dict) -> None:
+        results.append(meta)
+        bar.update(1)
+        if meta["status"] != "ok":
+            bar.write(describe_failure(meta, jobs_by_label[_label(meta)].target), file=sys.stderr)
+
+    try:
+        for meta in early:
+            finished(meta)
+        if pool is None:
+            for job in ready:
+                bar.set_postfix_str(job.label)
+                finished(runner.run_job(job))
+        else:
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    meta = future.result()
+                except Exception as exc:  # the worker process itself died
+                    crash = {"phase": "worker", "ename": type(exc).__name__, "evalue": str(exc) or "worker died"}
+                    meta = runner.run_job(dataclasses.replace(job, error=crash))
+                finished(meta)
+            pool.shutdown()
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        bar.close()
+    order = {j.label: i for i, j in enumerate(jobs)}
+    return sorted(results, key=lambda m: order.get(_label(m), len(order)))
+
+
+def _pool_context():
+    """Linux, in a process with no other thread (the command line): fork, so the workers start
+    with the pipeline already imported (about 4 s per worker here, nbformat's jsonschema alone
+    ~3 s). Otherwise spawn: the safe choice with threads around, on macOS, and on Windows."""
+    import threading
+
+    fork = sys.platform.startswith("linux") and threading.active_count() == 1
+    return multiprocessing.get_context("fork" if fork else "spawn")
+
+
+def _label(meta: dict) -> str:
+    return meta["run"] + (f"/{meta['unit']}" if meta.get("unit") else "")
+
+
+def describe_failure(meta: dict, target: Path) -> str:
+    err = meta.get("error") or {}
+    where = ""
+    if err.get("cell_index") is not None:
+        count = err.get("execution_count")
+        where = f" in cell {err['cell_index']}" + (f" (In [{count}])" if count else "")
+    lines = [f"FAILED {_label(meta)} [{err.get('phase', '?')}]{where}: {err.get('ename', 'Error')}: {err.get('evalue', '')}"]
+    if err.get("source"):
+        lines += ["    | " + line for line in str(err["source"]).splitlines()[:6]]
+    failed = target / layout.FAILED_DIR
+    if (failed / "report.ipynb").exists():
+        lines.append(f"    notebook kept at {failed / 'report.ipynb'}")
+    if (target / "report.html").exists():
+        lines.append(f"    last good report left in place: {target / 'report.html'}")
+    return "\n".join(lines)
+
+
+def summary(results: list[dict], seconds: float, index_path: Path | None) -> str:
+    ok = sum(1 for m in results if m["status"] == "ok")
+    lines = [f"{ok} of {len(results)} reports ok, {len(results) - ok} failed, {seconds:.1f} s"]
+    if index_path is not None:
+        lines.append(f"index: {index_path}")
+    return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""``cityanalytics run params/NAME.yaml``: one run file (and its units, if it fans out)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+HELP = "Execute one report run (params/NAME.yaml) with papermill."
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_file", type=Path, help="the run file, e.g. params/data_quality.yaml")
+    add_common(parser)
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """Options shared with ``cityanalytics reports``."""
+    parser.add_argument("--period", help="report period YYYY-MM (default: the last complete month; "
+                        "on the demo data, the demo's last month)")
+    parser.add_argument("--outputs", type=Path, help="outputs directory (default: outputs/ in the project)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="reports run at the same time, each in its own process and kernel "
+                        "(default: 1 for run; the number of cores, at most 4, for reports)")
+    parser.add_argument("--no-pdf", action="store_true", help="make the HTML only (no browser needed)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cityanalytics.report import batch, layout
+
+    root = layout.project_root(args.run_file)
+    try:
+        planner = _planner(args, root)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if planner is None:
+        return 2
+    jobs = planner.plan(args.run_file)
+    errors = planner.unplaced + [j.error["evalue"] for j in jobs if j.error is not None]
+    if errors:  # a single run with bad parameters: say so, start nothing, write nothing
+        for message in errors:
+            print(f"error: {message}", file=sys.stderr)
+        return 2
+    return execute_jobs(planner, jobs, args.jobs or 1, not args.no_progress, order=None)
+
+
+def _planner(args: argparse.Namespace, root: Path):
+    """A Planner for the options, or None after printing why the reports cannot be made."""
+    from cityanalytics.report import batch, layout
+    from cityanalytics.report.export import ExportError
+    from cityanalytics.report.fonts import MissingFont
+
+    period = layout.check_period(args.period) if args.period else None  # None: settled by the first run
+    outputs = args.outputs if args.outputs else root / "outputs"
+    try:
+        return batch.Planner(root, outputs, period, pdf=not args.no_pdf)
+    except (MissingFont, ExportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def execute_jobs(planner, jobs, n_jobs: int, progress: bool, order: list[str] | None) -> int:
+    from cityanalytics.report import batch, index
+
+    from cityanalytics.report import layout
+
+    planner.period = planner.period or layout.default_period()
+    start = time.perf_counter()
+    try:
+        results = batch.run_jobs(jobs, n_jobs, progress)
+    except KeyboardInterrupt:
+        print("interrupted: finished reports are published, unfinished ones left the previous ones in place",
+              file=sys.stderr)
+        index.write_index(planner.outputs, planner.period, order)
+        return 130
+    path = index.write_index(planner.outputs, planner.period, order)
+    for message in planner.unplaced:
+        print(f"FAILED (not run): {message}", file=sys.stderr)
+    print(batch.summary(results, time.perf_counter() - start, path))
+    failed = planner.unplaced or any(m["status"] != "ok" for m in results)
+    return 1 if failed else 0

@@ -1,0 +1,412 @@
+"""Executed notebook -> ``report.html`` (nbconvert, code hidden, title page) -> ``report.pdf``.
+
+HTML: nbconvert's ``lab`` template with four changes: no code cells (``exclude_input``),
+no parameters / injected-parameters / setup cells, no stderr streams (warnings belong in the
+executed notebook, not in front of a reviewer), and no scripts: the page loads nothing from
+the network (no MathJax, require.js or mermaid from a CDN), and an output whose HTML or
+Markdown carries a ``<script>``, an ``on...=`` handler or a ``javascript:`` URL is shown as
+plain text instead. Table cells from data are escaped by pandas (``DataFrame.to_html``
+escapes by default; a pandas ``Styler`` does not, hence the guard). The title page is
+rendered from the run's metadata with Jinja autoescaping.
+
+PDF: a headless Chromium, Chrome or Edge prints the HTML (``--print-to-pdf``). The browser
+is ``$CITYANALYTICS_CHROME`` if set, else the first found on PATH or in the usual install
+places of Linux, Windows and macOS.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jinja2
+import nbformat
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
+
+from cityanalytics.report.fonts import css_font_stack
+
+HIDDEN_TAGS = {"parameters", "injected-parameters", "report-setup", "remove-cell"}
+BROWSER_ENV = "CITYANALYTICS_CHROME"
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome",
+                 "microsoft-edge", "microsoft-edge-stable", "msedge")
+BROWSER_PATHS = (
+    r"C:\Program Files\Google\Chrome\Application\chrome.exe",
+    r"C:\Program Files (x86)\Google\Chrome\Application\chrome.exe",
+    r"C:\Program Files (x86)\Microsoft\Edge\Application\msedge.exe",
+    r"C:\Program Files\Microsoft\Edge\Application\msedge.exe",
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+    "/Applications/Microsoft Edge.app/Contents/MacOS/Microsoft Edge",
+)
+# Flags for an offline, one-shot, headless print: without them Chromium may wait on network
+# lookups (sync, component updates, QUIC) that never answer on a machine with no internet.
+BROWSER_FLAGS = ("--headless", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-extensions", "--disable-dev-shm-usage",
+                 "--no-default-browser-check")
+PDF_TIMEOUT = 180
+
+# Active content inside a tag; text that pandas escaped (&lt;script&gt;) has no "<" and passes.
+_UNSAFE = re.compile(r"<\s*(script|iframe|object|embed)\b|<[^>]*\son[a-z]+\s*=|<[^>]*javascript\s*:", re.IGNORECASE)
+
+
+class ExportError(RuntimeError):
+    """The HTML or PDF could not be made."""
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+_PAGE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{% block extra_css %}<style type="text/css">{{ resources.report_css }}</style>{% endblock extra_css %}
+{% block body_header %}{{ super() }}{{ resources.cover_html }}{% endblock body_header %}
+"""
+
+_CSS = """
+:root { --jp-content-font-family: FONT; --jp-ui-font-family: FONT; --jp-code-font-family: MONO; }
+body { font-family: FONT; }
+@page { size: A4; margin: 16mm 14mm 16mm 14mm; }
+@media print { body { padding: 0 !important; } .jp-Cell { break-inside: auto; } img { break-inside: avoid; } }
+main { max-width: 60em; margin: 0 auto; }
+.jp-OutputArea-output img { max-width: 100%; height: auto; }
+.jp-OutputArea-output { overflow: visible; }
+.jp-RenderedHTMLCommon table { table-layout: auto; font-size: 0.82em; max-width: 100%; }
+.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 0.3em 0.5em; }
+.jp-RenderedHTMLCommon thead th { white-space: nowrap; }
+.ca-cover { break-after: page; padding: 1em 0 2em; }
+.ca-cover h1 { font-size: 2em; margin: 1.5em 0 0.2em; }
+.ca-cover .ca-unit { font-size: 1.35em; margin: 0 0 1.2em; }
+.ca-synthetic { border: 3px solid #c62828; color: #c62828; background: #ffebee; font-size: 1.3em;
+                font-weight: bold; padding: 0.6em 0.9em; margin: 0 0 1em; }
+.ca-cover table { border-collapse: collapse; margin: 0.8em 0; width: 100%; }
+.ca-cover th, .ca-cover td { border-bottom: 1px solid #ccc; padding: 0.35em 0.6em; text-align: left;
+                             vertical-align: top; }
+.ca-cover th { width: 8em; white-space: nowrap; color: #333; }
+.ca-cover code { font-family: MONO; font-size: 0.9em; word-break: break-all; }
+.ca-cover .ca-note { color: #555; font-size: 0.9em; }
+"""
+
+_COVER = """<section class="ca-cover">
+{% if synthetic %}<div class="ca-synthetic">本报告使用合成演示数据,非真实城市数据</div>{% endif %}
+<h1>{{ title }}</h1>
+{% if unit %}<p class="ca-unit">{{ unit }}</p>{% endif %}
+{% if description %}<p>{{ description }}</p>{% endif %}
+<table>
+<tr><th>报告期</th><td>{{ period }}</td></tr>
+<tr><th>数据来源</th><td>{% if source %}{{ source }}<br>{% endif %}
+{% for item in inputs %}<code>{{ item }}</code>{% if not loop.last %}<br>{% endif %}{% endfor %}
+{% if synthetic %}<br><span class="ca-note">合成演示数据(cityanalytics demo 生成,非真实城市)</span>{% endif %}</td></tr>
+<tr><th>生成时间</th><td>{{ produced_at }}</td></tr>
+<tr><th>运行</th><td><code>{{ run_file }}</code> → <code>{{ notebook }}</code></td></tr>
+<tr><th>程序版本</th><td>cityanalytics {{ version }}{% if commit %},git <code>{{ commit }}</code>{% endif %}</td></tr>
+</table>
+<h2>运行参数</h2>
+<table>
+{% for name, value in parameters.items() %}<tr><th><code>{{ name }}</code></th><td>{{ value }}</td></tr>
+{% endfor %}</table>
+<p class="ca-note">本页由报告流水线根据运行元数据生成;完整的参数、输入文件校验值(sha256)和软件版本见同目录的 manifest.json。</p>
+</section>
+"""
+
+_cover_env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+def cover_html(meta: dict) -> str:
+    """The title page: what the report is, period, data source, time made, parameters."""
+    fields = {
+        "title": meta["title"], "unit": meta.get("unit_label"), "description": meta.get("description"),
+        "period": meta["period"], "source": meta.get("source"), "inputs": meta.get("inputs_shown", []),
+        "synthetic": meta.get("synthetic", False), "produced_at": meta["produced_at"],
+        "run_file": meta["run_file"], "notebook": meta["notebook"], "version": meta["version"],
+        "commit": (meta.get("git") or {}).get("short"),
+        "parameters": {k: _show(v) for k, v in meta["parameters"].items()},
+    }
+    return _cover_env.from_string(_COVER).render(**fields)
+
+
+def _show(value) -> str:
+    if value is None:
+        return "(未设置)"
+    if isinstance(value, list):
+        return ", ".join(_show(v) for v in value) or "(空)"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_show(v)}" for k, v in value.items()) or "(空)"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value) if value != "" else "(空)"
+
+
+class ReportCleaner(Preprocessor):
+    """Turn script-bearing HTML/Markdown outputs into plain text; drop stderr streams
+    unless ``keep_stderr`` (the page of a failed run keeps them)."""
+
+    keep_stderr = Bool(False).tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        kept = []
+        for out in cell.get("outputs", []):
+            if not self.keep_stderr and out.get("output_type") == "stream" and out.get("name") == "stderr":
+                continue
+            data = out.get("data")
+            if data is not None:
+                for mime in ("application/javascript", "application/vnd.jupyter.widget-view+json"):
+                    data.pop(mime, None)
+                for mime in ("text/html", "text/markdown", "image/svg+xml"):
+                    text = data.get(mime)
+                    if text is not None and _UNSAFE.search(text if isinstance(text, str) else "".join(text)):
+                        data.pop(mime)
+                        data.setdefault("text/plain", text)
+                if not data:
+                    continue
+            kept.append(out)
+        cell.outputs = kept
+        return cell, resources
+
+
+@functools.lru_cache(maxsize=2)
+def _exporter(hide_code: bool):
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    exporter = HTMLExporter(
+        extra_loaders=[jinja2.DictLoader({"cityreport.html.j2": _PAGE})],
+        template_file="cityreport.html.j2",
+        exclude_input=hide_code, exclude_input_prompt=hide_code, exclude_output_prompt=hide_code,
+        exclude_anchor_links=True, language_code="zh",
+    )
+    exporter.log.setLevel(logging.ERROR)  # not "Alternative text is missing" once per figure
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=HIDDEN_TAGS if hide_code else set()),
+                                   enabled=True)
+    exporter.register_preprocessor(ReportCleaner(keep_stderr=not hide_code), enabled=True)
+    return exporter
+
+
+def to_html(notebook: Path, html_path: Path, meta: dict, hide_code: bool = True) -> None:
+    """Write the report page for an executed notebook: title page, then outputs only
+    (``hide_code=False`` keeps the code, for the page of a failed run)."""
+    nb = nbformat.read(notebook, as_version=4)
+    nb.metadata["title"] = meta["title"] + (f" — {meta['unit_label']}" if meta.get("unit_label") else "")
+    font, mono = css_font_stack(), css_font_stack(mono=True)
+    resources = {
+        "cover_html": cover_html(meta),
+        "report_css": _CSS.replace("MONO", mono).replace("FONT", font),
+        "metadata": {"name": notebook.stem},
+    }
+    body, _ = _exporter(hide_code).from_notebook_node(nb, resources=resources)
+    html_path.write_text(body, encoding="utf-8")
+
+
+# --- PDF --------------------------------------------------------------------------------------
+
+
+def find_browser() -> str:
+    """The Chromium-family browser that prints PDFs; ExportError says how to get one."""
+    configured = os.environ.get(BROWSER_ENV)
+    if configured:
+        if Path(configured).is_file():
+            return configured
+        raise ExportError(f"{BROWSER_ENV}={configured!r} is not a file")
+    for name in BROWSER_NAMES:
+        found = shutil.which(name)
+        if found:
+            # Debian's /usr/bin/chromium is a shell wrapper that adds extension flags and
+            # costs about a second per call; the binary behind it prints the same PDF.
+            direct = Path("/usr/lib/chromium/chromium")
+            return str(direct) if name == "chromium" and direct.is_file() else found
+    for path in BROWSER_PATHS:
+        if Path(path).is_file():
+            return path
+    raise ExportError(
+        "no Chromium, Chrome or Edge found to print the PDF. Debian/Ubuntu: "
+        "`sudo apt-get install chromium` (scripts/install-system-deps.sh does it); Windows/macOS: install "
+        f"Chrome or Edge, or set {BROWSER_ENV} to the browser's executable; or skip PDFs with --no-pdf"
+    )
+
+
+def to_pdf(html_path: Path, pdf_path: Path, browser: str | None = None) -> None:
+    """Print ``html_path`` to ``pdf_path`` with a headless browser.
+
+    Where the platform allows (Linux, macOS) one browser per process stays open and prints
+    every report of the batch over the DevTools protocol, which saves its start-up (about
+    1.5 s a report here); otherwise, or if that browser fails, a one-shot
+    ``--print-to-pdf`` call does the same job.
+    """
+    browser = browser or find_browser()
+    if PipeBrowser.supported():
+        try:
+            PipeBrowser.shared(browser).print_pdf(Path(html_path), Path(pdf_path))
+            return
+        except BrowserError:
+            PipeBrowser.close_shared()
+    _print_once(browser, Path(html_path), Path(pdf_path))
+
+
+def _flags(profile: str) -> list[str]:
+    flags = [*BROWSER_FLAGS, f"--user-data-dir={profile}"]
+    if sys.platform.startswith("linux"):
+        flags.append("--no-sandbox")  # Chromium refuses to run as root (containers, CI) without it
+    return flags
+
+
+def _print_once(browser: str, html_path: Path, pdf_path: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="cityanalytics-chrome-") as profile:
+        cmd = [browser, *_flags(profile), "--no-pdf-header-footer", f"--print-to-pdf={pdf_path}",
+               html_path.resolve().as_uri()]
+        try:
+            done = subprocess.run(cmd, capture_output=True, timeout=PDF_TIMEOUT, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise ExportError(f"{browser} did not finish printing {html_path} within {PDF_TIMEOUT} s") from None
+    if not pdf_path.is_file() or pdf_path.stat().st_size == 0:
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
+        raise ExportError(f"{browser} wrote no PDF (exit {done.returncode}): " + " | ".join(tail))
+
+
+class BrowserError(ExportError):
+    """The kept-open browser failed; the caller falls back to a one-shot print."""
+
+
+class PipeBrowser:
+    """A headless browser driven over ``--remote-debugging-pipe`` (fd 3 in, fd 4 out, NUL-
+    separated JSON). One tab is reused: navigate, wait for the load event, printToPDF.
+    (``--no-pdf-header-footer`` must not be passed here: with it Chromium 156's renderer
+    crashes on navigation; printToPDF's ``displayHeaderFooter`` does that job.)"""
+
+    _shared: "PipeBrowser | None" = None
+
+    @staticmethod
+    def supported() -> bool:
+        return os.name == "posix"
+
+    @classmethod
+    def shared(cls, executable: str) -> "PipeBrowser":
+        if cls._shared is not None and cls._shared.pid != os.getpid():
+            cls._shared = None  # inherited through fork: the parent's browser, not ours to use or close
+        if cls._shared is None or cls._shared.executable != executable or cls._shared.proc.poll() is not None:
+            cls.close_shared()
+            cls._shared = cls(executable)
+            import multiprocessing.util  # closes it at exit in the main process and in pool workers
+
+            multiprocessing.util.Finalize(cls._shared, cls._shared.close, exitpriority=10)
+        return cls._shared
+
+    @classmethod
+    def close_shared(cls) -> None:
+        if cls._shared is not None:
+            cls._shared.close()
+            cls._shared = None
+
+    def __init__(self, executable: str):
+        import fcntl
+
+        self.executable, self.pid = executable, os.getpid()
+        self.profile = tempfile.mkdtemp(prefix="cityanalytics-chrome-")
+        to_browser, from_us = os.pipe()
+        to_us, from_browser = os.pipe()
+        # the child must see the pipe ends as fds 3 and 4: park them above 9 first
+        child_in, child_out = fcntl.fcntl(to_browser, fcntl.F_DUPFD, 10), fcntl.fcntl(from_browser, fcntl.F_DUPFD, 10)
+        os.close(to_browser)
+        os.close(from_browser)
+
+        def wire():  # runs in the child before exec
+            os.dup2(child_in, 3)
+            os.dup2(child_out, 4)
+
+        try:
+            self.proc = subprocess.Popen(
+                [executable, *_flags(self.profile), "--remote-debugging-pipe", "about:blank"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                close_fds=False, preexec_fn=wire,
+            )
+        finally:
+            os.close(child_in)
+            os.close(child_out)
+        self.write_fd, self.read_fd = from_us, to_us
+        self.buffer, self.next_id, self.events = b"", 0, []
+        try:
+            target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            self.call("Page.enable", session=True)
+        except BrowserError:
+            self.close()
+            raise
+
+    def print_pdf(self, html_path: Path, pdf_path: Path) -> None:
+        import base64
+
+        deadline = time.monotonic() + PDF_TIMEOUT
+        self.events.clear()
+        self.call("Page.navigate", {"url": html_path.resolve().as_uri()}, session=True, deadline=deadline)
+        self.wait_event("Page.loadEventFired", deadline)
+        result = self.call("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True,
+                                               "displayHeaderFooter": False}, session=True, deadline=deadline)
+        pdf_path.write_bytes(base64.b64decode(result["data"]))
+
+    def call(self, method: str, params: dict | None = None, session: bool = False, deadline: float | None = None):
+        self.next_id += 1
+        message = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = self.session
+        try:
+            os.write(self.write_fd, json.dumps(message).encode() + b"\0")
+        except OSError as exc:
+            raise BrowserError(f"browser pipe closed: {exc}") from None
+        deadline = deadline or time.monotonic() + 30
+        while True:
+            reply = self._receive(deadline)
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise BrowserError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def wait_event(self, name: str, deadline: float) -> dict:
+        while True:
+            for i, event in enumerate(self.events):
+                if event.get("method") == name:
+                    return self.events.pop(i)
+            self.events.append(self._receive(deadline))
+
+    def _receive(self, deadline: float) -> dict:
+        import select
+
+        while b"\0" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.read_fd], [], [], left)[0]:
+                raise BrowserError("the browser did not answer in time")
+            chunk = os.read(self.read_fd, 1 << 20)
+            if not chunk:
+                raise BrowserError("the browser exited")
+            self.buffer += chunk
+        raw, self.buffer = self.buffer.split(b"\0", 1)
+        return json.loads(raw)
+
+    def close(self) -> None:
+        if getattr(self, "proc", None) is not None and self.proc.poll() is None:
+            try:
+                os.write(self.write_fd, json.dumps({"id": 0, "method": "Browser.close"}).encode() + b"\0")
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        for fd in (getattr(self, "write_fd", None), getattr(self, "read_fd", None)):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.write_fd = self.read_fd = None
+        shutil.rmtree(self.profile, ignore_errors=True)

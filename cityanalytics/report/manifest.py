@@ -1,0 +1,102 @@
+"""``manifest.json``: what a report was made from, with what, when, and how it went.
+
+It records the parameters, every input file with its sha256 (the notebook and the data
+files named by ``*_path`` / ``*_dir`` parameters; files a notebook opens on its own are not
+seen), the versions of the packages that shape the numbers, the git commit, start and end
+time, status, the error of a failed run, and seconds per phase (``timings``) for the bench.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("cityanalytics", "pandas", "numpy", "scipy", "pyarrow", "pandera", "duckdb", "statsmodels",
+            "matplotlib", "papermill", "nbclient", "nbconvert", "ipykernel")
+DEMO_MARKER = "truth.json"  # written by cityanalytics.demo beside the tables, with "synthetic": true
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def input_files(data_paths: list[tuple[str, Path, str]], root: Path) -> list[dict]:
+    """One entry per file: the parameter it came from, path (relative to root), size, sha256.
+    A ``*_dir`` parameter contributes every file under the directory."""
+    seen, out = set(), []
+    for key, path, kind in data_paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if kind == "dir" else [path]
+        for f in files:
+            if f in seen or not f.exists():
+                continue
+            seen.add(f)
+            out.append({"parameter": key, "path": relative(f, root), "bytes": f.stat().st_size, "sha256": sha256(f)})
+    return out
+
+
+def demo_truth(data_paths: list[tuple[str, Path, str]]) -> dict | None:
+    """The demo's truth.json beside the data (in a data directory, or a data file's
+    directory) when it says the data are synthetic; None for any other data."""
+    for _, path, kind in data_paths:
+        marker = (path if kind == "dir" else path.parent) / DEMO_MARKER
+        if marker.is_file():
+            try:
+                truth = json.loads(marker.read_text(encoding="utf-8"))
+            except (ValueError, OSError):
+                continue
+            if isinstance(truth, dict) and truth.get("synthetic") is True:
+                return truth
+    return None
+
+
+def synthetic_data(data_paths: list[tuple[str, Path, str]]) -> bool:
+    return demo_truth(data_paths) is not None
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_info(root: Path) -> dict | None:
+    """Commit of the project checkout and whether tracked files differ from it."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=20, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=20, check=True).stdout.strip() != ""
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "short": commit[:10] + ("+本地修改" if dirty else ""), "dirty": dirty}
+
+
+def write(path: Path, manifest: dict) -> None:
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def read(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def relative(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` in POSIX form (as given if it lies elsewhere)."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)

@@ -1,0 +1,160 @@
+"""One report: inject parameters -> execute -> HTML -> PDF -> manifest -> publish.
+
+A ``Job`` is everything one report needs, worked out in advance by ``batch.plan`` (and
+picklable, so it can run in a worker process). ``run_job`` never raises for a failed
+report: it returns the manifest, whose ``status`` is ``ok`` or ``failed``. A good report
+replaces ``<target>``; a failed attempt goes to ``<target>/failed`` and leaves the previous
+good report where it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from cityanalytics.report import execute, export, layout, manifest, params, publish
+
+OUTPUT_FILES = ("report.ipynb", "report.html", "report.pdf", "kernel.log")
+SETUP_CELL = (
+    "# Added by the report runner, hidden in the report: a font with Chinese glyphs for figures.\n"
+    "from cityanalytics.plotting import use_cjk_font as _use_cjk_font\n"
+    "_use_cjk_font()\n"
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    run: str
+    unit: str | None
+    unit_name: str | None
+    period: str
+    target: Path  # outputs/<period>/<run>[/<unit>]
+    root: Path
+    run_file: str  # relative to root, for the title page and manifest
+    notebook: Path
+    title: str
+    source: str | None = None
+    description: str | None = None
+    parameters: dict = field(default_factory=dict)  # every value the notebook runs with
+    injected: dict = field(default_factory=dict)  # the values written into the notebook
+    timeout: int = params.DEFAULT_TIMEOUT
+    inputs: tuple = ()  # manifest.input_files entries
+    inputs_shown: tuple = ()  # data paths as the title page lists them
+    synthetic: bool = False
+    git: dict | None = None
+    kernel: str = execute.PREFERRED_KERNEL
+    pdf: bool = True
+    browser: str | None = None
+    error: dict | None = None  # set when the run cannot start (bad parameters)
+
+    @property
+    def label(self) -> str:
+        return self.run + (f"/{self.unit}" if self.unit else "")
+
+    @property
+    def unit_label(self) -> str | None:
+        if self.unit is None:
+            return None
+        return f"{self.unit_name}({self.unit})" if self.unit_name else self.unit
+
+
+def _now() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def run_job(job: Job) -> dict:
+    """Make one report; return its manifest (``status`` ok / failed)."""
+    started, t0 = _now(), time.perf_counter()
+    timings: dict[str, float] = {}
+    meta = _base_manifest(job, started)
+    staging = publish.prepare(job.target)
+    error = job.error
+    try:
+        if error is None:
+            error = _make(job, staging, meta, timings)
+    except BaseException:  # interrupted: the previous report stays as it was
+        publish.discard(staging)
+        raise
+    timings["total"] = round(time.perf_counter() - t0, 3)
+    meta.update(status="ok" if error is None else "failed", ended_at=_now(), error=error, timings=timings,
+                files=[name for name in OUTPUT_FILES if (staging / name).exists()] + ["manifest.json"])
+    if error is not None and (staging / "report.ipynb").exists():
+        try:  # a readable page of the failed notebook, code shown, for whoever fixes it
+            export.to_html(staging / "report.ipynb", staging / "report.html", meta, hide_code=False)
+            meta["files"].insert(0, "report.html")
+        except Exception:
+            pass
+    manifest.write(staging / "manifest.json", meta)
+    t1 = time.perf_counter()
+    publish.publish(staging, job.target if error is None else job.target / layout.FAILED_DIR)
+    timings["publish"] = round(time.perf_counter() - t1, 3)
+    return meta
+
+
+def _make(job: Job, staging: Path, meta: dict, timings: dict) -> dict | None:
+    phase = "prepare"
+    try:
+        t = time.perf_counter()
+        nb = params.inject(nbformat.read(job.notebook, as_version=4), job.injected, setup=SETUP_CELL)
+        nb.metadata["kernelspec"] = {"name": job.kernel, "display_name": job.kernel, "language": "python"}
+        notebook = staging / "report.ipynb"
+        nbformat.write(nb, notebook)
+        timings["prepare"] = round(time.perf_counter() - t, 3)
+
+        phase = "execute"
+        run = execute.execute(
+            notebook, kernel=job.kernel, cwd=job.root, timeout=job.timeout, log_path=staging / "kernel.log",
+            record={"input_path": manifest.relative(job.notebook, job.root), "output_path": manifest.relative(job.target / "report.ipynb", job.root),
+                    "parameters": job.injected},
+        )
+        timings["execute"] = round(run.seconds, 3)
+        timings["cells"] = round(run.cells_seconds, 3)
+        timings["kernel_overhead"] = round(run.seconds - run.cells_seconds, 3)
+        if not run.ok:
+            return run.error
+
+        phase = "html"
+        t = time.perf_counter()
+        export.to_html(notebook, staging / "report.html", meta)
+        timings["html"] = round(time.perf_counter() - t, 3)
+        if job.pdf:
+            phase = "pdf"
+            t = time.perf_counter()
+            export.to_pdf(staging / "report.html", staging / "report.pdf", job.browser)
+            timings["pdf"] = round(time.perf_counter() - t, 3)
+        return None
+    except Exception as exc:
+        return {"phase": phase, "ename": type(exc).__name__, "evalue": str(exc)}
+
+
+def _base_manifest(job: Job, started: str) -> dict:
+    packages = manifest.package_versions()
+    return {
+        "run": job.run,
+        "unit": job.unit,
+        "unit_name": job.unit_name,
+        "unit_label": job.unit_label,
+        "title": job.title,
+        "period": job.period,
+        "run_file": job.run_file,
+        "notebook": manifest.relative(job.notebook, job.root),
+        "source": job.source,
+        "description": job.description,
+        "parameters": job.parameters,
+        "injected": job.injected,
+        "inputs": list(job.inputs),
+        "inputs_shown": list(job.inputs_shown),
+        "synthetic": job.synthetic,
+        "timeout": job.timeout,
+        "kernel": job.kernel,
+        "git": job.git,
+        "packages": packages,
+        "version": packages.get("cityanalytics", "?"),
+        "started_at": started,
+        "produced_at": started.replace("T", " "),
+        "status": "running",
+    }
