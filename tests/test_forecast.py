@@ -333,6 +333,13 @@ def test_sentences_carry_the_table_numbers(demo_result):
     assert f"{city['fc_lo95']:.1f}%-{city['fc_hi95']:.1f}%" in text
     n_units = (demo_result.table["unit_id"] != CITY).sum()
     assert f"{n_units}个单位中" in text
+    # the pace sentence never contradicts the probability
+    from cityanalytics.forecast.sentences import unit_sentences
+
+    for _, row in demo_result.table.iterrows():
+        said = "".join(unit_sentences(demo_result, row))
+        if row["p_reach"] < 0.5:
+            assert "按现有进度可以完成" not in said, said
 
 
 def test_model_choice_follows_the_backtest(demo_result):

@@ -80,7 +80,7 @@ def _thresholds(series: CoverageSeries, rows, target: Target | None) -> tuple[np
             else:
                 base = series.covered[i, series.months.get_loc(since)]
                 base = 0.0 if np.isnan(base) else base
-            thr[i] = min((base + target.value) / total[i], 1.0 + 1e-9) if total[i] > 0 else np.nan
+            thr[i] = (base + target.value) / total[i] if total[i] > 0 else np.nan  # > 1: cannot be met
     return thr, thr * total
 
 
@@ -120,8 +120,8 @@ def forecast_coverage(series: CoverageSeries, target: Target | None = None, *, m
         candidates[unit] = cands
     if choice is not None:
         earlier = choice
-        choice = {u: (earlier[u][0], "reused", None) if u in earlier and earlier[u][0] in candidates[u]
-                  else ((candidates[u][0], "default", None) if candidates[u] else ("", "none", None))
+        choice = {u: (earlier[u][0], "reused", {}) if u in earlier and earlier[u][0] in candidates[u]
+                  else ((candidates[u][0], "default", {}) if candidates[u] else ("", "none", {}))
                   for u in ids}
         points = pd.DataFrame()
     else:
@@ -172,9 +172,10 @@ def forecast_coverage(series: CoverageSeries, target: Target | None = None, *, m
         n_total = series.total[i, e] if e >= 0 else np.nan
         covered = series.covered[i, e] if e >= 0 else np.nan
         notes = list(series.notes.get(unit, []))
+        counted = "达标数" if series.event == "compliant" else "覆盖数"
         for j, kind, size in rows.breaks[i]:
             what = "下降" if kind == "fall" else "跳增"
-            notes.append(f"{month_text(series.months[j])}覆盖数{what}{abs(size):.0f}(疑为数据更正),只用此后的数据拟合")
+            notes.append(f"{month_text(series.months[j])}{counted}{what}{abs(size):.0f}(疑为数据更正),只用此后的数据拟合")
         if st == "complete":
             fan[i] = 1.0
             deadline_q[i] = 1.0 if months_left[i] >= 1 else np.nan
@@ -186,8 +187,10 @@ def forecast_coverage(series: CoverageSeries, target: Target | None = None, *, m
         elif st == "no_data":
             notes.append("没有数据")
         elif st == "flat":
-            notes.append("近12个月覆盖数没有增加,按维持现状预测;若无新的推进将无法提高")
+            notes.append(f"近12个月{counted}没有增加,按维持现状预测;若无新的推进将无法提高")
         t = thr[i]
+        if not np.isnan(t) and t > 1 + 1e-9:
+            notes.append(f"目标需{thr_count[i]:,.0f}个,超过台账总数{n_total:,.0f}个,无法完成")
         reached_already = not np.isnan(t) and not np.isnan(cur_share) and cur_share >= t - 1e-9
         if not np.isnan(t) and st in ("complete", "ok", "flat") and reached_already:
             p_reach[i] = 1.0
@@ -217,9 +220,10 @@ def forecast_coverage(series: CoverageSeries, target: Target | None = None, *, m
         rec = {
             "unit_id": unit, "unit_name": series.name(unit), "status": st, "status_zh": STATUS_ZH[st],
             "model": model, "model_zh": M.LABELS_ZH.get(model, "—"), "choice": how,
-            "model_reason": _reason(model, how, choice.get(unit, ("", "none", None))[2], st),
+            "model_reason": _reason(model, how, choice.get(unit, ("", "none", {}))[2], st),
             "as_of": end_period[i], "covered": covered, "total": n_total, "share": 100 * cur_share,
             "target": 100 * t if not np.isnan(t) else np.nan,
+            "target_text": _target_text(target, t, thr_count[i]),
             "deadline": target.deadline_month if target is not None else None,
             "months_left": int(months_left[i]) if target is not None else np.nan,
             "fc_median": 100 * deadline_q[i, 0],
@@ -260,6 +264,15 @@ def forecast_coverage(series: CoverageSeries, target: Target | None = None, *, m
     return res
 
 
+def _target_text(target: Target | None, share: float, count: float) -> str:
+    """The target as a reader says it: "98%", or "新增425个(至1,022个)" for a count."""
+    if target is None or np.isnan(share):
+        return "—"
+    if target.kind == "share":
+        return f"{target.value:g}%"
+    return f"新增{target.value:g}个(累计{count:,.0f}个)"
+
+
 def _reason(model: str, how: str, stats, status: str) -> str:
     """Why this unit's forecast uses this model, in words, with the backtest figures."""
     if status == "flat":
@@ -268,9 +281,7 @@ def _reason(model: str, how: str, stats, status: str) -> str:
         return {"complete": "已全部覆盖,无需模型", "not_started": "尚未开展,没有进度可外推",
                 "short": "可用历史不足3个月,不用模型", "no_data": "没有数据"}.get(status, "—")
     label = M.LABELS_ZH[model]
-    scores = {}
-    if isinstance(stats, pd.DataFrame) and not stats.empty:
-        scores = dict(zip(stats["model"], stats["mean"]))
+    scores = dict(stats or {})
     others = ",".join(f"{M.LABELS_ZH[m]}{v:.2f}" for m, v in sorted(scores.items(), key=lambda kv: kv[1])
                       if m != model)
     if how == "backtest":

@@ -75,7 +75,8 @@ def backtest(series, models=PREFERENCE, *, origins: int = 4, step: int = 3, hori
     rows = prepare(eff, n, ends, integer=series.integer, unit_rows=unit_rows)
     ok = rows.status == "ok"
     probs = interval_probs(levels)
-    quantiles = _simulate(rows, ok, list(models), horizon, n_paths, probs, np.random.default_rng(seed))
+    held_out = np.clip(last[unit_rows] - ends, 0, horizon)  # months each origin can be checked on
+    quantiles = _simulate(rows, ok, list(models), horizon, held_out, n_paths, probs, np.random.default_rng(seed))
     share = series.share
     frames = []
     for name, q_all in quantiles.items():
@@ -106,12 +107,13 @@ def backtest(series, models=PREFERENCE, *, origins: int = 4, step: int = 3, hori
     return pd.concat(frames, ignore_index=True)[columns]
 
 
-def _simulate(rows, ok, models, horizon, n_paths, probs, rng) -> dict:
+def _simulate(rows, ok, models, horizon, held_out, n_paths, probs, rng) -> dict:
     """Quantiles (rows x horizon x probs, NaN where a model does not apply) per model.
 
-    Each base model is fitted once on all its rows and simulated chunk by chunk; the ensemble
-    is the equal mixture of the logistic and ar_logit paths already drawn for the same rows
-    (half of each), so it costs no simulation of its own.
+    Each base model is fitted once on all its rows and simulated chunk by chunk, each row
+    only as far as it has held-out months (``held_out``); the ensemble is the equal mixture
+    of the logistic and ar_logit paths already drawn for the same rows (half of each), so it
+    costs no simulation of its own.
     """
     from cityanalytics.forecast.engine import MAX_CELLS
 
@@ -122,29 +124,32 @@ def _simulate(rows, ok, models, horizon, n_paths, probs, rng) -> dict:
     members = {m: np.nonzero(use[m])[0] for m in bases}
     fits = {m: M.get(m).fit(rows.take(members[m])) for m in bases if len(members[m])}
     out = {m: np.full((len(rows), horizon, len(probs)), np.nan) for m in wanted}
-    chunk = max(1, MAX_CELLS // max(1, n_paths * horizon))
-    rows_ok = np.nonzero(ok)[0]
     half = n_paths // 2
-    for lo in range(0, len(rows_ok), chunk):
-        idx = rows_ok[lo:lo + chunk]
-        drawn = {}
-        for m in bases:
-            sel = idx[use[m][idx]]
-            if not len(sel) or m not in fits:
-                continue
-            local = np.searchsorted(members[m], sel)
-            sub = rows.take(sel)
-            shares = M.get(m).simulate(M.take(fits[m], local), sub, horizon, n_paths, rng) / sub.n[:, None, None]
-            drawn[m] = (sel, shares)
-            if m in out:
-                out[m][sel] = np.moveaxis(np.quantile(shares, probs, axis=1), 0, -1)
-        if "ensemble" in out and "logistic" in drawn and "ar_logit" in drawn:
-            sel = idx[use["ensemble"][idx]]
-            if len(sel):
-                (a_sel, a), (b_sel, b) = drawn["logistic"], drawn["ar_logit"]
-                mix = np.concatenate([a[np.searchsorted(a_sel, sel), :half],
-                                      b[np.searchsorted(b_sel, sel), half:]], axis=1)
-                out["ensemble"][sel] = np.moveaxis(np.quantile(mix, probs, axis=1), 0, -1)
+    for h in np.unique(held_out[ok]):
+        if h < 1:
+            continue
+        chunk = max(1, MAX_CELLS // max(1, n_paths * h))
+        rows_h = np.nonzero(ok & (held_out == h))[0]
+        for lo in range(0, len(rows_h), chunk):
+            idx = rows_h[lo:lo + chunk]
+            drawn = {}
+            for m in bases:
+                sel = idx[use[m][idx]]
+                if not len(sel) or m not in fits:
+                    continue
+                local = np.searchsorted(members[m], sel)
+                sub = rows.take(sel)
+                shares = M.get(m).simulate(M.take(fits[m], local), sub, h, n_paths, rng) / sub.n[:, None, None]
+                drawn[m] = (sel, shares)
+                if m in out:
+                    out[m][sel, :h] = np.moveaxis(np.quantile(shares, probs, axis=1), 0, -1)
+            if "ensemble" in out and "logistic" in drawn and "ar_logit" in drawn:
+                sel = idx[use["ensemble"][idx]]
+                if len(sel):
+                    (a_sel, a), (b_sel, b) = drawn["logistic"], drawn["ar_logit"]
+                    mix = np.concatenate([a[np.searchsorted(a_sel, sel), :half],
+                                          b[np.searchsorted(b_sel, sel), half:]], axis=1)
+                    out["ensemble"][sel, :h] = np.moveaxis(np.quantile(mix, probs, axis=1), 0, -1)
     return out
 
 
@@ -186,19 +191,20 @@ def scores(points: pd.DataFrame, levels) -> pd.DataFrame:
 
 
 def choose(points: pd.DataFrame, candidates: dict, levels) -> dict:
-    """unit_id -> (model, how, per-model scores on the unit's common points).
+    """unit_id -> (model, how, {model: mean WIS on the unit's common held-out months}).
 
     candidates: unit_id -> models that can be fitted on the unit's full history, in
-    preference order. how: "backtest" (own held-out months), "pooled", "default", "only"
-    or "none". Vectorised over units: one pass of pandas for thousands of units.
+    preference order. how: "backtest" (own held-out months), "kept" (own best not clearly
+    better than the pooled best), "pooled", "default", "only" or "none". Vectorised over
+    units: a few pandas passes for thousands of units.
     """
     out: dict = {}
     multi = {u: c for u, c in candidates.items() if len(c) > 1}
     for unit, cands in candidates.items():
         if not cands:
-            out[unit] = ("", "none", pd.DataFrame())
+            out[unit] = ("", "none", {})
         elif len(cands) == 1:
-            out[unit] = (cands[0], "only", pd.DataFrame())
+            out[unit] = (cands[0], "only", {})
     if not multi:
         return out
     own = pd.DataFrame()
@@ -211,43 +217,53 @@ def choose(points: pd.DataFrame, candidates: dict, levels) -> dict:
             p = p[k.to_numpy() == p["unit_id"].map(n_cands).to_numpy()]
             own = add_scores(p, levels)
     pooled_rank: list = []
+    means: dict = {}
+    best, enough = {}, {}
     if not own.empty:
         # pooled: held-out months where every model asked for anywhere has a forecast
-        all_models = sorted({m for c in multi.values() for m in c}, key=PREFERENCE.index)
-        pool = own[own["unit_id"].map(lambda u: len(multi[u]) == len(all_models))]
+        all_models = {m for c in multi.values() for m in c}
+        full = own["unit_id"].map({u: len(c) == len(all_models) for u, c in multi.items()})
+        pool = own[full.to_numpy(dtype=bool)]
         if not pool.empty:
             pooled_rank = list(pool.groupby("model")["wis"].mean().sort_values(kind="stable").index)
-    stats = (own.groupby(["unit_id", "model"], sort=False)["wis"].agg(["mean", "size"]).reset_index()
-             if not own.empty else pd.DataFrame(columns=["unit_id", "model", "mean", "size"]))
-    by_unit = dict(tuple(stats.groupby("unit_id", sort=False))) if not stats.empty else {}
-    per_origin = {}
-    if not own.empty:
-        wide = own.groupby(["unit_id", "origin", "model"])["wis"].mean().unstack("model")
-        per_origin = {u: g.droplevel(0) for u, g in wide.groupby(level=0, sort=False)}
+        stats = own.groupby(["unit_id", "model"], sort=False)["wis"].agg(["mean", "size"]).reset_index()
+        for u, m, v in zip(stats["unit_id"], stats["model"], stats["mean"]):
+            means.setdefault(u, {})[m] = float(v)
+        stats["rank"] = stats["model"].map(PREFERENCE.index)
+        ordered = stats.sort_values(["unit_id", "mean", "rank"], kind="stable")
+        best = dict(zip(*ordered.drop_duplicates("unit_id")[["unit_id", "model"]].to_numpy().T))
+        enough = (stats.groupby("unit_id")["size"].min() >= MIN_POINTS).to_dict()
+    reference = {u: next((m for m in pooled_rank if m in c), None) for u, c in multi.items()}
+    contest = {u: (best[u], reference[u]) for u in multi
+               if enough.get(u) and reference[u] is not None and best[u] != reference[u]}
+    wins = _clearly_better(own, contest) if contest else {}
     for unit, cands in multi.items():
-        st = by_unit.get(unit)
-        reference = next((m for m in pooled_rank if m in cands), None)
-        if st is not None and st["size"].min() >= MIN_POINTS:
-            order = st.assign(rank=st["model"].map(PREFERENCE.index)).sort_values(["mean", "rank"], kind="stable")
-            best = order.iloc[0]["model"]
-            if reference is None or best == reference or _clearly_better(per_origin, unit, best, reference):
-                out[unit] = (best, "backtest", st)
+        if enough.get(unit):
+            if unit in contest and not wins.get(unit, False):
+                out[unit] = (reference[unit], "kept", means.get(unit, {}))
             else:
-                out[unit] = (reference, "kept", st)
-        elif reference is not None:
-            out[unit] = (reference, "pooled", st)
+                out[unit] = (best[unit], "backtest", means.get(unit, {}))
+        elif reference[unit] is not None:
+            out[unit] = (reference[unit], "pooled", means.get(unit, {}))
         else:
-            out[unit] = (cands[0], "default", st)
+            out[unit] = (cands[0], "default", means.get(unit, {}))
     return out
 
 
-def _clearly_better(per_origin: dict, unit, model, reference) -> bool:
-    """The unit's own backtest beats the pooled choice by more than one standard error of the
-    per-origin WIS difference (origins, not months: months from one origin move together)."""
-    w = per_origin.get(unit)
-    if w is None or model not in w or reference not in w:
-        return False
-    d = (w[model] - w[reference]).dropna()
-    if len(d) < 2:
-        return False
-    return bool(d.mean() + d.std(ddof=1) / np.sqrt(len(d)) < 0)
+def _clearly_better(own: pd.DataFrame, contest: dict) -> dict:
+    """unit -> whether its own best beats the pooled choice by more than one standard error of
+    the per-origin WIS difference (origins, not months: months from one origin move together)."""
+    wide = own.groupby(["unit_id", "origin", "model"])["wis"].mean().unstack("model")
+    units = wide.index.get_level_values(0)
+    keep = units.isin(list(contest))
+    wide, units = wide[keep], units[keep]
+    col = {m: i for i, m in enumerate(wide.columns)}
+    values = wide.to_numpy()
+    rows = np.arange(len(wide))
+    mine = values[rows, [col[contest[u][0]] for u in units]]
+    theirs = values[rows, [col[contest[u][1]] for u in units]]
+    d = pd.Series(mine - theirs, index=units).dropna()
+    g = d.groupby(level=0)
+    mean, sd, n = g.mean(), g.std(ddof=1), g.size()
+    better = (n >= 2) & (mean + sd / np.sqrt(n) < 0)
+    return better.to_dict()

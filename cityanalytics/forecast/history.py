@@ -6,7 +6,9 @@ months for backtest origins). For each row this module finds
 - where the usable history starts: the first month with any coverage (the programme's
   launch shows up as a jump there), moved later past a *break*: a fall in coverage (a
   register rarely falls; a fall is a correction) or a one-month jump far above the recent
-  pace (a correction adding communities that had started earlier). The month of a break
+  pace (a correction adding communities that had started earlier): an increase of at least
+  max(5% of the register, 3) and above 4 m + 6 sqrt(m + 1), m the median of the previous
+  six increments (a month of ordinary adoption is far below that). The month of a break
   becomes the first month used, its level the mass "started by then";
 - the row's status: ``ok`` (forecast with models), ``complete`` (100%), ``not_started``
   (nothing covered), ``flat`` (no growth in the last 12 months), ``short`` (fewer than
@@ -18,9 +20,8 @@ denominator grows) are smoothed by a running maximum instead of being breaks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd

@@ -38,6 +38,10 @@ def _scope(res) -> str:
     return {"城市": "城市居民小区", "农村": "农村(村庄)"}.get(area, "")
 
 
+def _rate(res) -> str:
+    return "达标率" if res.series is not None and res.series.event == "compliant" else "覆盖率"
+
+
 def _what(res) -> str:
     if res.series is not None and res.series.event == "compliant":
         return "垃圾分类达标率"
@@ -59,12 +63,12 @@ def unit_sentences(res, row: pd.Series) -> list[str]:
                f"({num(row['covered'])}/{num(row['total'])}{noun})。")
     if res.target is None or _isnan(row["target"]):
         return out
-    tgt = f"{row['target']:g}%"
+    tgt = row["target_text"]
     dl = f"{month_text(row['deadline'])}底"
     if row["months_left"] < 1:
         p = row["p_reach"]
         if not _isnan(p):
-            out.append(f"目标期限{dl}已过,期限当月{'已' if p == 1 else '未'}达到{tgt}。")
+            out.append(f"目标期限{dl}已过,期限当月{'已' if p == 1 else '未'}达到{tgt}的目标。")
         return out
     if row["status"] == "complete":
         out.append(f"已全部覆盖,达到{tgt}的目标。")
@@ -79,7 +83,7 @@ def unit_sentences(res, row: pd.Series) -> list[str]:
     model = M.LABELS_ZH.get(row["model"], row["model"])
     ivs = [f"{level_key(lv)}%预测区间{pct(row[f'fc_lo{level_key(lv)}'])}-{pct(row[f'fc_hi{level_key(lv)}'])}"
            for lv in res.levels]
-    out.append(f"按{model}模型预测,到{dl}覆盖率预计为{pct(row['fc_median'])}({','.join(ivs)}),"
+    out.append(f"按{model}模型预测,到{dl}{_rate(res)}预计为{pct(row['fc_median'])}({','.join(ivs)}),"
                f"达到{tgt}目标的概率为{_p(row['p_reach'])}。")
     k = level_key(res.levels[0])
     lo, hi = row[f"reach_lo{k}"], row[f"reach_hi{k}"]
@@ -96,8 +100,11 @@ def unit_sentences(res, row: pd.Series) -> list[str]:
         else:
             ratio = need / recent
             pace = f"近{int(row['recent_months'])}个月月均新增{num(recent, 1)}{short}"
-            if ratio <= 1:
+            if ratio <= 1 and row["p_reach"] >= 0.5:
                 out.append(f"按期达标每月需新增约{num(need, 1)}{noun},{pace},按现有进度可以完成。")
+            elif ratio <= 1:
+                out.append(f"按期达标每月需新增约{num(need, 1)}{noun},{pace},若能保持可以按期完成;"
+                           f"但模型预计后续新增会放缓,因此按期达标的概率只有{_p(row['p_reach'])}。")
             else:
                 out.append(f"按期达标每月需新增约{num(need, 1)}{noun},{pace},需提速到{ratio:.1f}倍。")
     if row["status"] == "flat":
@@ -115,7 +122,16 @@ def sentences(res) -> list[str]:
         out.append(f"目标:{label}。")
     if len(city):
         out += unit_sentences(res, city.iloc[0])
-    if res.target is not None and len(units):
+    if res.target is not None and len(units) and units["target"].isna().all():
+        out.append("该目标为全市总量目标,各单位不单独计算达标概率。")
+    elif res.target is not None and len(units) and (units["months_left"] < 1).all():
+        p = units["p_reach"]
+        met, missed = units[p == 1], units[p == 0]
+        text = f"目标期限已过:{len(units)}个单位中,期限当月达到目标的{len(met)}个,未达到的{len(missed)}个"
+        if len(missed):
+            text += ":" + "、".join(missed["unit_name"])
+        out.append(text + "。")
+    elif res.target is not None and len(units):
         p = units["p_reach"]
         done = units[(units["share"] >= units["target"] - 1e-9)]
         high = units[(p >= HIGH) & ~units.index.isin(done.index)]

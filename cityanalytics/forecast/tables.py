@@ -12,7 +12,6 @@ from cityanalytics.indicators.frame import CITY
 from cityanalytics.text import num, pct
 
 
-
 def _order(table: pd.DataFrame) -> pd.DataFrame:
     """The city first, then units from the least to the most likely to reach the target."""
     city = table[table["unit_id"] == CITY]
@@ -49,8 +48,8 @@ def probability_table(res) -> pd.DataFrame:
     out = pd.DataFrame({
         "单位": t["unit_name"],
         "数据截至": [str(p) if p is not None else "—" for p in t["as_of"]],
-        "现覆盖率": [pct(x) for x in t["share"]],
-        "目标": [pct(x, 0) if not math.isnan(x) else "—" for x in t["target"]],
+        "现状": [pct(x) for x in t["share"]],
+        "目标": t["target_text"].to_numpy(),
         "期限": [str(d) if d is not None else "—" for d in t["deadline"]],
         "期限预测(中位数)": [pct(x) for x in t["fc_median"]],
     })
@@ -82,11 +81,12 @@ def pace_table(res) -> pd.DataFrame:
             ratio.append("近期无进展")
         else:
             ratio.append(f"{r_:.1f}倍")
+    done = "已达标" if res.series is not None and res.series.event == "compliant" else "已覆盖"
     return pd.DataFrame({
         "单位": t["unit_name"].to_numpy(),
-        f"已覆盖({unit})": [num(x) for x in t["covered"]],
+        f"{done}({unit})": [num(x) for x in t["covered"]],
         f"台账总数({unit})": [num(x) for x in t["total"]],
-        f"达标需覆盖({unit})": [num(math.ceil(x - 1e-9)) if not math.isnan(x) else "—" for x in t["threshold_count"]],
+        f"目标所需({unit})": [num(math.ceil(x - 1e-9)) if not math.isnan(x) else "—" for x in t["threshold_count"]],
         "距期限(月)": [int(x) if not (isinstance(x, float) and math.isnan(x)) and x > 0 else "已到期"
                      for x in t["months_left"]],
         f"每月需新增({unit})": [num(x, digits) for x in t["needed_per_month"]],
