@@ -73,7 +73,7 @@ def main() -> int:
                   f"{t.get('html', 0):5.1f} {t.get('pdf', 0):5.1f} {outside:8.0%} {export:11.0%}")
         if manifests:
             export_share = (sums["html"] + sums["pdf"]) / sums["execute"]
-            print(f"  all reports: time outside the cells (kernel start/stop, HTML, PDF, publish) "
+            print(f"  all reports: time outside the cells (kernel start/stop, HTML, PDF) "
                   f"{(sums['total'] - sums['cells']) / sums['total']:.0%} of report time; "
                   f"kernel start/stop {sums['kernel_overhead']:.1f} s, HTML {sums['html']:.1f} s, PDF {sums['pdf']:.1f} s")
             print(f"  export (HTML+PDF) / execution (kernel+cells) = {export_share:.2f} "

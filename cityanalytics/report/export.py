@@ -71,6 +71,7 @@ _PAGE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {% block extra_css %}<style type="text/css">{{ resources.report_css }}</style>{% endblock extra_css %}
+{# extra_css comes before the lab stylesheet: the rules above are made more specific (main ...) to win #}
 {% block body_header %}{{ super() }}{{ resources.cover_html }}{% endblock body_header %}
 """
 
@@ -81,10 +82,10 @@ body { font-family: FONT; }
 @media print { body { padding: 0 !important; } .jp-Cell { break-inside: auto; } img { break-inside: avoid; } }
 main { max-width: 60em; margin: 0 auto; }
 .jp-OutputArea-output img { max-width: 100%; height: auto; }
-.jp-OutputArea-output { overflow: visible; }
-.jp-RenderedHTMLCommon table { table-layout: auto; font-size: 0.82em; max-width: 100%; }
-.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 0.3em 0.5em; }
-.jp-RenderedHTMLCommon thead th { white-space: nowrap; }
+main .jp-OutputArea-output { overflow: visible; }
+main .jp-RenderedHTMLCommon table { table-layout: auto; font-size: 0.82em; max-width: 100%; }
+main .jp-RenderedHTMLCommon td, main .jp-RenderedHTMLCommon th { padding: 0.3em 0.45em; }
+main .jp-RenderedHTMLCommon thead th { white-space: nowrap; }
 .ca-cover { break-after: page; padding: 1em 0 2em; }
 .ca-cover h1 { font-size: 2em; margin: 1.5em 0 0.2em; }
 .ca-cover .ca-unit { font-size: 1.35em; margin: 0 0 1.2em; }

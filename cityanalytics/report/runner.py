@@ -89,9 +89,7 @@ def run_job(job: Job) -> dict:
         except Exception:
             pass
     manifest.write(staging / "manifest.json", meta)
-    t1 = time.perf_counter()
     publish.publish(staging, job.target if error is None else job.target / layout.FAILED_DIR)
-    timings["publish"] = round(time.perf_counter() - t1, 3)
     return meta
 
 
@@ -108,7 +106,8 @@ def _make(job: Job, staging: Path, meta: dict, timings: dict) -> dict | None:
         phase = "execute"
         run = execute.execute(
             notebook, kernel=job.kernel, cwd=job.root, timeout=job.timeout, log_path=staging / "kernel.log",
-            record={"input_path": manifest.relative(job.notebook, job.root), "output_path": manifest.relative(job.target / "report.ipynb", job.root),
+            record={"input_path": manifest.relative(job.notebook, job.root),
+                    "output_path": manifest.relative(job.target / "report.ipynb", job.root),
                     "parameters": job.injected},
         )
         timings["execute"] = round(run.seconds, 3)
