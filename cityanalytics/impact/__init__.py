@@ -1,2 +1,35 @@
-"""Campaign impact: interrupted time series, difference-in-differences, staggered roll-outs,
-robustness checks and weak-design warnings (issue 6)."""
+"""Campaign impact (issue 6): did a campaign (专项行动) move its target outcomes, by how much,
+and does the effect last after it ends (回潮/反弹)?
+
+    from cityanalytics.impact import Campaign, case_panel, its, did, callaway_santanna, robustness
+
+    camp = Campaign.from_table(tables["campaigns"], "C2022-BRGJ", tables["unit_changes"])
+    panel = case_panel(tables["cases"], camp.outcomes, freq="W", unit_changes=tables["unit_changes"])
+    r = its(panel, camp)           # interrupted time series of the covered units' total
+    d = did(panel, camp)           # DiD against the uncovered units, event study, pre-trends
+    rb = robustness(panel, camp)   # placebo dates and units, leave-one-out, randomization inference
+
+Modules: ``campaign`` (phases, units, adoption dates), ``panel`` (unit x period panels from the
+canonical tables, DuckDB), ``design`` (day-level regressors averaged over periods), ``its``,
+``within`` (two-way fixed effects without dummies: OLS and Poisson, cluster-robust), ``did``
+(TWFE, event study, pre-trend tests), ``staggered`` (Callaway-Sant'Anna next to TWFE),
+``robustness``, ``warnings`` (weak designs), ``variance`` (time-series sandwich), ``fitting``
+(IRLS, half-life profile), ``simulate`` (panels with known effects), ``plots``, ``sentences``
+(Chinese summaries and specifications), ``report`` (what the notebook calls).
+Every analysis returns an ``AnalysisResult``: ``.table``, ``.plot()``, ``.sentences``, ``.spec``.
+"""
+
+from cityanalytics.impact.campaign import Campaign, Phase, list_campaigns
+from cityanalytics.impact.did import DiDResult, did
+from cityanalytics.impact.its import ITSResult, its
+from cityanalytics.impact.panel import aggregate, case_panel, value_panel
+from cityanalytics.impact.robustness import (leave_one_out, placebo_dates, placebo_units, randomization_inference,
+                                             robustness)
+from cityanalytics.impact.staggered import StaggeredResult, callaway_santanna
+from cityanalytics.impact.within import ols_fe, poisson_fe
+
+__all__ = [
+    "Campaign", "Phase", "list_campaigns", "case_panel", "value_panel", "aggregate", "its", "ITSResult", "did",
+    "DiDResult", "callaway_santanna", "StaggeredResult", "robustness", "placebo_dates", "placebo_units",
+    "leave_one_out", "randomization_inference", "ols_fe", "poisson_fe",
+]

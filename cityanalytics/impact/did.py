@@ -127,11 +127,11 @@ def prepare(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", 
 
 
 def _unit_terms(prep: Prepared, campaign: Campaign, effect: str, slope: bool) -> tuple[np.ndarray, list[str]]:
-    """Campaign columns per observation: treated units get their own (possibly shifted) terms."""
+    """Campaign columns per observation: treated units get their own (possibly shifted) terms
+    (a staggered roll-out shifts every phase by the unit's start minus the campaign's)."""
     df = prep.df
     cache: dict = {}
-    names = None
-    out = np.zeros((len(df), 0))
+    names = list(D.campaign_columns(prep.axis, campaign, effect=effect, slope=slope).columns)
     blocks = []
     for u, idx in prep.groups().items():
         if u not in prep.treated:
@@ -206,8 +206,6 @@ def static_fit(prep: Prepared, campaign: Campaign, *, effect="phases", slope=Fal
             extra = _unit_post(prep, campaign, tau, deriv=True)[:, None] * pre.params[-1]
     else:
         X = Xc
-    if post == "exclude" or (campaign.staggered and post != "level"):
-        pass
     fit = _fit(prep, X, names, ssc, extra=extra)
     return fit, names, profile, best_h, X
 
@@ -286,10 +284,12 @@ def _rows(fit: FEFit, names, level: float, log_scale: bool, labels=None) -> pd.D
     return t.reset_index(drop=True)
 
 
-def _label(term: str) -> str:
+def _label(term: str, post: str = "decay") -> str:
     if term.startswith("phase:"):
         return term.split(":", 1)[1] + "阶段"
-    return {"campaign": "活动期间", "slope": "活动期间斜率变化(每月)", "post": "活动结束时(此后衰减)"}.get(term, term)
+    if term == "post":
+        return "活动结束时(此后衰减)" if post == "decay" else "活动结束后(持续)"
+    return {"campaign": "活动期间", "slope": "活动期间斜率变化(每月)"}.get(term, term)
 
 
 def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", treated=None, controls=None,
@@ -312,7 +312,7 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
         raise ValueError(f"post must be 'decay', 'level' or 'exclude', got {post!r}")
     fit, names, profile, best_h, X = static_fit(prep, campaign, effect=effect, slope=slope, post=post,
                                                 half_life=half_life, ssc=ssc, level=level)
-    table = _rows(fit, names, level, prep.log_scale, _label)
+    table = _rows(fit, names, level, prep.log_scale, lambda term: _label(term, post))
     diag = {"n_obs": fit.n, "n_treated": len(prep.treated), "n_control": len(prep.controls),
             "n_clusters": fit.n_clusters, "model": prep.model, "freq": prep.freq, "df_k": fit.df_k,
             "n_periods": int(prep.df["t"].nunique()), "zeros": prep.df.attrs.get("zeros", 0)}

@@ -2,10 +2,14 @@
 
 Counts are modelled as counts: a Poisson GLM with log link and log(days) as offset, so the
 coefficient of a campaign term is a log rate ratio. Over-dispersion is reported (Pearson
-dispersion) and handled by the sandwich: the covariance is Newey-West (HAC, Bartlett kernel),
-robust to over-dispersion and to autocorrelation alike. ``family="negbin"`` fits a negative
-binomial (NB2) instead, with the same HAC covariance. Continuous outcomes (scores, durations)
-use OLS with Newey-West errors; their effects are in the outcome's own unit.
+dispersion) and handled by the sandwich covariance (``variance.sandwich``): by default a
+Bartlett-kernel (Newey-West weights) quasi-likelihood variance whose dispersion and residual
+autocorrelation are estimated from the whole series (Zeger 1988), because the classic
+Newey-West sum of score products (``cov="newey-west"``, statsmodels' HAC) gives a 10-day
+phase a variance from ten residuals and rejects far too often (24% at the 5% level on
+monthly simulated series, against 6% for the default). ``family="negbin"`` fits a negative
+binomial (NB2) instead. Continuous outcomes (scores, durations) use OLS with the same
+Newey-West-type errors; their effects are in the outcome's own unit. Intervals use t(n - p).
 
 Model, on the log scale for counts::
 
@@ -16,8 +20,9 @@ Model, on the log scale for counts::
 
 The post-campaign decay rate tau is profiled: the model is fitted for half-lives on a grid
 (2 days to 20 x the post period, and infinity = no decay), the best is refined, and its
-interval is the profile-likelihood interval (deviance scaled by the Pearson dispersion). The
-other coefficients and their Newey-West intervals are reported at the best tau.
+interval is the profile-likelihood interval (deviance scaled by the long-run dispersion). The
+other coefficients are reported at the best tau, their errors including tau's uncertainty
+(the derivative with respect to log tau enters the sandwich).
 
 Effects are reported as % change (exp(b) - 1) and, for counts, cases averted (fitted
 counterfactual minus fitted, with intervals from 4,000 draws of the coefficients).
@@ -37,7 +42,7 @@ from cityanalytics.impact import design as D
 from cityanalytics.impact import fitting
 from cityanalytics.impact import variance as V
 from cityanalytics.impact.campaign import Campaign
-from cityanalytics.impact.panel import DAYS_PER, FREQ_ZH, aggregate
+from cityanalytics.impact.panel import DAYS_PER, aggregate
 from cityanalytics.results import AnalysisResult
 
 FAMILIES = ("poisson", "negbin", "gaussian")
@@ -233,7 +238,7 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
         lo, hi = b - z * s, b + z * s
         xj = Xm[:, j]
         term_days = float(np.sum(days * (xj > 0))) if term == "post" else float(np.sum(days * xj))
-        row = {"term": term, "label_zh": _label(term), "coef": b, "se": s, "ci_low": lo, "ci_high": hi,
+        row = {"term": term, "label_zh": _label(term, post), "coef": b, "se": s, "ci_low": lo, "ci_high": hi,
                "t": b / s if s > 0 else np.nan, "p_value": 2 * stats.t.sf(abs(b / s), df_t) if s > 0 else np.nan,
                "days": term_days}
         if count:
@@ -312,10 +317,10 @@ def _pct(x: float) -> float:
     return 100 * math.expm1(x) if x < 700 else math.inf
 
 
-def _label(term: str) -> str:
+def _label(term: str, post: str = "decay") -> str:
     if term.startswith("phase:"):
         return term.split(":", 1)[1] + "阶段"
-    return {"campaign": "活动期间", "slope": "活动期间斜率变化(每月)", "post": "活动结束时(此后衰减)"}.get(term, term)
+    if term == "post":
+        return "活动结束时(此后衰减)" if post == "decay" else "活动结束后(持续)"
+    return {"campaign": "活动期间", "slope": "活动期间斜率变化(每月)"}.get(term, term)
 
-
-FREQ_LABEL = FREQ_ZH

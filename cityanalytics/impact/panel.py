@@ -152,7 +152,8 @@ def value_panel(frame: pd.DataFrame, value: str, *, unit_col: str = "unit_id", p
     df["unit_id"] = df["unit_id"].astype(str)
     df[value] = pd.to_numeric(df[value], errors="coerce").astype(float)
     df = df.groupby(["unit_id", "period"], as_index=False)[value].mean()
-    grid = period_grid(df["period"].min(), period_grid(df["period"].max(), df["period"].max(), freq)["period_end"].iloc[0], freq)
+    last_end = period_grid(df["period"].max(), df["period"].max(), freq)["period_end"].iloc[0]
+    grid = period_grid(df["period"].min(), last_end, freq)
     out = df.merge(grid, on="period", how="left")
     out.attrs.update({"freq": freq, "outcomes": [value]})
     return out.sort_values(["unit_id", "period"], ignore_index=True)[["unit_id", "period", "period_end", "days", value]]

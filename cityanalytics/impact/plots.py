@@ -90,6 +90,9 @@ def plot_event_study(result, ax=None, others=None, labels=None):
         pct = r.options.get("scale") == "pct"
         y, lo, hi = (es["pct"], es["pct_low"], es["pct_high"]) if pct else (es["coef"], es["ci_low"], es["ci_high"])
         ax.errorbar(es["event_time"] + shift, y, yerr=[y - lo, hi - y], fmt="o", ms=4, capsize=2, label=name)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.axhline(0, color="0.3", lw=0.8)
     ax.axvline(-0.5, color="0.5", ls="--", lw=0.8)
     unit = {"D": "日", "W": "周", "M": "月"}.get(result.options.get("freq"), "期")

@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 
 from cityanalytics.impact.campaign import Campaign, Phase
-from cityanalytics.impact.panel import DAYS_PER
 from cityanalytics.results import AnalysisResult
 
 Estimator = Callable[[pd.DataFrame, Campaign], tuple[float, float, float]]
@@ -232,7 +231,9 @@ def randomization_inference(panel: pd.DataFrame, campaign: Campaign, estimator: 
         p_ri = extreme / int(ok.sum())
     else:
         p_ri = (1 + extreme) / (1 + int(ok.sum()))
-    res = _result(rows, e0, "随机化推断:把活动随机分配给同样数量的单位", "randomization", alpha, log_scale,
+    title = ("随机化推断:在单位间随机交换推行日期" if campaign.staggered
+             else "随机化推断:把活动随机分配给同样数量的单位")
+    res = _result(rows, e0, title, "randomization", alpha, log_scale,
                   extra={"p_value_ri": p_ri, "exact": exact, "p_value_model": p0})
     res.summary_row["p_value_ri"] = p_ri
     return res
@@ -320,5 +321,3 @@ def _plot_all(result, ax=None):
     fig.tight_layout()
     return axes[0]
 
-
-PERIOD_DAYS = DAYS_PER

@@ -132,7 +132,7 @@ MODEL_ZH = {"poisson": "泊松伪极大似然(PPML),吸收单位与时期固定�
 
 
 def did_spec(r) -> str:
-    o, d, p = r.options, r.diagnostics, r.pretrend
+    o, d = r.options, r.diagnostics
     y = o["outcome_label"]
     if o["model"] == "ols" and o["log_scale"]:
         y = f"log({y}/天数)"
@@ -204,7 +204,7 @@ def staggered_spec(r) -> str:
     return (f"模型:分批推行的双重差分(Callaway-Sant'Anna 2021),{FREQ_ZH[o['freq']]}度面板,{d['n_units']} 个单位、"
             f"{d['n_cohorts']} 个推行批次、{d['n_never']} 个从未推行;结果变量 {y};"
             f"每个批次以推行前 {d['base_periods']} 期的平均为基期,对照为{ctrl};按批次规模加权汇总为事件研究和推行后平均效应;"
-            + ("标准误来自单位层面的影响函数(含权重估计的不确定性,G/(G-1) 校正)" if d["se_method"] == "influence"
+            + ("标准误来自单位层面的影响函数(以实际推行批次为固定设计,G/(G-1) 校正)" if d["se_method"] == "influence"
                else "标准误为逐一剔除单位的刀切法(jackknife)")
             + f",区间用 t({d['df_t']}) 分布。"
             "普通双向固定效应(TWFE)结果并列,仅作对照:效应随时间或单位变化时它可能有偏。")
@@ -244,10 +244,14 @@ def robustness_spec(r) -> str:
     m = r.extra["method"]
     est = {"did": "双重差分(整个活动窗口一个水平效应,不用活动结束后的数据)",
            "its": "中断时间序列(整个活动窗口一个水平效应,不用活动结束后的数据)",
-           "staggered": "Callaway-Sant'Anna 推行后平均效应;随机化推断在单位间随机交换推行日期"}[m]
-    return (f"稳健性检验均重新估计同一个量:{est}。安慰剂时间只用真实活动开始前的数据;"
-            "安慰剂单位只用未覆盖单位;随机化推断在全部(或随机抽取的)同规模单位组合上重新估计,"
-            "p 值为估计值绝对值不小于真实值的组合所占比例。")
+           "staggered": "Callaway-Sant'Anna 推行后平均效应"}[m]
+    how = {"placebo_dates": "安慰剂时间把活动整体提前,只用真实活动开始前的数据",
+           "placebo_units": "安慰剂单位只用未覆盖单位",
+           "leave_one_out": "逐一剔除单位后重新估计",
+           "randomization": ("随机化推断在单位间随机交换推行日期后重新估计" if m == "staggered"
+                             else "随机化推断在全部(或随机抽取的)同规模单位组合上重新估计")
+                            + ",p 值为估计值绝对值不小于真实值的分配所占比例"}
+    return f"稳健性检验均重新估计同一个量:{est}。" + ";".join(how[k] for k in r.checks) + "。"
 
 
 def robustness_sentences(r) -> list[str]:

@@ -11,9 +11,10 @@ Sant'Anna avoid those comparisons:
    yet treated by t (``control="notyet"``, the default);
 2. aggregated with cohort-size weights to an event study (effect e periods after the start)
    and to an overall ATT (all post-start cells, cohort-size weights: CS's "simple");
-3. standard errors from the influence functions (unit-level, so clustered by unit), with
-   the estimated weights' own influence included, a G/(G-1) correction and t(G-1)
-   intervals. Pre-start cells (t < g - 1) compare t with g - 1 and should be near zero.
+3. standard errors from the influence functions (unit-level, so clustered by unit), with a
+   G/(G-1) correction and t(G-1) intervals, conditional on the cohorts (the units the
+   campaign reached are a fixed design, so the cohort shares are not treated as estimated;
+   CS's population version adds their influence and is wider when effects differ by cohort). Pre-start cells (t < g - 1) compare t with g - 1 and should be near zero.
 
 Outcome: counts as log(count/days) (0.5 for a zero count), continuous outcomes as they are.
 The periods of a unit's first partial period count as treated (event time 0).
@@ -59,9 +60,11 @@ def _wide(panel: pd.DataFrame, outcome: str, units: list[str]) -> tuple[pd.DataF
     return wide, count
 
 
-def _aggregate(cells: list[tuple[int, float, np.ndarray | None]], G: np.ndarray, n: int
-               ) -> tuple[float, np.ndarray | None]:
-    """Cohort-size weighted mean of ATT cells [(g, att, IF)], with the weights' influence."""
+def _aggregate(cells: list[tuple[int, float, np.ndarray | None]], G: np.ndarray, n: int,
+               weight_influence: bool = False) -> tuple[float, np.ndarray | None]:
+    """Cohort-size weighted mean of ATT cells [(g, att, IF)]. ``weight_influence``: add the
+    influence of estimating the cohort shares (CS's inference for a population of cohorts);
+    off by default - the cohorts are the units the campaign actually reached, a fixed design."""
     groups = np.array([g for g, _, _ in cells])
     att = np.array([a for _, a, _ in cells])
     p = np.array([(G == g).mean() for g in groups])
@@ -71,9 +74,12 @@ def _aggregate(cells: list[tuple[int, float, np.ndarray | None]], G: np.ndarray,
     if cells[0][2] is None:
         return theta, None
     IF = np.column_stack([f for _, _, f in cells])  # n x K
-    ind = np.column_stack([(G == g).astype(float) - pg for g, pg in zip(groups, p)])  # IF of p_g
-    IF_w = ind / S - np.outer(ind.sum(axis=1), p) / S**2
-    return theta, IF @ w + IF_w @ att
+    psi = IF @ w
+    if weight_influence:
+        ind = np.column_stack([(G == g).astype(float) - pg for g, pg in zip(groups, p)])  # IF of p_g
+        IF_w = ind / S - np.outer(ind.sum(axis=1), p) / S**2
+        psi = psi + IF_w @ att
+    return theta, psi
 
 
 def _cells(Y: np.ndarray, G: np.ndarray, control: str, base_k: int, with_if: bool) -> dict:

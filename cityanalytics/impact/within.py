@@ -170,6 +170,20 @@ class FEFit:
         G = self.n_clusters
         return (G - 1) / G * B @ (U.T @ U) @ B
 
+    def effective_dfs(self) -> np.ndarray:
+        """``effective_df`` of every coefficient at once."""
+        k = len(self.params)
+        if self.cluster_codes is None:
+            return np.full(k, float(self.n - self.df_k))
+        Xt = self.X_tilde
+        w = np.ones(len(Xt)) if self.weights is None else self.weights
+        A2 = (Xt @ _inv_sym((Xt * w[:, None]).T @ Xt)) ** 2 * w[:, None]
+        S = np.column_stack([np.bincount(self.cluster_codes, A2[:, j], minlength=self.n_clusters) for j in range(k)])
+        tot, sq = S.sum(axis=0), np.sum(S**2, axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df = np.where(sq > 0, tot**2 / sq, self.df_t)
+        return np.minimum(df, self.df_t).astype(float)
+
     def effective_df(self, c: np.ndarray) -> float:
         """Degrees of freedom of the cluster-robust variance of c'b (Bell & McCaffrey 2002,
         under a working model of independent errors): (sum_g s_g)^2 / sum_g s_g^2 with s_g
@@ -189,8 +203,7 @@ class FEFit:
 
     def table(self, level: float = 0.95) -> pd.DataFrame:
         se = self.se
-        k = len(self.params)
-        df = np.array([self.effective_df(np.eye(k)[j]) for j in range(k)])
+        df = self.effective_dfs()
         t = stats.t.ppf(0.5 + level / 2, df)
         return pd.DataFrame({"term": self.names, "coef": self.params, "se": se,
                              "ci_low": self.params - t * se, "ci_high": self.params + t * se,
