@@ -96,7 +96,8 @@ def case_indicators(
     unknown = set(wanted) - set(ALL)
     if unknown:
         raise ValueError(f"unknown case indicator(s): {', '.join(sorted(unknown))}")
-    con = duckdb.connect(config={"enable_progress_bar": False})  # no bar in reports
+    con = duckdb.connect()
+    con.execute("PRAGMA disable_progress_bar")  # no progress bar in reports
     try:
         rel_sql = _register_source(con, cases, time_limits, calendar)
         start, end = _window(con, rel_sql, start, end)
