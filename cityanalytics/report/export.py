@@ -85,7 +85,7 @@ main { max-width: 60em; margin: 0 auto; }
 main .jp-OutputArea-output { overflow: visible; }
 main .jp-RenderedHTMLCommon table { table-layout: auto; font-size: 0.82em; max-width: 100%; }
 main .jp-RenderedHTMLCommon td, main .jp-RenderedHTMLCommon th { padding: 0.3em 0.45em; }
-main .jp-RenderedHTMLCommon thead th { white-space: nowrap; }
+main .jp-RenderedHTMLCommon thead th { white-space: normal; }  /* long Chinese headers wrap, not clip */
 .ca-cover { break-after: page; padding: 1em 0 2em; }
 .ca-cover h1 { font-size: 2em; margin: 1.5em 0 0.2em; }
 .ca-cover .ca-unit { font-size: 1.35em; margin: 0 0 1.2em; }
