@@ -313,9 +313,8 @@ def test_csv_round_trip(tmp_path):
 
 
 def test_loaders_read_the_demo_back(tmp_path):
-    io = pytest.importorskip("cityanalytics.io")
-    if not hasattr(io, "load"):
-        pytest.skip("cityanalytics.io.load not available")
+    from cityanalytics import io
+
     files = write_demo(tmp_path, n_cases=300)
     expected = generate(seed=2025, n_cases=300)
     for name in TABLES:

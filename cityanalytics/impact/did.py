@@ -30,7 +30,7 @@ from scipy import stats
 from cityanalytics.impact import design as D
 from cityanalytics.impact import fitting
 from cityanalytics.impact.campaign import Campaign
-from cityanalytics.impact.its import _window
+from cityanalytics.impact.its import _label, _window
 from cityanalytics.impact.within import FEFit, factorize, ols_fe, poisson_fe
 from cityanalytics.results import AnalysisResult
 
@@ -282,14 +282,6 @@ def _rows(fit: FEFit, names, level: float, log_scale: bool, labels=None) -> pd.D
         for a, b in (("pct", "coef"), ("pct_low", "ci_low"), ("pct_high", "ci_high")):
             t[a] = 100 * np.expm1(t[b])
     return t.reset_index(drop=True)
-
-
-def _label(term: str, post: str = "decay") -> str:
-    if term.startswith("phase:"):
-        return term.split(":", 1)[1] + "阶段"
-    if term == "post":
-        return "活动结束时(此后衰减)" if post == "decay" else "活动结束后(持续)"
-    return {"campaign": "活动期间", "slope": "活动期间斜率变化(每月)"}.get(term, term)
 
 
 def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", treated=None, controls=None,
