@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_outputs import papermill_outputs
 
 from cityanalytics.demo import write_demo
 from cityanalytics.forecast.report import run_notebook
@@ -57,21 +57,12 @@ def test_notebook_helper_follows_the_registry_target(demo):
 
 @pytest.mark.slow
 def test_notebook_runs_under_papermill(demo, tmp_path):
-    import papermill as pm
-
     out = tmp_path / "sorting_forecast.ipynb"
-    pm.execute_notebook(str(NOTEBOOK), str(out), kernel_name="cityanalytics", cwd=str(ROOT), progress_bar=False,
-                        parameters={"data_dir": str(demo), "period": "2025-06", "n_paths": 300})
-    nb = nbformat.read(out, as_version=4)
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
-    markdown = "\n".join(o.data["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {}))
-    html = "\n".join(o.data["text/html"] for o in outputs if "text/html" in o.get("data", {}))
-    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    markdown, html, images = papermill_outputs(
+        NOTEBOOK, out, {"data_dir": str(demo), "period": "2025-06", "n_paths": 300})
     assert "截至2025年6月,全市城市居民小区生活垃圾分类覆盖率为" in markdown
     assert "达到98%目标的概率为" in markdown and "白沙镇" in markdown
     assert "回测中所选模型的平均绝对误差" in markdown
     for header in ("达标概率", "预计达标时间", "每月需新增(个小区)", "加权区间评分"):
         assert header in html
     assert len(images) == 1  # the fan charts, one figure with a panel per unit
-    assert "Traceback" not in json.dumps([o for o in outputs if o.output_type == "stream"], ensure_ascii=False)

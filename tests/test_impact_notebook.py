@@ -3,11 +3,11 @@ under papermill on demo data for each kind of campaign (phased, staggered)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_outputs import papermill_outputs
 
 from cityanalytics.demo import write_demo
 from cityanalytics.report.params import load_run, notebook_parameters, parameters_cell
@@ -46,29 +46,13 @@ def test_run_files_load_against_the_notebook(run):
     assert spec.parameters["campaign_id"] == RUNS[run]
 
 
-def _outputs(path: Path):
-    nb = nbformat.read(path, as_version=4)
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
-    markdown = "\n".join(o.data["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {}))
-    html = "\n".join(o.data["text/html"] for o in outputs if "text/html" in o.get("data", {}))
-    images = [o for o in outputs if "image/png" in o.get("data", {})]
-    streams = json.dumps([o for o in outputs if o.output_type == "stream"], ensure_ascii=False)
-    assert "Traceback" not in streams
-    return markdown, html, images
-
 
 @pytest.mark.slow
 def test_notebook_runs_the_100_day_campaign_under_papermill(demo, tmp_path):
-    import papermill as pm
-
     out = tmp_path / "campaign_impact_100day.ipynb"
-    pm.execute_notebook(str(NOTEBOOK), str(out), kernel_name="cityanalytics", cwd=str(ROOT), progress_bar=False,
-                        parameters={"data_dir": str(demo), "period": "2025-06", "campaign_id": "C2022-BRGJ",
-                                    "freq": "M", "robustness_checks": ["placebo_dates", "leave_one_out",
-                                                                       "randomization"],
-                                    "ri_max_sets": 19})
-    markdown, html, images = _outputs(out)
+    markdown, html, images = papermill_outputs(NOTEBOOK, out, {
+        "data_dir": str(demo), "period": "2025-06", "campaign_id": "C2022-BRGJ", "freq": "M",
+        "robustness_checks": ["placebo_dates", "leave_one_out", "randomization"], "ri_max_sets": 19})
     for text in ("覆盖单位", "对照单位", "综合治理阶段", "半衰期约", "件/月", "双重差分", "平行趋势",
                  "随机化推断", "模型:中断时间序列", "Newey-West", "聚类"):
         assert text in markdown, text
@@ -79,13 +63,10 @@ def test_notebook_runs_the_100_day_campaign_under_papermill(demo, tmp_path):
 
 @pytest.mark.slow
 def test_notebook_runs_the_staggered_rollout_under_papermill(demo, tmp_path):
-    import papermill as pm
-
     out = tmp_path / "campaign_impact_rollout.ipynb"
-    pm.execute_notebook(str(NOTEBOOK), str(out), kernel_name="cityanalytics", cwd=str(ROOT), progress_bar=False,
-                        parameters={"data_dir": str(demo), "campaign_id": "C2021-XGG", "freq": "M",
-                                    "robustness_checks": ["randomization"], "ri_max_sets": 19})
-    markdown, html, images = _outputs(out)
+    markdown, html, images = papermill_outputs(NOTEBOOK, out, {
+        "data_dir": str(demo), "campaign_id": "C2021-XGG", "freq": "M",
+        "robustness_checks": ["randomization"], "ri_max_sets": 19})
     for text in ("Callaway-Sant'Anna", "普通双向固定效应", "推行后平均效应", "刀切法", "分批推行"):
         assert text in markdown, text
     assert "相对时期" in html and len(images) == 2
