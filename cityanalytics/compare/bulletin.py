@@ -19,7 +19,7 @@ from cityanalytics.results import AnalysisResult
 from cityanalytics.targets import load_targets
 
 from . import data as D
-from ._common import NotComparable
+from ._common import NotComparable, level_of
 from .composite import PRESETS, composite_score
 from .funnel import funnel
 from .league import league_table
@@ -27,6 +27,11 @@ from .levels import Level, normalise_level
 from .lists import check_rule, red_black_lists
 from .targets_status import target_status
 from .trend import trend
+
+
+# Settings the league tables, funnels and trends depend on (the rest: weights, lists, targets).
+PER_INDICATOR = ("indicators", "focus", "n_boot", "rank_draws", "seed", "funnel_method", "overdispersion",
+                 "trend_periods", "worse_rule")
 
 
 @dataclass
@@ -44,6 +49,7 @@ class Bulletin:
     focus: str | None = None
     notes: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # comparison -> why it was left out (Chinese)
+    settings: dict = field(default_factory=dict, repr=False)  # assemble_bulletin's keywords, to recompute
 
     @property
     def focus_name(self) -> str | None:
@@ -153,44 +159,77 @@ def build_bulletin(data_dir: str | Path, *, period: str | None = "", level: str 
             raise ValueError(f"unit_id {focus!r} is not a unit of the data (units: {', '.join(lvl.units)})")
     history = max(target_window, trend_periods, 2)
     frame = D.compute(data_dir, indicators, lvl, p, history=history, ci_level=ci_level)
+    targets = None
+    if target_plan or targets_path:
+        targets = load_targets(targets_path or None)
+        if target_plan:
+            targets = targets[targets["plan"].str.contains(target_plan, regex=False)]
+            if targets.empty:
+                notes.append(f"目标库中没有名称包含“{target_plan}”的规划。")
+    return assemble_bulletin(frame, lvl, p, indicators=indicators, weights=weights, normalisation=normalisation,
+                             weights_label=label, list_rule=rule, targets=targets, target_window=target_window,
+                             trend_periods=trend_periods, worse_rule=worse_rule, n_boot=n_boot, rank_draws=rank_draws,
+                             seed=seed, funnel_method=funnel_method, overdispersion=overdispersion, focus=focus,
+                             notes=notes)
+
+
+def assemble_bulletin(frame: pd.DataFrame, lvl: Level, period: pd.Period, *, indicators: list[str],
+                      weights: dict[str, float] | None, normalisation: str, weights_label: str | None,
+                      list_rule: dict, targets: pd.DataFrame | None, target_window: int, trend_periods: int,
+                      worse_rule: str, n_boot: int, rank_draws: str, seed: int, funnel_method: str,
+                      overdispersion: str | None, focus: str | None, notes=(),
+                      reuse: Bulletin | None = None) -> Bulletin:
+    """Every comparison of one period from an IndicatorFrame that already holds its months.
+
+    ``build_bulletin`` resolves the parameters and computes the frame; the JupyterLab
+    explorer (``cityanalytics.widgets``) calls this again with changed settings and a cached
+    frame, which is what makes a change answer quickly. The settings are kept on the bulletin.
+    reuse: an earlier bulletin whose per-indicator comparisons still hold when only the
+    weights or the list rule changed (same frame, period and per-indicator settings).
+    """
+    settings = {k: v for k, v in locals().items() if k not in ("frame", "lvl", "period", "notes", "reuse")}
+    notes = list(notes)
+    p = period
     exposure = lvl.exposure or None
     names = lvl.names
     leagues, funnels, trends, skipped = {}, {}, {}, {}
-    for ind in indicators:
+    reusable = reuse is not None and reuse.frame is frame and reuse.period == p and reuse.level is lvl and all(
+        reuse.settings.get(k) == settings[k] for k in PER_INDICATOR)
+    if reusable:
+        leagues, funnels, trends, skipped = reuse.leagues, reuse.funnels, reuse.trends, dict(reuse.skipped)
+    by_indicator = {ind: rows for ind, rows in frame.groupby("indicator", sort=False)}
+    for ind in [] if reusable else indicators:
         kw = dict(units=lvl.units, names=names, focus=focus)
         ex = exposure if get(ind).kind == "count" else None
+        rows = by_indicator.get(ind, frame.iloc[:0])
+        rows.attrs.update(frame.attrs)
         try:
-            leagues[ind] = league_table(frame, ind, p, exposure=ex, n_boot=n_boot, seed=seed, rank_draws=rank_draws,
+            leagues[ind] = league_table(rows, ind, p, exposure=ex, n_boot=n_boot, seed=seed, rank_draws=rank_draws,
                                         **kw)
         except ValueError as exc:
             skipped[ind] = getattr(exc, "zh", f"{get(ind).name_zh}:{exc}")
             continue
         try:
-            funnels[ind] = funnel(frame, ind, p, exposure=ex, method=funnel_method, overdispersion=overdispersion,
+            funnels[ind] = funnel(rows, ind, p, exposure=ex, method=funnel_method, overdispersion=overdispersion,
                                   levels=(0.95, 0.998), **kw)
         except NotComparable as exc:
             skipped[f"{ind}:funnel"] = exc.zh
-        trends[ind] = trend(frame, ind, p, n_periods=trend_periods, exposure=ex, league=leagues[ind].table,
+        trends[ind] = trend(rows, ind, p, n_periods=trend_periods, exposure=ex, league=leagues[ind].table,
                             worse_rule=worse_rule, **kw)
     comp = None
     if weights:
         comp = composite_score(frame, p, weights, normalisation=normalisation, units=lvl.units, names=names,
-                               focus=focus, label=label)
-    lists = None
+                               focus=focus, label=weights_label)
+    rule = list_rule
     if rule["basis"] == "composite" and comp is None:
         notes.append("未设权重,红黑榜改按第一个指标排名。")
         rule = {**rule, "basis": indicators[0]}
     lists = red_black_lists(rule, composite=comp.table if comp else None,
                             leagues={k: v.table for k, v in leagues.items()}, funnels=funnels, names=names)
-    targets = None
-    if target_plan or targets_path:
-        tg = load_targets(targets_path or None)
-        if target_plan:
-            tg = tg[tg["plan"].str.contains(target_plan, regex=False)]
-            if tg.empty:
-                notes.append(f"目标库中没有名称包含“{target_plan}”的规划。")
-        targets = target_status(frame, tg, p, units=lvl.units, names=names, window=target_window,
-                                level=ci_level, focus=focus)
+    status = None
+    if targets is not None:
+        status = target_status(frame, targets, p, units=lvl.units, names=names, window=target_window,
+                               level=level_of(frame), focus=focus)
     return Bulletin(period=p, level=lvl, frame=frame, indicators=indicators, leagues=leagues, funnels=funnels,
-                    trends=trends, composite=comp, lists=lists, targets=targets, focus=focus, notes=notes,
-                    skipped=skipped)
+                    trends=trends, composite=comp, lists=lists, targets=status, focus=focus, notes=notes,
+                    skipped=skipped, settings=settings)

@@ -1,0 +1,285 @@
+"""JupyterLab controls over the analysis notebooks, and the same notebooks' static default view.
+
+Each analysis notebook computes its result as before, then hands it to an explorer:
+
+    ui = widgets.comparison_explorer(b, data_dir)   # notebooks/district_comparison.ipynb
+    ui.show()                                        # the control bar (nothing in a report run)
+    ui.section(report.leagues)                       # one live output per report section
+
+In JupyterLab a change of a control recomputes the result with the ``*_update`` function of
+the notebook (a plain function of a session, which caches what was loaded, and the control
+values) and re-renders, in place, the sections that depend on that control; a status line
+says "计算中" while it works and how long the change took. In a report run (the report runner
+sets ``CITYANALYTICS_REPORT=1``) or outside a kernel no widget is made: ``section`` renders
+the default view as ordinary outputs, so the HTML and PDF carry no widget state to miss.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from dataclasses import dataclass, field, replace
+from functools import partial
+from html import escape
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+BUSY = '<span class="ca-status ca-busy" style="color:#b36b00">⏳ 计算中……</span>'
+LEVELS = [("90%", 0.90), ("95%", 0.95), ("99%", 0.99)]
+
+
+def is_interactive() -> bool:
+    """True in a Jupyter kernel that is not a report run (widgets need a live front end)."""
+    if os.environ.get("CITYANALYTICS_REPORT") == "1":
+        return False
+    from IPython import get_ipython
+
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
+def project_cwd() -> Path:
+    """Work from the project root: JupyterLab starts a kernel in ``notebooks/``, while the
+    notebooks' paths (``data/demo``) are relative to the root, as in a report run."""
+    here = Path.cwd()
+    if here.name == "notebooks" and (here.parent / "pyproject.toml").is_file():
+        os.chdir(here.parent)
+    return Path.cwd()
+
+
+def capture(render: Callable, state) -> tuple[dict, ...]:
+    """What ``render(state)`` displays, as notebook outputs for an ``Output`` widget.
+
+    Figures left open (a backend without inline display) are shown and closed too.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as cap:
+        render(state)
+        for num in plt.get_fignums():
+            fig = plt.figure(num)
+            display(fig)
+            plt.close(fig)
+    outputs = [{"output_type": "stream", "name": "stdout", "text": cap.stdout}] if cap.stdout else []
+    outputs += [{"output_type": "display_data", "data": o.data, "metadata": o.metadata or {}}
+                for o in cap.outputs]
+    return tuple(outputs)
+
+
+@dataclass
+class _Section:
+    render: Callable
+    depends: frozenset
+    output: object
+
+
+@dataclass
+class Explorer:
+    """Controls, a status line and live sections over one analysis result.
+
+    controls: name -> widget, or a function making them (called only when interactive).
+    update: control values -> new state. depends: render function name -> the control names
+    its section depends on (a name ``weight:x`` counts as ``weight``); sections not listed
+    depend on every control.
+    """
+
+    state: object
+    controls: dict | Callable[[], dict]
+    update: Callable[[dict], object]
+    depends: dict = field(default_factory=dict)
+    interactive: bool | None = None
+    sections: list = field(default_factory=list)
+    timings: list = field(default_factory=list)  # (control, seconds) for every change
+
+    def __post_init__(self) -> None:
+        import ipywidgets as W
+
+        if self.interactive is None:
+            self.interactive = is_interactive()
+        if not self.interactive:
+            self.controls = {}
+            return
+        if callable(self.controls):
+            self.controls = self.controls()
+        self.status = W.HTML(value='<span class="ca-status">调整上面的控件,下方图表随之更新。</span>')
+        for name, widget in self.controls.items():
+            widget.observe(partial(self._changed, name), names="value")
+
+    def values(self) -> dict:
+        return {name: widget.value for name, widget in self.controls.items()}
+
+    def show(self) -> None:
+        """The control bar and status line (nothing in a report run)."""
+        if not self.interactive:
+            return
+        import ipywidgets as W
+        from IPython.display import display
+
+        bar = W.Box(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
+        display(W.VBox([bar, self.status], layout=W.Layout(border="1px solid #ddd", padding="4px")))
+
+    def section(self, render: Callable) -> None:
+        """Render one report section; in JupyterLab it re-renders when its controls change."""
+        if not self.interactive:
+            render(self.state)
+            return
+        import ipywidgets as W
+        from IPython.display import display
+
+        out = W.Output()
+        out.outputs = capture(render, self.state)
+        depends = frozenset(self.depends.get(getattr(render, "__name__", ""), ()))
+        self.sections.append(_Section(render, depends, out))
+        display(out)
+
+    def _changed(self, name: str, change) -> None:
+        self.refresh(name)
+
+    def refresh(self, changed: str) -> float | None:
+        """Recompute after a change of control ``changed`` and re-render what depends on it;
+        returns the seconds it took (None when the update failed; the old outputs stay)."""
+        started = time.perf_counter()
+        self.status.value = BUSY
+        for widget in self.controls.values():
+            widget.disabled = True
+        try:
+            self.state = self.update(self.values())
+            group = changed.split(":")[0]
+            for s in self.sections:
+                if not s.depends or group in s.depends:
+                    s.output.outputs = capture(s.render, self.state)
+        except Exception as exc:  # shown to the researcher; the previous view stays
+            self.status.value = (f'<span class="ca-status ca-error" style="color:#b00">未能更新:'
+                                 f'{escape(type(exc).__name__)}: {escape(str(exc))}</span>')
+            return None
+        finally:
+            for widget in self.controls.values():
+                widget.disabled = False
+        seconds = time.perf_counter() - started
+        self.timings.append((changed, seconds))
+        label = getattr(self.controls[changed], "description", changed)
+        self.status.value = (f'<span class="ca-status ca-done" data-seconds="{seconds:.3f}">'
+                             f'✓ 已按“{escape(label)}”更新,用时 {seconds:.2f} 秒</span>')
+        return seconds
+
+
+def _dropdown(label: str, options, value, width: str = "220px"):
+    import ipywidgets as W
+
+    return W.Dropdown(options=options, value=value, description=label, style={"description_width": "initial"},
+                      layout=W.Layout(width=width))
+
+
+def _units_picker(label: str, names: dict, chosen, rows: int = 6):
+    import ipywidgets as W
+
+    return W.SelectMultiple(options=[(f"{n}({u})", u) for u, n in names.items()], value=tuple(chosen),
+                            description=label, rows=rows, style={"description_width": "initial"},
+                            layout=W.Layout(width="330px"))
+
+
+def _nearest_level(level: float) -> float:
+    return min((v for _, v in LEVELS), key=lambda v: abs(v - level))
+
+
+# --- district comparison -------------------------------------------------------------------
+
+COMPARISON_DEPENDS = {
+    "overview": ("period", "indicator"),
+    "leagues": ("period", "indicator", "ci_level", "focus"),
+    "funnels": ("period", "indicator", "focus"),
+    "composite": ("period", "weight", "focus"),
+    "trends": ("period", "indicator", "focus"),
+    "lists": ("period", "indicator", "weight"),
+    "targets": ("period", "ci_level", "focus"),
+}
+
+
+@dataclass
+class ComparisonSession:
+    """The bulletin the notebook computed, and indicator frames by confidence level that
+    cover the ``months`` report periods a researcher can pick (computed once each)."""
+
+    base: object  # Bulletin
+    data_dir: str
+    months: int = 12
+    frames: dict = field(default_factory=dict)
+    last: object = None  # the latest bulletin, whose comparisons a weights-only change reuses
+
+    @property
+    def latest(self) -> pd.Period:
+        from cityanalytics.compare.data import latest_complete_month
+
+        if "latest" not in self.frames:
+            self.frames["latest"] = max(latest_complete_month(self.data_dir), self.base.period)
+        return self.frames["latest"]
+
+    def periods(self) -> list[str]:
+        return [str(self.latest - i) for i in range(self.months)]
+
+    def frame(self, ci_level: float) -> pd.DataFrame:
+        if ci_level not in self.frames:
+            from cityanalytics.compare.data import compute
+
+            s = self.base.settings
+            history = max(s["target_window"], s["trend_periods"], 2) + self.months - 1
+            indicators = list(dict.fromkeys([*self.base.indicators, *(s["weights"] or {})]))
+            self.frames[ci_level] = compute(self.data_dir, indicators, self.base.level, self.latest,
+                                            history=history, ci_level=ci_level)
+        return self.frames[ci_level]
+
+
+def comparison_controls(session: ComparisonSession) -> dict:
+    import ipywidgets as W
+
+    from cityanalytics.indicators.registry import get
+
+    b = session.base
+    level = float(b.frame.attrs.get("ci_level", 0.95))
+    controls = {
+        "period": _dropdown("报告期", session.periods(), str(b.period), "160px"),
+        "indicator": _dropdown("指标", [("全部指标", "")] + [(get(i).name_zh, i) for i in b.indicators], "", "330px"),
+        "focus": _dropdown("重点单位", [("无", "")] + [(b.level.names.get(u, u), u) for u in b.level.units],
+                           b.focus or "", "240px"),
+        "ci_level": _dropdown("置信水平", LEVELS, _nearest_level(level), "150px"),
+    }
+    for ind, weight in (b.settings["weights"] or {}).items():
+        controls[f"weight:{ind}"] = W.FloatSlider(
+            value=float(weight), min=0, max=100, step=5, description=f"权重·{get(ind).name_zh}",
+            continuous_update=False, style={"description_width": "initial"}, layout=W.Layout(width="330px"))
+    return controls
+
+
+def comparison_update(session: ComparisonSession, values: dict):
+    """The bulletin for the chosen period, indicator, focus unit, confidence level and weights."""
+    from cityanalytics.compare.bulletin import assemble_bulletin
+
+    b = session.base
+    s = dict(b.settings)
+    period = pd.Period(values["period"], freq="M")
+    if values["indicator"]:
+        s["indicators"] = [values["indicator"]]
+    s["focus"] = values["focus"] or None
+    weights = {k.split(":", 1)[1]: float(v) for k, v in values.items() if k.startswith("weight:")}
+    if weights and weights != {k: float(v) for k, v in (s["weights"] or {}).items()}:
+        s["weights"] = {k: v for k, v in weights.items() if v > 0} or None
+        s["weights_label"] = "自定义权重"
+    notes = b.notes if period == b.period else []
+    session.last = assemble_bulletin(session.frame(float(values["ci_level"])), b.level, period, notes=notes,
+                                     reuse=session.last, **s)
+    return session.last
+
+
+def comparison_explorer(b, data_dir: str, *, months: int = 12, interactive: bool | None = None) -> Explorer:
+    """Controls over ``notebooks/district_comparison.ipynb``: period, indicator, focus unit,
+    confidence level and composite weights."""
+    session = ComparisonSession(b, str(data_dir), months)
+    ex = Explorer(b, partial(comparison_controls, session), partial(comparison_update, session),
+                  COMPARISON_DEPENDS, interactive)
+    if ex.interactive:
+        session.frame(ex.values()["ci_level"])  # so that the first change does not wait for it
+    return ex
