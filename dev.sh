@@ -51,7 +51,7 @@ case "$cmd" in
     ;;
   lab)
     install_python_env
-    exec .venv/bin/jupyter lab notebooks/
+    exec .venv/bin/cityanalytics lab "$@"
     ;;
   *)
     sed -n '2,12p' "$0"

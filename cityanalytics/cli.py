@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, str] = {
     "targets": "cityanalytics.targets",
     "run": "cityanalytics.report.cli_run",
     "reports": "cityanalytics.report.cli_reports",
+    "lab": "cityanalytics.lab",
 }
 
 SUMMARIES: dict[str, str] = {
@@ -25,6 +26,7 @@ SUMMARIES: dict[str, str] = {
     "targets": "List the plans' numeric targets from the targets registry.",
     "run": "Execute one report run (params/NAME.yaml) with papermill.",
     "reports": "Execute every scheduled run (params/schedule.yaml): the main job.",
+    "lab": "Open JupyterLab on notebooks/ with the project kernel registered.",
 }
 
 

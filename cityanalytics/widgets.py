@@ -32,12 +32,25 @@ LEVELS = [("90%", 0.90), ("95%", 0.95), ("99%", 0.99)]
 
 
 def is_interactive() -> bool:
-    """True in a Jupyter kernel that is not a report run (widgets need a live front end)."""
-    if os.environ.get("CITYANALYTICS_REPORT") == "1":
-        return False
+    """True in a Jupyter kernel with a live front end, False in a report run.
+
+    A report run is told by ``CITYANALYTICS_REPORT=1``, which the report runner sets (set it
+    too when running a notebook with papermill or nbconvert yourself; on Linux a kernel
+    started by the ``papermill`` command is recognised without it). ``CITYANALYTICS_REPORT=0``
+    forces widgets on.
+    """
+    flag = os.environ.get("CITYANALYTICS_REPORT")
+    if flag in ("0", "1"):
+        return flag == "0"
     from IPython import get_ipython
 
-    return getattr(get_ipython(), "kernel", None) is not None
+    if getattr(get_ipython(), "kernel", None) is None:
+        return False
+    try:  # the papermill command starts the kernel as its child
+        parent = Path(f"/proc/{os.getppid()}/cmdline").read_bytes()
+    except OSError:
+        return True
+    return b"papermill" not in parent
 
 
 def project_cwd() -> Path:
@@ -120,6 +133,7 @@ class Explorer:
         from IPython.display import display
 
         bar = W.Box(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
+        bar.add_class("ca-controls")  # the browser test finds the controls by this class
         display(W.VBox([bar, self.status], layout=W.Layout(border="1px solid #ddd", padding="4px")))
 
     def section(self, render: Callable) -> None:
@@ -283,3 +297,157 @@ def comparison_explorer(b, data_dir: str, *, months: int = 12, interactive: bool
     if ex.interactive:
         session.frame(ex.values()["ci_level"])  # so that the first change does not wait for it
     return ex
+
+
+# --- sorting coverage forecast -------------------------------------------------------------
+
+FORECAST_LEVELS = [("80% 与 95%", (0.8, 0.95)), ("50% 与 80%", (0.5, 0.8)), ("90% 与 99%", (0.9, 0.99))]
+FORECAST_DEPENDS = {"show_backtest": ("units", "model", "levels")}
+
+
+@dataclass
+class ForecastSession:
+    """The notebook's forecast, whose series and target the explorer refits from."""
+
+    base: object  # ForecastResult
+    models: tuple
+    n_paths: int
+    backtest_origins: int
+    seed: int
+
+
+def _deadline_options(base) -> list[str]:
+    last_year = base.series.months[-1].year
+    dates = {f"{y}-12-31" for y in range(last_year, last_year + 4)}
+    if base.target is not None:
+        dates.add(str(pd.Timestamp(base.target.deadline).date()))
+    return sorted(dates)
+
+
+def forecast_controls(session: ForecastSession) -> dict:
+    import ipywidgets as W
+
+    from cityanalytics.forecast.models import LABELS_ZH
+    from cityanalytics.indicators.frame import CITY
+
+    res = session.base
+    names = {u: n for u, n in zip(res.table["unit_id"], res.table["unit_name"]) if u != CITY}
+    levels = tuple(res.levels)
+    options = FORECAST_LEVELS if levels in [v for _, v in FORECAST_LEVELS] else \
+        [(" 与 ".join(f"{round(100 * x)}%" for x in levels), levels)] + FORECAST_LEVELS
+    controls = {
+        "units": _units_picker("单位", names, names),
+        "model": _dropdown("模型", [("按回测自动选择", "auto")] + [(LABELS_ZH.get(m, m), m) for m in session.models],
+                           "auto", "260px"),
+        "levels": _dropdown("预测区间", options, levels, "200px"),
+    }
+    if res.target is not None and res.target.kind == "share":
+        controls["target_value"] = W.FloatSlider(value=float(res.target.value), min=50, max=100, step=0.5,
+                                                 description="目标值(%)", continuous_update=False,
+                                                 style={"description_width": "initial"})
+        controls["deadline"] = _dropdown("期限", _deadline_options(res),
+                                         str(pd.Timestamp(res.target.deadline).date()), "200px")
+    return controls
+
+
+def forecast_update(session: ForecastSession, values: dict):
+    """Refit for the chosen units, model, interval levels and target value and deadline."""
+    from cityanalytics.forecast.api import forecast_coverage
+    from cityanalytics.indicators.frame import CITY
+
+    base = session.base
+    target = base.target
+    if target is not None and "target_value" in values:
+        value, deadline = float(values["target_value"]), values["deadline"]
+        if (value, deadline) != (float(target.value), str(pd.Timestamp(target.deadline).date())):
+            target = replace(target, value=value, deadline=deadline, target_id=None,
+                             label=f"自定义目标:{deadline} 前达到 {value:g}%")
+    models = session.models if values["model"] == "auto" else (values["model"],)
+    units = [*values["units"], CITY] if CITY in base.series.unit_ids else list(values["units"])
+    if not units:
+        raise ValueError("请至少选择一个单位")
+    return forecast_coverage(base.series, target, models=models, levels=values["levels"], n_paths=session.n_paths,
+                             backtest_origins=session.backtest_origins, seed=session.seed, units=units)
+
+
+def forecast_explorer(res, *, models, n_paths: int, backtest_origins: int, seed: int,
+                      interactive: bool | None = None) -> Explorer:
+    """Controls over ``notebooks/sorting_forecast.ipynb``: units, model, interval levels, target."""
+    session = ForecastSession(res, tuple(models), n_paths, backtest_origins, seed)
+    return Explorer(res, partial(forecast_controls, session), partial(forecast_update, session), FORECAST_DEPENDS,
+                    interactive)
+
+
+# --- campaign impact -----------------------------------------------------------------------
+
+IMPACT_FAMILIES = [("泊松", "poisson"), ("负二项", "negbin")]
+IMPACT_POST = [("指数衰减", "decay"), ("持续不变", "level"), ("不用活动后数据", "exclude")]
+IMPACT_DID = [("泊松(PPML)", "poisson"), ("对数案件率(OLS)", "ols")]
+
+
+@dataclass
+class ImpactSession:
+    """The notebook's report and the keywords it was made with (its loaded tables are reused)."""
+
+    base: object  # CampaignReport
+    kwargs: dict  # analyse()'s keywords as the notebook called it
+
+
+def impact_controls(session: ImpactSession) -> dict:
+    import ipywidgets as W
+
+    rep, kw = session.base, session.kwargs
+    camp = rep.campaign
+    units = sorted(set(rep.panel["unit_id"].astype(str)))
+    controls = {}
+    if not camp.staggered:
+        controls["window_start"] = W.DatePicker(value=camp.start.date(), description="活动开始",
+                                                style={"description_width": "initial"})
+        controls["window_end"] = W.DatePicker(value=camp.end.date(), description="活动结束",
+                                              style={"description_width": "initial"})
+    controls["units"] = _units_picker("覆盖单位", {u: rep.names.get(u, u) for u in units}, camp.units)
+    controls["family"] = _dropdown("计数模型", IMPACT_FAMILIES, kw.get("family", "poisson"), "190px")
+    controls["post"] = _dropdown("活动后", IMPACT_POST, kw.get("post", "decay"), "210px")
+    controls["did_model"] = _dropdown("双重差分", IMPACT_DID, kw.get("did_model", "poisson"), "240px")
+    controls["level"] = _dropdown("置信水平", LEVELS, _nearest_level(kw.get("level", 0.95)), "150px")
+    controls["robustness"] = W.Checkbox(value=False, description="随设定重算稳健性检验(较慢,约 10 秒以上)",
+                                        indent=False, layout=W.Layout(width="330px"))
+    return controls
+
+
+def impact_update(session: ImpactSession, values: dict):
+    """Refit ITS and DiD for the chosen window, treated units, models and confidence level.
+    The robustness checks are rerun only when asked (they refit the model hundreds of times);
+    otherwise the report keeps the notebook's and says so."""
+    from cityanalytics.impact.report import analyse
+
+    base, kw = session.base, dict(session.kwargs)
+    camp = base.campaign
+    if not values["units"]:
+        raise ValueError("请至少选择一个覆盖单位")
+    window = None
+    if "window_start" in values:
+        start, end = pd.Timestamp(values["window_start"]), pd.Timestamp(values["window_end"])
+        if (start, end) != (camp.start, camp.end):
+            window = (start, end)
+    kw.update(family=values["family"], post=values["post"], did_model=values["did_model"],
+              level=float(values["level"]), window=window)
+    if tuple(values["units"]) != tuple(camp.units):
+        kw["treated_units"] = list(values["units"])
+    if not values["robustness"]:
+        kw["robustness_checks"] = []
+    rep = analyse(tables=base.tables, **kw)
+    if not values["robustness"]:
+        rep.robustness = base.robustness
+        if base.robustness is not None:
+            rep.notes.append("稳健性检验仍是笔记本初始设定的结果;勾选“随设定重算稳健性检验”可按当前设定重算。")
+    return rep
+
+
+def impact_explorer(rep, *, interactive: bool | None = None, **kwargs) -> Explorer:
+    """Controls over ``notebooks/campaign_impact.ipynb``: campaign window, treated units, count
+    and DiD models, confidence level, and whether to rerun the robustness checks.
+
+    kwargs: the keywords the notebook passed to ``impact.report.analyse``."""
+    session = ImpactSession(rep, kwargs)
+    return Explorer(rep, partial(impact_controls, session), partial(impact_update, session), {}, interactive)

@@ -12,8 +12,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def papermill_outputs(notebook: Path, out: Path, parameters: dict) -> tuple[str, str, list]:
     """Execute ``notebook`` into ``out``; return (markdown, html, images) after checking no cell failed."""
+    import os
+
     import papermill as pm
 
+    os.environ["CITYANALYTICS_REPORT"] = "1"  # as the report runner sets it: the static default view
     pm.execute_notebook(str(notebook), str(out), kernel_name="cityanalytics", cwd=str(ROOT), progress_bar=False,
                         parameters=parameters)
     nb = nbformat.read(out, as_version=4)

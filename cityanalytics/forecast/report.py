@@ -54,3 +54,44 @@ def run_notebook(*, data_dir: str, period: str = "", table: str = "communities",
         chosen.append(CITY)
     return forecast_coverage(series, target, models=tuple(models), levels=tuple(levels), n_paths=n_paths,
                              backtest_origins=backtest_origins, seed=seed, units=chosen)
+
+
+# --- the notebook's sections (one function per cell, so the JupyterLab explorer can re-render them) ---
+
+def show_sentences(res: ForecastResult) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown("\n\n".join(res.sentences)))
+
+
+def show_probabilities(res: ForecastResult) -> None:
+    from IPython.display import display
+
+    display(res.probability_table())
+
+
+def show_pace(res: ForecastResult) -> None:
+    from IPython.display import display
+
+    display(res.pace_table())
+
+
+def show_fan(res: ForecastResult) -> None:
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    fig = res.plot()
+    display(fig)
+    plt.close(fig)
+
+
+def show_backtest(res: ForecastResult) -> None:
+    from IPython.display import display
+
+    display(res.backtest_table())
+
+
+def show_method(res: ForecastResult) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown(res.spec))

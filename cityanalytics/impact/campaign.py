@@ -56,6 +56,23 @@ class Campaign:
                     f"最早 {min(self.adoption.values()):%Y-%m-%d},最晚 {max(self.adoption.values()):%Y-%m-%d}")
         return f"{self.name_zh}:" + ";".join(parts) + f";覆盖 {len(self.units)} 个单位"
 
+    def with_window(self, start, end) -> "Campaign":
+        """The same campaign run from ``start`` to ``end`` (inclusive): phases are clipped to
+        the window, those outside it dropped, and the first and last phase stretched to its
+        edges. For a what-if on the dates, not for a staggered roll-out."""
+        start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+        if end < start:
+            raise ValueError(f"campaign window: end {end:%Y-%m-%d} is before start {start:%Y-%m-%d}")
+        if self.staggered:
+            raise ValueError("a staggered roll-out has no single window; change the units' start dates instead")
+        kept = [p for p in sorted(self.phases, key=lambda p: p.start) if p.end >= start and p.start <= end]
+        if not kept:
+            kept = [Phase("活动期", start, end, 1)]
+        phases = tuple(Phase(p.name, start if i == 0 else max(p.start, start),
+                             end if i == len(kept) - 1 else min(p.end, end), p.order) for i, p in enumerate(kept))
+        return Campaign(self.campaign_id, self.name_zh, phases, self.units, self.outcomes,
+                        {u: start for u in self.units}, {u: end for u in self.units})
+
     @classmethod
     def from_table(cls, campaigns: pd.DataFrame, campaign_id: str,
                    unit_changes: pd.DataFrame | None = None) -> "Campaign":

@@ -34,6 +34,7 @@ class CampaignReport:
     robustness: object = None
     load_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list = field(default_factory=list)
+    tables: dict = field(default_factory=dict, repr=False)  # the loaded inputs, for a refit with other settings
 
     @property
     def results(self) -> list:
@@ -78,7 +79,7 @@ def load_inputs(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], pd.DataF
 
 
 def build_campaign(tables: dict, campaign_id: str = "", *, campaign_name: str = "", phases=None,
-                   treated_units=None, outcomes=None) -> Campaign:
+                   treated_units=None, outcomes=None, window=None) -> Campaign:
     changes = tables.get("unit_changes")
     if campaign_id:
         camp = Campaign.from_table(tables["campaigns"], campaign_id, changes)
@@ -93,6 +94,8 @@ def build_campaign(tables: dict, campaign_id: str = "", *, campaign_name: str = 
     if outcomes:
         camp = Campaign(camp.campaign_id, camp.name_zh, camp.phases, camp.units, tuple(outcomes), camp.adoption,
                         camp.unit_end)
+    if window:
+        camp = camp.with_window(*window)
     return camp
 
 
@@ -100,8 +103,11 @@ def analyse(data_dir: str, campaign_id: str = "", *, campaign_name: str = "", ph
             control_units=None, outcomes=None, outcome_label: str = "", freq: str = "W", its_units: str = "treated",
             effect: str = "phases", post: str = "decay", family: str = "poisson", did_model: str = "poisson",
             event_window=None, control_group: str = "notyet", robustness_checks=None, ri_max_sets: int = 252,
-            level: float = 0.95, tables: dict | None = None) -> CampaignReport:
-    """Run every analysis the notebook shows for one campaign."""
+            level: float = 0.95, tables: dict | None = None, window=None) -> CampaignReport:
+    """Run every analysis the notebook shows for one campaign.
+
+    window: (start, end) to run the campaign's dates as a what-if (``Campaign.with_window``).
+    """
     from cityanalytics.impact.did import did
     from cityanalytics.impact.its import its
     from cityanalytics.impact.robustness import robustness
@@ -112,7 +118,7 @@ def analyse(data_dir: str, campaign_id: str = "", *, campaign_name: str = "", ph
     else:
         load_summary = pd.DataFrame()
     camp = build_campaign(tables, campaign_id, campaign_name=campaign_name, phases=phases,
-                          treated_units=treated_units, outcomes=outcomes)
+                          treated_units=treated_units, outcomes=outcomes, window=window)
     if not camp.outcomes:
         raise ValueError("no outcomes: the campaign names no subcategories; set the outcomes parameter")
     names = {}
@@ -122,7 +128,7 @@ def analyse(data_dir: str, campaign_id: str = "", *, campaign_name: str = "", ph
     changes = tables.get("unit_changes")
     panel = case_panel(tables["cases"], list(camp.outcomes), freq=freq, unit_changes=changes)
     label = outcome_label or ("、".join(camp.outcomes) + " 案件数")
-    rep = CampaignReport(camp, panel, names, str(data_dir), freq, label, load_summary=load_summary)
+    rep = CampaignReport(camp, panel, names, str(data_dir), freq, label, load_summary=load_summary, tables=tables)
     window = tuple(event_window) if event_window else None
     checks = tuple(robustness_checks) if robustness_checks is not None else (
         "placebo_dates", "placebo_units", "leave_one_out", "randomization")
@@ -239,3 +245,78 @@ def robustness_table(result) -> pd.DataFrame:
     if "p_value_ri" in t.columns:
         out["随机化 p 值"] = t["p_value_ri"].map(lambda x: "" if x != x else f"{x:.3f}")
     return out
+
+
+# --- the notebook's sections (one function per cell, so the JupyterLab explorer can re-render them) ---
+
+def show_scope(rep: CampaignReport) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown(scope_markdown(rep)))
+
+
+def show_key_points(rep: CampaignReport) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown("\n\n".join(f"- {s}" for s in rep.sentences)))
+    if rep.warnings:
+        display(Markdown("**设计提示**\n\n" + "\n".join(f"- {w}" for w in rep.warnings)))
+
+
+def show_its(rep: CampaignReport) -> None:
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
+
+    from cityanalytics.impact.plots import plot_profile
+
+    if rep.its is None:
+        display(Markdown("分批推行的活动各单位开始时间不同,不做单一序列的中断时间序列,见下文分批推行的双重差分。"))
+        return
+    display(effects_table(rep.its))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4), gridspec_kw={"width_ratios": [2, 1]})
+    rep.its.plot(ax=axes[0])
+    if rep.its.profile is not None:
+        plot_profile(rep.its, ax=axes[1])
+    else:
+        axes[1].axis("off")
+    fig.tight_layout()
+    display(fig)
+    plt.close(fig)
+
+
+def show_did(rep: CampaignReport) -> None:
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    for result, extra in ((rep.did, pretrend_table), (rep.staggered, None)):
+        if result is None:
+            continue
+        display(effects_table(result))
+        if extra is not None:
+            display(extra(result))
+        fig, ax = plt.subplots(figsize=(10, 4))
+        result.plot(ax=ax)
+        display(fig)
+        plt.close(fig)
+        if result is rep.staggered:
+            display(event_table(result))
+
+
+def show_robustness(rep: CampaignReport) -> None:
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
+
+    if rep.robustness is None:
+        display(Markdown("本次未做稳健性检验。"))
+        return
+    display(robustness_table(rep.robustness))
+    rep.robustness.plot()
+    fig = plt.gcf()
+    display(fig)
+    plt.close(fig)
+
+
+def show_spec(rep: CampaignReport) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown("\n\n".join(f"- {r.spec}" for r in rep.results)))

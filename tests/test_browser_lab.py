@@ -1,0 +1,197 @@
+"""The analysis notebooks in JupyterLab, in a real browser: Run All finishes without an error
+or a broken widget, and changing a control re-renders the report sections in place.
+
+One JupyterLab (loopback, throw-away Jupyter state, autosave off) and one headless Chromium
+(Debian's /usr/bin/chromium through Playwright, never a downloaded browser) serve the module.
+Screenshots, the timings and the server log go to test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from lab_browser import CHROMIUM, LabNotebook, launch_chromium, remove_new_checkpoints, snapshot, start_lab
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+DEMO = ROOT / "data" / "demo"  # the notebooks' default data_dir
+NOTEBOOKS = ["district_comparison", "sorting_forecast", "campaign_impact"]
+
+# Bounds, about three times what this 2-core VM takes (see timings.json).
+KERNEL_READY_S = 120
+RUN_ALL_S = 300
+WIDGETS_RENDERED_S = 60
+WIDGET_UPDATE_S = 120
+OUTPUT_REPAINT_S = 15
+
+# The three tests share one server and browser: on one xdist worker with --dist loadgroup.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser_lab")]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    if not CHROMIUM.is_file():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium; ./dev.sh test installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def demo_data() -> Path:
+    """The demo data at the notebooks' default path, made with the CLI when missing.
+
+    Written next to its place and renamed into it, so that a concurrent run never sees half a
+    directory."""
+    if not (DEMO / "cases.parquet").is_file():
+        partial = DEMO.with_name(f".demo-{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        cli = Path(sys.executable).with_name("cityanalytics")
+        subprocess.run([str(cli), "demo", "--out", str(partial)], cwd=ROOT, check=True, timeout=300)
+        try:
+            partial.rename(DEMO)
+        except OSError:  # made by someone else meanwhile
+            shutil.rmtree(partial, ignore_errors=True)
+    assert (DEMO / "cases.parquet").is_file()
+    return DEMO
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, demo_data, artifacts):
+    """JupyterLab for the module; stopped, its state and new checkpoints removed afterwards."""
+    notebooks = ROOT / "notebooks"
+    checkpoints_before = snapshot(notebooks / ".ipynb_checkpoints")
+    state = tmp_path_factory.mktemp("jupyterlab")
+    server = start_lab(state, cwd=ROOT)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    record_timing(f"server_start_s@{worker}" if worker else "server_start_s", round(server.started_in, 2))
+    print(f"\n[browser] JupyterLab answered after {server.started_in:.1f} s at {server.url}")
+    yield server
+    server.stop()
+    shutil.copy(server.log, artifacts / "jupyterlab.log")
+    shutil.rmtree(state, ignore_errors=True)
+    removed = remove_new_checkpoints(notebooks, checkpoints_before)
+    if removed:
+        print(f"[browser] removed checkpoints the server made: {[str(p.relative_to(ROOT)) for p in removed]}")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory, chromium):
+    """A headless Chromium context on a fresh profile, for the module."""
+    from playwright.sync_api import sync_playwright
+
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as playwright:
+        context = launch_chromium(playwright, profile)
+        yield context
+        context.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.mark.timeout(KERNEL_READY_S + RUN_ALL_S + WIDGETS_RENDERED_S + WIDGET_UPDATE_S + 180)
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_and_a_control_updates_it(name, lab, browser, artifacts):
+    timings = {}
+    started = time.perf_counter()
+    notebook = LabNotebook.open(browser, lab, f"notebooks/{name}.ipynb", KERNEL_READY_S)
+    timings["open_and_kernel_ready_s"] = round(time.perf_counter() - started, 2)
+    try:
+        run_all_cells(notebook, timings)
+        before = widget_view(notebook, artifacts / f"{name}-before.png")
+        change_first_dropdown(notebook, before, timings)
+        notebook.screenshot(artifacts / f"{name}-after.png")
+    finally:
+        if notebook.page_errors:
+            timings["page_errors"] = notebook.page_errors
+        record_timing(name, timings)
+        print(f"[browser] {name}: {json.dumps(timings, ensure_ascii=False)}")
+        notebook.shutdown_kernel()
+        notebook.page.close()
+
+
+def run_all_cells(notebook: LabNotebook, timings: dict) -> None:
+    """Run All: every code cell runs, none has an error output."""
+    started = time.perf_counter()
+    progress = notebook.run_all(RUN_ALL_S)
+    timings["run_all_s"] = round(time.perf_counter() - started, 2)
+    timings["stderr_outputs"] = len(progress["stderr"])
+    assert not progress["errors"], f"cells failed: {progress['errors']}"
+    assert progress["executed"] == progress["codeCells"], progress
+
+
+def widget_view(notebook: LabNotebook, screenshot: Path) -> list[str]:
+    """Check the control bar and the report sections rendered; return the sections' fingerprint."""
+    controls = notebook.controls()
+    try:
+        controls.wait_for(state="visible", timeout=WIDGETS_RENDERED_S * 1000)
+    except Exception as exc:
+        pytest.fail(f"no control bar (.ca-controls) after Run All: {type(exc).__name__}")
+    assert "Error displaying widget" not in notebook.page_text()
+    sections = notebook.call("fingerprint")
+    assert sections, "no report section (ipywidgets Output) on the page"
+    notebook.screenshot(screenshot)
+    return sections
+
+
+def change_first_dropdown(notebook: LabNotebook, before: list[str], timings: dict) -> None:
+    """Pick another option in the first dropdown of the control bar; the status line reports
+    success and the report sections change, with no error anywhere."""
+    select = notebook.controls().locator(".widget-dropdown select").first
+    options = select.locator("option").all_text_contents()
+    assert len(options) > 1, f"the first dropdown has nothing to change to: {options}"
+    target = (select.evaluate("el => el.selectedIndex") + 1) % len(options)
+    timings["changed"] = f"{select_label(select)} -> {options[target]}"
+
+    started = time.perf_counter()
+    select.select_option(index=target)
+    finished = notebook.page.locator(".ca-status.ca-done, .ca-status.ca-error").first
+    finished.wait_for(state="attached", timeout=WIDGET_UPDATE_S * 1000)
+    timings["widget_browser_s"] = round(time.perf_counter() - started, 3)
+    status = notebook.status()
+    assert "ca-error" not in status.get_attribute("class"), status.text_content()
+    timings["widget_kernel_s"] = float(status.get_attribute("data-seconds"))
+
+    try:  # the sections' new outputs may be painted just after the status line
+        notebook.wait_for("outputsChanged", OUTPUT_REPAINT_S, before)
+    except Exception:
+        pytest.fail(f"no report section changed after {timings['changed']}")
+    changed = notebook.call("changedSections", before)
+    timings["sections_changed"] = f"{len(changed)} of {len(before)}"
+    assert "Error displaying widget" not in notebook.page_text()
+    progress = notebook.call("progress")
+    assert not progress["errors"], f"error outputs after the change: {progress['errors']}"
+
+
+def select_label(select) -> str:
+    """The description of the ipywidgets Dropdown around ``select``."""
+    return select.evaluate("el => (el.closest('.widget-dropdown').querySelector('label') || {}).textContent || ''")
+
+
+def record_timing(key: str, value) -> None:
+    """Merge one entry into timings.json, which keeps the entries of this test run only
+    (xdist workers of one run share it and may write concurrently)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid-{os.getpid()}"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / "timings.json"
+    with (ARTIFACTS / ".timings.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        timings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        if timings.get("run") != run:
+            timings = {"run": run}
+        timings[key] = value
+        path.write_text(json.dumps(timings, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
