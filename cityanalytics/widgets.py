@@ -215,36 +215,38 @@ COMPARISON_DEPENDS = {
 
 @dataclass
 class ComparisonSession:
-    """The bulletin the notebook computed, and indicator frames by confidence level that
-    cover the ``months`` report periods a researcher can pick (computed once each)."""
+    """The bulletin the notebook computed, and the indicator frames of other report periods
+    and confidence levels, each computed once (with the loaded tables kept)."""
 
     base: object  # Bulletin
     data_dir: str
-    months: int = 12
-    frames: dict = field(default_factory=dict)
+    months: int = 12  # report periods offered: the latest complete month and those before it
+    frames: dict = field(default_factory=dict)  # (period, ci_level) -> IndicatorFrame
+    tables: dict = field(default_factory=dict)  # loaded tables other than cases
     last: object = None  # the latest bulletin, whose comparisons a weights-only change reuses
 
-    @property
-    def latest(self) -> pd.Period:
+    def periods(self) -> list[str]:
         from cityanalytics.compare.data import latest_complete_month
 
-        if "latest" not in self.frames:
-            self.frames["latest"] = max(latest_complete_month(self.data_dir), self.base.period)
-        return self.frames["latest"]
+        latest = max(latest_complete_month(self.data_dir), self.base.period)
+        return [str(latest - i) for i in range(self.months)]
 
-    def periods(self) -> list[str]:
-        return [str(self.latest - i) for i in range(self.months)]
-
-    def frame(self, ci_level: float) -> pd.DataFrame:
-        if ci_level not in self.frames:
+    def frame(self, period: pd.Period, ci_level: float) -> pd.DataFrame:
+        """The frame ``build_bulletin`` would compute for this period and level: case figures are
+        as of the period's end, so every period needs its own."""
+        b = self.base
+        key = (period, ci_level)
+        if key == (b.period, float(b.frame.attrs.get("ci_level", 0.95))):
+            return b.frame
+        if key not in self.frames:
             from cityanalytics.compare.data import compute
 
-            s = self.base.settings
-            history = max(s["target_window"], s["trend_periods"], 2) + self.months - 1
-            indicators = list(dict.fromkeys([*self.base.indicators, *(s["weights"] or {})]))
-            self.frames[ci_level] = compute(self.data_dir, indicators, self.base.level, self.latest,
-                                            history=history, ci_level=ci_level)
-        return self.frames[ci_level]
+            s = b.settings
+            indicators = list(dict.fromkeys([*b.indicators, *(s["weights"] or {})]))
+            history = max(s["target_window"], s["trend_periods"], 2)
+            self.frames[key] = compute(self.data_dir, indicators, b.level, period, history=history,
+                                       ci_level=ci_level, tables=self.tables)
+        return self.frames[key]
 
 
 def comparison_controls(session: ComparisonSession) -> dict:
@@ -283,8 +285,8 @@ def comparison_update(session: ComparisonSession, values: dict):
         s["weights"] = {k: v for k, v in weights.items() if v > 0} or None
         s["weights_label"] = "自定义权重"
     notes = b.notes if period == b.period else []
-    session.last = assemble_bulletin(session.frame(float(values["ci_level"])), b.level, period, notes=notes,
-                                     reuse=session.last, **s)
+    frame = session.frame(period, float(values["ci_level"]))
+    session.last = assemble_bulletin(frame, b.level, period, notes=notes, reuse=session.last, **s)
     return session.last
 
 
@@ -292,11 +294,8 @@ def comparison_explorer(b, data_dir: str, *, months: int = 12, interactive: bool
     """Controls over ``notebooks/district_comparison.ipynb``: period, indicator, focus unit,
     confidence level and composite weights."""
     session = ComparisonSession(b, str(data_dir), months)
-    ex = Explorer(b, partial(comparison_controls, session), partial(comparison_update, session),
-                  COMPARISON_DEPENDS, interactive)
-    if ex.interactive:
-        session.frame(ex.values()["ci_level"])  # so that the first change does not wait for it
-    return ex
+    return Explorer(b, partial(comparison_controls, session), partial(comparison_update, session),
+                    COMPARISON_DEPENDS, interactive)
 
 
 # --- sorting coverage forecast -------------------------------------------------------------
@@ -365,7 +364,7 @@ def forecast_update(session: ForecastSession, values: dict):
     models = session.models if values["model"] == "auto" else (values["model"],)
     units = [*values["units"], CITY] if CITY in base.series.unit_ids else list(values["units"])
     if not units:
-        raise ValueError("请至少选择一个单位")
+        raise ValueError("请至少选择一个单位")  # a series without a city row
     return forecast_coverage(base.series, target, models=models, levels=values["levels"], n_paths=session.n_paths,
                              backtest_origins=session.backtest_origins, seed=session.seed, units=units)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import time
@@ -114,6 +113,8 @@ def start_lab(state: Path, cwd: Path, timeout: float = 120) -> LabServer:
         "--ServerApp.allow_root=True",
         "--ServerApp.port_retries=0",
         "--ServerApp.terminals_enabled=False",
+        # JupyterLab makes a checkpoint when it opens a notebook: keep it out of notebooks/
+        f"--FileCheckpoints.checkpoint_dir={state / 'checkpoints'}",
         "--LabApp.expose_app_in_browser=True",
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
@@ -156,23 +157,6 @@ def stop_process(process: subprocess.Popen, timeout: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(10)
-
-
-def snapshot(directory: Path) -> set[Path]:
-    """``directory`` and everything under it, if it exists."""
-    return {directory, *directory.rglob("*")} if directory.exists() else set()
-
-
-def remove_new_checkpoints(notebooks: Path, before: set[Path]) -> list[Path]:
-    """Delete what was added to ``notebooks/.ipynb_checkpoints`` since ``before`` (its
-    ``snapshot``): JupyterLab makes a checkpoint when it opens a notebook. Returns it."""
-    created = sorted(snapshot(notebooks / ".ipynb_checkpoints") - before, reverse=True)
-    for path in created:  # reversed: a directory's files before the directory
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-    return created
 
 
 # --- browser -------------------------------------------------------------------------------

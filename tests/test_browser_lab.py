@@ -15,10 +15,11 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from lab_browser import CHROMIUM, LabNotebook, launch_chromium, remove_new_checkpoints, snapshot, start_lab
+from lab_browser import CHROMIUM, LabNotebook, launch_chromium, start_lab
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -73,21 +74,16 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, demo_data, artifacts):
-    """JupyterLab for the module; stopped, its state and new checkpoints removed afterwards."""
-    notebooks = ROOT / "notebooks"
-    checkpoints_before = snapshot(notebooks / ".ipynb_checkpoints")
+    """JupyterLab for the module; stopped and its state (settings, workspaces, checkpoints,
+    runtime files) removed afterwards, its log kept."""
     state = tmp_path_factory.mktemp("jupyterlab")
     server = start_lab(state, cwd=ROOT)
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    record_timing(f"server_start_s@{worker}" if worker else "server_start_s", round(server.started_in, 2))
+    record_timing("server", {"start_s": round(server.started_in, 2)})
     print(f"\n[browser] JupyterLab answered after {server.started_in:.1f} s at {server.url}")
     yield server
     server.stop()
     shutil.copy(server.log, artifacts / "jupyterlab.log")
     shutil.rmtree(state, ignore_errors=True)
-    removed = remove_new_checkpoints(notebooks, checkpoints_before)
-    if removed:
-        print(f"[browser] removed checkpoints the server made: {[str(p.relative_to(ROOT)) for p in removed]}")
 
 
 @pytest.fixture(scope="module")
@@ -183,15 +179,14 @@ def select_label(select) -> str:
 
 
 def record_timing(key: str, value) -> None:
-    """Merge one entry into timings.json, which keeps the entries of this test run only
-    (xdist workers of one run share it and may write concurrently)."""
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid-{os.getpid()}"
+    """Set one entry of timings.json, stamped with the time; the other entries stay (xdist
+    workers, or another run, may write the file at the same time)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / "timings.json"
-    with (ARTIFACTS / ".timings.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        timings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-        if timings.get("run") != run:
-            timings = {"run": run}
-        timings[key] = value
-        path.write_text(json.dumps(timings, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    with (ARTIFACTS / "timings.json").open("a+", encoding="utf-8") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        file.seek(0)
+        timings = json.loads(file.read() or "{}")
+        timings[key] = {**value, "at": datetime.now().isoformat(timespec="seconds")}
+        file.seek(0)
+        file.truncate()
+        file.write(json.dumps(timings, ensure_ascii=False, indent=2) + "\n")

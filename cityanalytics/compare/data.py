@@ -79,12 +79,21 @@ def _sql_path(path: Path) -> str:
 
 
 def compute(data_dir: str | Path, indicators: list[str], level: Level, period: pd.Period, *,
-            history: int = 12, ci_level: float = 0.95) -> pd.DataFrame:
+            history: int = 12, ci_level: float = 0.95, tables: dict | None = None) -> pd.DataFrame:
     """The chosen indicators by month for the ``history`` months ending with ``period``.
 
     The window ends on the last day of ``period`` and case figures are as of the next
-    midnight, so a bulletin made later shows what could be known at the end of the month.
+    midnight, so a bulletin made later shows what could be known at the end of the month
+    (which is why a frame serves one report period only).
+    tables: a dict that keeps the loaded tables other than cases for the next call.
     """
+    tables = {} if tables is None else tables
+
+    def table_frame(name: str) -> pd.DataFrame:
+        if name not in tables:
+            tables[name] = read(data_dir, name)
+        return tables[name]
+
     start = (period - (history - 1)).start_time
     end = period.end_time.normalize()
     wanted: dict[str, list[str]] = {}
@@ -95,14 +104,14 @@ def compute(data_dir: str | Path, indicators: list[str], level: Level, period: p
     for table, inds in wanted.items():
         if table == "cases":
             path = find_table(data_dir, "cases")
-            source = str(path) if path.suffix == ".parquet" else read(data_dir, "cases")
+            source = str(path) if path.suffix == ".parquet" else table_frame("cases")
             f = case_indicators(source, indicators=inds, **kw)
         elif table == "dust_samples":
-            f = dust_indicators(read(data_dir, table), **kw)
+            f = dust_indicators(table_frame(table), **kw)
         elif table == "communities":
-            f = sorting_indicators(read(data_dir, table), **kw)
+            f = sorting_indicators(table_frame(table), **kw)
         else:
-            f = assessment_indicators(read(data_dir, table), **kw)
+            f = assessment_indicators(table_frame(table), **kw)
         parts.append(f[f["indicator"].isin(inds)])
     out = F.combine(parts, ci_level)
     out.attrs["window"] = F.window_label(start, end)

@@ -1,0 +1,292 @@
+"""The JupyterLab explorers: their update functions give the same numbers as the report path,
+sections re-render only when their controls change, a failed update keeps the old view, and
+report runs make no widgets at all. (The real browser is exercised by test_browser_lab.py.)"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cityanalytics import widgets
+from cityanalytics.compare import build_bulletin
+from cityanalytics.demo import write_demo
+from cityanalytics.forecast.api import forecast_coverage
+from cityanalytics.forecast.report import run_notebook
+from cityanalytics.impact.campaign import Campaign, Phase
+from cityanalytics.impact.report import analyse
+
+ROOT = Path(__file__).resolve().parents[1]
+INDICATORS = ["case_ontime_disposal_rate", "case_closure_rate", "road_dust_sample_compliance_rate"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    write_demo(out, n_cases=60_000)
+    return out
+
+
+@pytest.fixture()
+def shell(monkeypatch):
+    """An IPython shell whose display calls can be captured, with PNG figures, as in a kernel."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.pylabtools import select_figure_formats
+
+    sh = InteractiveShell.instance()
+    select_figure_formats(sh, {"png"})
+    yield sh
+    InteractiveShell.clear_instance()
+
+
+def _texts(out) -> str:
+    return "\n".join(str(o.get("data", {}).get("text/markdown", o.get("text", ""))) for o in out.outputs)
+
+
+# --- the explorer itself -------------------------------------------------------------------
+
+def _toy(shell, update, interactive=True):
+    import ipywidgets as W
+
+    controls = {"a": W.IntSlider(value=1), "b": W.IntSlider(value=10)}
+    ex = widgets.Explorer({"a": 1, "b": 10}, controls, update, {"only_b": ("b",)}, interactive)
+
+    def show_both(state):
+        print(f"a={state['a']} b={state['b']}")
+
+    def only_b(state):
+        from IPython.display import Markdown, display
+
+        display(Markdown(f"b is {state['b']}"))
+
+    ex.section(show_both)
+    ex.section(only_b)
+    return ex
+
+
+def test_a_change_rerenders_the_sections_that_depend_on_it(shell):
+    calls = []
+
+    def update(values):
+        calls.append(values)
+        return dict(values)
+
+    ex = _toy(shell, update)
+    both, b_only = (s.output for s in ex.sections)
+    assert both.outputs[0]["text"] == "a=1 b=10\n" and _texts(b_only) == "b is 10"
+    ex.controls["a"].value = 2
+    assert both.outputs[0]["text"] == "a=2 b=10\n"
+    assert _texts(b_only) == "b is 10"  # does not depend on a: not re-rendered
+    ex.controls["b"].value = 20
+    assert _texts(b_only) == "b is 20" and both.outputs[0]["text"] == "a=2 b=20\n"
+    assert calls == [{"a": 2, "b": 10}, {"a": 2, "b": 20}]
+    assert [name for name, _ in ex.timings] == ["a", "b"]
+    assert "ca-done" in ex.status.value and 'data-seconds="' in ex.status.value
+    assert not any(w.disabled for w in ex.controls.values())
+
+
+def test_a_failed_update_keeps_the_previous_view_and_says_why(shell):
+    def update(values):
+        if values["a"] > 5:
+            raise ValueError("a must be at most 5")
+        return dict(values)
+
+    ex = _toy(shell, update)
+    ex.controls["a"].value = 9
+    assert "ca-error" in ex.status.value and "a must be at most 5" in ex.status.value
+    assert ex.sections[0].output.outputs[0]["text"] == "a=1 b=10\n" and ex.state == {"a": 1, "b": 10}
+    assert not any(w.disabled for w in ex.controls.values()) and ex.timings == []
+
+
+def test_a_report_run_makes_no_widgets_and_renders_the_default_view(shell, capsys):
+    ex = widgets.Explorer({"a": 1}, lambda: pytest.fail("controls made in a report run"), dict, {}, False)
+    ex.show()
+    ex.section(lambda state: print("default view", state["a"]))
+    assert ex.controls == {} and ex.sections == []
+    assert capsys.readouterr().out == "default view 1\n"
+
+
+def test_capture_keeps_figures_as_png(shell):
+    import matplotlib.pyplot as plt
+
+    def draw(_):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1])  # left open on purpose: capture shows and closes it
+
+    outputs = widgets.capture(draw, None)
+    assert len(outputs) == 1 and outputs[0]["data"]["image/png"]
+    assert plt.get_fignums() == []
+
+
+def test_report_runs_and_plain_python_are_not_interactive(monkeypatch):
+    monkeypatch.setenv("CITYANALYTICS_REPORT", "1")
+    assert not widgets.is_interactive()
+    monkeypatch.setenv("CITYANALYTICS_REPORT", "0")
+    assert widgets.is_interactive()
+    monkeypatch.delenv("CITYANALYTICS_REPORT")
+    assert not widgets.is_interactive()  # no kernel here
+
+
+def test_project_cwd_moves_from_notebooks_to_the_project_root(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert widgets.project_cwd() == tmp_path
+    monkeypatch.chdir(tmp_path)
+    assert widgets.project_cwd() == tmp_path  # already there: stays
+
+
+# --- district comparison -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bulletin(demo):
+    return build_bulletin(demo, indicators=INDICATORS, weights={"case_ontime_disposal_rate": 60,
+                                                                "case_closure_rate": 40}, n_boot=200)
+
+
+def _comparison_values(b, **changes):
+    values = {"period": str(b.period), "indicator": "", "focus": "", "ci_level": 0.95,
+              "weight:case_ontime_disposal_rate": 60.0, "weight:case_closure_rate": 40.0}
+    return {**values, **changes}
+
+
+def test_comparison_update_gives_the_report_path_numbers(demo, bulletin):
+    """Another period, one indicator, a focus unit and a 99% level through the cached frame
+    equal a bulletin built from scratch with the same settings."""
+    session = widgets.ComparisonSession(bulletin, str(demo))
+    earlier, unit = bulletin.period - 2, bulletin.level.units[2]
+    got = widgets.comparison_update(session, _comparison_values(
+        bulletin, period=str(earlier), indicator="case_closure_rate", focus=unit, ci_level=0.99))
+    want = build_bulletin(demo, period=str(earlier), indicators=["case_closure_rate"], ci_level=0.99, n_boot=200,
+                          weights={"case_ontime_disposal_rate": 60, "case_closure_rate": 40}, unit_id=unit)
+    assert list(got.leagues) == ["case_closure_rate"] and got.focus == unit and got.period == earlier
+    cols = ["unit_id", "value", "ci_low", "ci_high", "rank", "rank_low", "rank_high"]
+    pd.testing.assert_frame_equal(got.leagues["case_closure_rate"].table[cols],
+                                  want.leagues["case_closure_rate"].table[cols])
+    pd.testing.assert_frame_equal(got.funnels["case_closure_rate"].table, want.funnels["case_closure_rate"].table)
+    pd.testing.assert_frame_equal(got.composite.table, want.composite.table)
+    assert got.frame.attrs["ci_level"] == 0.99
+
+
+def test_a_weights_change_reuses_the_league_tables_and_recomputes_the_composite(demo, bulletin):
+    session = widgets.ComparisonSession(bulletin, str(demo))
+    first = widgets.comparison_update(session, _comparison_values(bulletin))
+    second = widgets.comparison_update(session, _comparison_values(
+        bulletin, **{"weight:case_ontime_disposal_rate": 0.0, "weight:case_closure_rate": 100.0}))
+    assert second.leagues is first.leagues  # reused, not recomputed
+    want = build_bulletin(demo, indicators=INDICATORS, weights={"case_closure_rate": 100}, n_boot=200)
+    score = second.composite.table.set_index("unit_id")["score"]
+    pd.testing.assert_series_equal(score, want.composite.table.set_index("unit_id")["score"])
+    # all weight on one indicator: the composite score orders units as that indicator does
+    closure = want.leagues["case_closure_rate"].table.set_index("unit_id")["value"]
+    assert np.corrcoef(score.reindex(closure.index), closure)[0, 1] > 0.999
+
+
+def test_comparison_controls_offer_the_last_months_and_the_weights(demo, bulletin):
+    session = widgets.ComparisonSession(bulletin, str(demo))
+    controls = widgets.comparison_controls(session)
+    assert controls["period"].value == str(bulletin.period) and len(controls["period"].options) == 12
+    assert controls["indicator"].options[0] == ("全部指标", "")
+    assert {k for k in controls if k.startswith("weight:")} == {"weight:case_ontime_disposal_rate",
+                                                                 "weight:case_closure_rate"}
+    assert controls["weight:case_closure_rate"].value == 40
+
+
+# --- sorting forecast ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def forecast(demo):
+    return run_notebook(data_dir=str(demo), target_id="hl_sorting_coverage", n_paths=300, backtest_origins=2, seed=7)
+
+
+def _forecast_session(res):
+    return widgets.ForecastSession(res, ("logistic", "ar_logit", "naive", "ensemble"), 300, 2, 7)
+
+
+def test_forecast_update_judges_a_changed_target_like_a_direct_call(forecast):
+    session = _forecast_session(forecast)
+    controls = widgets.forecast_controls(session)
+    values = {name: c.value for name, c in controls.items()}
+    assert values["target_value"] == 98.0 and values["deadline"] == "2025-12-31" and values["model"] == "auto"
+    units = values["units"][:3]
+    got = widgets.forecast_update(session, {**values, "units": units, "target_value": 99.5,
+                                            "deadline": "2026-12-31", "model": "logistic"})
+    target = forecast.target.__class__(**{**forecast.target.__dict__, "value": 99.5, "deadline": "2026-12-31",
+                                          "target_id": None, "label": "自定义目标:2026-12-31 前达到 99.5%"})
+    want = forecast_coverage(forecast.series, target, models=("logistic",), n_paths=300, backtest_origins=2, seed=7,
+                             units=[*units, "city"])
+    pd.testing.assert_frame_equal(got.table, want.table)
+    assert set(got.table["unit_id"]) == {*units, "city"} and set(got.table["model"]) <= {"logistic", ""}
+    assert got.sentences[0] == "目标:自定义目标:2026-12-31 前达到 99.5%。"
+
+
+def test_forecast_with_no_unit_chosen_shows_the_city(forecast):
+    session = _forecast_session(forecast)
+    values = {name: c.value for name, c in widgets.forecast_controls(session).items()}
+    got = widgets.forecast_update(session, {**values, "units": ()})
+    assert list(got.table["unit_id"]) == ["city"]
+
+
+# --- campaign impact -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def impact(demo):
+    settings = dict(data_dir=str(demo), campaign_id="C2022-BRGJ", robustness_checks=["placebo_dates"])
+    return analyse(**settings), settings
+
+
+def test_campaign_window_clips_and_stretches_the_phases():
+    day = pd.Timestamp
+    camp = Campaign("c", "活动", (Phase("启动", day("2022-07-22"), day("2022-07-31"), 1),
+                                  Phase("整治", day("2022-08-01"), day("2022-09-30"), 2),
+                                  Phase("考评", day("2022-10-01"), day("2022-10-29"), 3)), ("u1", "u2"))
+    moved = camp.with_window("2022-08-10", "2022-09-15")
+    assert [(p.name, p.start, p.end) for p in moved.phases] == [("整治", day("2022-08-10"), day("2022-09-15"))]
+    wider = camp.with_window("2022-07-01", "2022-11-30")
+    assert [p.start for p in wider.phases][0] == day("2022-07-01") and wider.end == day("2022-11-30")
+    assert [p.end for p in wider.phases][:2] == [day("2022-07-31"), day("2022-09-30")]
+    assert wider.adoption == {"u1": day("2022-07-01"), "u2": day("2022-07-01")}
+    with pytest.raises(ValueError, match="before start"):
+        camp.with_window("2022-09-01", "2022-08-01")
+
+
+def test_impact_update_refits_like_analyse_and_keeps_the_robustness_checks(impact):
+    rep, settings = impact
+    session = widgets.ImpactSession(rep, settings)
+    values = {name: c.value for name, c in widgets.impact_controls(session).items()}
+    assert values["window_start"] == rep.campaign.start.date() and values["robustness"] is False
+    end = rep.campaign.end - pd.Timedelta(days=20)
+    treated = list(rep.campaign.units[:2])
+    got = widgets.impact_update(session, {**values, "window_end": end.date(), "units": tuple(treated),
+                                          "family": "negbin", "level": 0.9})
+    want = analyse(**{**settings, "robustness_checks": []}, window=(rep.campaign.start, end), treated_units=treated,
+                   family="negbin", level=0.9)
+    assert got.campaign.end == end and got.campaign.units == tuple(treated)
+    pd.testing.assert_frame_equal(got.its.table, want.its.table)
+    pd.testing.assert_frame_equal(got.did.table, want.did.table)
+    assert got.robustness is rep.robustness and any("稳健性检验仍是" in n for n in got.notes)
+
+
+# --- JupyterLab command ----------------------------------------------------------------------
+
+def test_lab_command_opens_the_notebooks_with_the_project_kernel():
+    from cityanalytics.lab import KERNEL_DISPLAY_NAME, ensure_kernel, lab_command
+
+    cmd = lab_command(port=8899, token="t", browser=False)
+    assert cmd[:3] == [sys.executable, "-m", "jupyterlab"]
+    assert f"--ServerApp.root_dir={ROOT}" in cmd and "--ServerApp.default_url=/lab/tree/notebooks" in cmd
+    assert "--no-browser" in cmd and "--ServerApp.port=8899" in cmd
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec(ensure_kernel())
+    assert spec.display_name == KERNEL_DISPLAY_NAME and spec.argv[0] == sys.executable
+    help_text = subprocess.run([sys.executable, "-m", "cityanalytics.cli", "lab", "--help"], capture_output=True,
+                               text=True, check=True).stdout
+    assert "--no-browser" in help_text
