@@ -165,7 +165,7 @@ def launch_chromium(playwright, profile: Path):
     """A persistent Chromium context on a fresh profile, with the page helpers installed."""
     context = playwright.chromium.launch_persistent_context(
         user_data_dir=str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-        viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai")
+        viewport=VIEWPORT)
     context.add_init_script(PAGE_HELPERS)
     return context
 
@@ -298,6 +298,10 @@ class LabNotebook:
         self.scroll_to_controls()
         self.page.screenshot(path=str(path), animations="disabled")
 
-    def shutdown_kernel(self) -> None:
-        self.page.evaluate("async (path) => { const p = window.__labTest.panel(path);"
-                           " if (p) await p.sessionContext.shutdown(); }", self.path)
+    def close(self) -> None:
+        """Shut the notebook's kernel down and close the page (the notebook is not saved)."""
+        try:
+            self.page.evaluate("async (path) => { const p = window.__labTest.panel(path);"
+                               " if (p) await p.sessionContext.shutdown(); }", self.path)
+        finally:
+            self.page.close()

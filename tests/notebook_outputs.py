@@ -22,6 +22,9 @@ def papermill_outputs(notebook: Path, out: Path, parameters: dict) -> tuple[str,
     nb = nbformat.read(out, as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
+    # the static default view: no widget for a report to miss (no "Error displaying widget")
+    assert not [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert "widgets" not in nb.metadata
     streams = json.dumps([o for o in outputs if o.output_type == "stream"], ensure_ascii=False)
     assert "Traceback" not in streams
     markdown = "\n".join(o.data["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {}))

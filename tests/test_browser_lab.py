@@ -8,6 +8,7 @@ Screenshots, the timings and the server log go to test-artifacts/browser/.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -19,6 +20,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
+
 from lab_browser import CHROMIUM, LabNotebook, launch_chromium, start_lab
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +58,7 @@ def demo_data() -> Path:
     Written next to its place and renamed into it, so that a concurrent run never sees half a
     directory."""
     if not (DEMO / "cases.parquet").is_file():
+        DEMO.parent.mkdir(exist_ok=True)
         partial = DEMO.with_name(f".demo-{os.getpid()}")
         shutil.rmtree(partial, ignore_errors=True)
         cli = Path(sys.executable).with_name("cityanalytics")
@@ -73,7 +78,7 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory, demo_data, artifacts):
+def lab(tmp_path_factory, chromium, demo_data, artifacts):
     """JupyterLab for the module; stopped and its state (settings, workspaces, checkpoints,
     runtime files) removed afterwards, its log kept."""
     state = tmp_path_factory.mktemp("jupyterlab")
@@ -82,15 +87,14 @@ def lab(tmp_path_factory, demo_data, artifacts):
     print(f"\n[browser] JupyterLab answered after {server.started_in:.1f} s at {server.url}")
     yield server
     server.stop()
-    shutil.copy(server.log, artifacts / "jupyterlab.log")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    shutil.copy(server.log, artifacts / (f"jupyterlab-{worker}.log" if worker else "jupyterlab.log"))
     shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory, chromium):
     """A headless Chromium context on a fresh profile, for the module."""
-    from playwright.sync_api import sync_playwright
-
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as playwright:
         context = launch_chromium(playwright, profile)
@@ -103,6 +107,7 @@ def browser(tmp_path_factory, chromium):
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_and_a_control_updates_it(name, lab, browser, artifacts):
     timings = {}
+    (artifacts / f"{name}-failed.png").unlink(missing_ok=True)
     started = time.perf_counter()
     notebook = LabNotebook.open(browser, lab, f"notebooks/{name}.ipynb", KERNEL_READY_S)
     timings["open_and_kernel_ready_s"] = round(time.perf_counter() - started, 2)
@@ -111,13 +116,17 @@ def test_notebook_runs_and_a_control_updates_it(name, lab, browser, artifacts):
         before = widget_view(notebook, artifacts / f"{name}-before.png")
         change_first_dropdown(notebook, before, timings)
         notebook.screenshot(artifacts / f"{name}-after.png")
+    except BaseException:
+        with contextlib.suppress(Exception):
+            notebook.page.screenshot(path=str(artifacts / f"{name}-failed.png"))
+        raise
     finally:
         if notebook.page_errors:
             timings["page_errors"] = notebook.page_errors
         record_timing(name, timings)
         print(f"[browser] {name}: {json.dumps(timings, ensure_ascii=False)}")
-        notebook.shutdown_kernel()
-        notebook.page.close()
+        with contextlib.suppress(Exception):  # the server shuts the kernel down at the end anyway
+            notebook.close()
 
 
 def run_all_cells(notebook: LabNotebook, timings: dict) -> None:
@@ -135,8 +144,8 @@ def widget_view(notebook: LabNotebook, screenshot: Path) -> list[str]:
     controls = notebook.controls()
     try:
         controls.wait_for(state="visible", timeout=WIDGETS_RENDERED_S * 1000)
-    except Exception as exc:
-        pytest.fail(f"no control bar (.ca-controls) after Run All: {type(exc).__name__}")
+    except PlaywrightTimeout:
+        pytest.fail(f"no control bar (.ca-controls) {WIDGETS_RENDERED_S} s after Run All")
     assert "Error displaying widget" not in notebook.page_text()
     sections = notebook.call("fingerprint")
     assert sections, "no report section (ipywidgets Output) on the page"
@@ -164,7 +173,7 @@ def change_first_dropdown(notebook: LabNotebook, before: list[str], timings: dic
 
     try:  # the sections' new outputs may be painted just after the status line
         notebook.wait_for("outputsChanged", OUTPUT_REPAINT_S, before)
-    except Exception:
+    except PlaywrightTimeout:
         pytest.fail(f"no report section changed after {timings['changed']}")
     changed = notebook.call("changedSections", before)
     timings["sections_changed"] = f"{len(changed)} of {len(before)}"
