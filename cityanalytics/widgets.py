@@ -335,7 +335,6 @@ def forecast_controls(session: ForecastSession) -> dict:
     options = FORECAST_LEVELS if levels in [v for _, v in FORECAST_LEVELS] else \
         [(" 与 ".join(f"{round(100 * x)}%" for x in levels), levels)] + FORECAST_LEVELS
     controls = {
-        "units": _units_picker("单位", names, names),
         "model": _dropdown("模型", [("按回测自动选择", "auto")] + [(LABELS_ZH.get(m, m), m) for m in session.models],
                            "auto", "260px"),
         "levels": _dropdown("预测区间", options, levels, "200px"),
@@ -346,6 +345,7 @@ def forecast_controls(session: ForecastSession) -> dict:
                                                  style={"description_width": "initial"})
         controls["deadline"] = _dropdown("期限", _deadline_options(res),
                                          str(pd.Timestamp(res.target.deadline).date()), "200px")
+    controls["units"] = _units_picker("单位", names, names)  # last: the tall list goes to the end of the bar
     return controls
 
 
@@ -404,13 +404,13 @@ def impact_controls(session: ImpactSession) -> dict:
                                                 style={"description_width": "initial"})
         controls["window_end"] = W.DatePicker(value=camp.end.date(), description="活动结束",
                                               style={"description_width": "initial"})
-    controls["units"] = _units_picker("覆盖单位", {u: rep.names.get(u, u) for u in units}, camp.units)
     controls["family"] = _dropdown("计数模型", IMPACT_FAMILIES, kw.get("family", "poisson"), "190px")
     controls["post"] = _dropdown("活动后", IMPACT_POST, kw.get("post", "decay"), "210px")
     controls["did_model"] = _dropdown("双重差分", IMPACT_DID, kw.get("did_model", "poisson"), "240px")
     controls["level"] = _dropdown("置信水平", LEVELS, _nearest_level(kw.get("level", 0.95)), "150px")
     controls["robustness"] = W.Checkbox(value=False, description="随设定重算稳健性检验(较慢,约 10 秒以上)",
                                         indent=False, layout=W.Layout(width="330px"))
+    controls["units"] = _units_picker("覆盖单位", {u: rep.names.get(u, u) for u in units}, camp.units)
     return controls
 
 
