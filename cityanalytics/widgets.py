@@ -16,7 +16,9 @@ the default view as ordinary outputs, so the HTML and PDF carry no widget state 
 
 from __future__ import annotations
 
-import datetime as dt
+import base64
+import contextlib
+import io
 import os
 import time
 from dataclasses import dataclass, field, replace
@@ -27,6 +29,7 @@ from typing import Callable
 
 import pandas as pd
 
+STATES, RENDERED = 8, 64  # views kept for going back (a rendered section is at most a few MB)
 BUSY = '<span class="ca-status ca-busy" style="color:#b36b00">⏳ 计算中……</span>'
 LEVELS = [("90%", 0.90), ("95%", 0.95), ("99%", 0.99)]
 
@@ -65,13 +68,15 @@ def project_cwd() -> Path:
 def capture(render: Callable, state) -> tuple[dict, ...]:
     """What ``render(state)`` displays, as notebook outputs for an ``Output`` widget.
 
-    Figures left open (a backend without inline display) are shown and closed too.
+    Figures are encoded as previews (``PREVIEW_DPI``, no second layout pass for a tight
+    bounding box), which is most of what makes a change quick; figures left open (a backend
+    without inline display) are shown and closed too.
     """
     import matplotlib.pyplot as plt
     from IPython.display import display
     from IPython.utils.capture import capture_output
 
-    with capture_output() as cap:
+    with capture_output() as cap, _preview_figures():
         render(state)
         for num in plt.get_fignums():
             fig = plt.figure(num)
@@ -81,6 +86,49 @@ def capture(render: Callable, state) -> tuple[dict, ...]:
     outputs += [{"output_type": "display_data", "data": o.data, "metadata": o.metadata or {}}
                 for o in cap.outputs]
     return tuple(outputs)
+
+
+PREVIEW_DPI = 72
+
+
+def _png(fig, dpi: int = PREVIEW_DPI) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+@contextlib.contextmanager
+def _preview_figures():
+    """While capturing, figures display as quick PNG previews (the report keeps its own format)."""
+    from IPython import get_ipython
+    from matplotlib.figure import Figure
+
+    shell = get_ipython()
+    if shell is None:
+        yield
+        return
+    png = shell.display_formatter.formatters["image/png"]
+    previous = png.for_type(Figure, _png)
+    try:
+        yield
+    finally:
+        if previous is None:
+            png.pop(Figure, None)
+        else:
+            png.for_type(Figure, previous)
+
+
+def _remember(cache: dict, key, value, size: int):
+    """Keep ``value`` as the newest entry of ``cache``, dropping the oldest beyond ``size``."""
+    cache.pop(key, None)
+    cache[key] = value
+    while len(cache) > size:
+        cache.pop(next(iter(cache)))
+    return value
+
+
+def _key(values: dict) -> tuple:
+    return tuple(sorted(values.items()))
 
 
 @dataclass
@@ -107,6 +155,9 @@ class Explorer:
     interactive: bool | None = None
     sections: list = field(default_factory=list)
     timings: list = field(default_factory=list)  # (control, seconds) for every change
+    # results and rendered sections by control values: going back to a view seen before is instant
+    states: dict = field(default_factory=dict, repr=False)
+    rendered: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         import ipywidgets as W
@@ -145,7 +196,9 @@ class Explorer:
         from IPython.display import display
 
         out = W.Output()
-        out.outputs = capture(render, self.state)
+        key = _key(self.values())
+        self.states.setdefault(key, self.state)
+        out.outputs = _remember(self.rendered, (len(self.sections), key), capture(render, self.state), RENDERED)
         depends = frozenset(self.depends.get(getattr(render, "__name__", ""), ()))
         self.sections.append(_Section(render, depends, out))
         display(out)
@@ -161,11 +214,15 @@ class Explorer:
         for widget in self.controls.values():
             widget.disabled = True
         try:
-            self.state = self.update(self.values())
+            values = self.values()
+            key = _key(values)
+            state = self.states[key] if key in self.states else self.update(values)
+            self.state = _remember(self.states, key, state, STATES)
             group = changed.split(":")[0]
-            for s in self.sections:
+            for i, s in enumerate(self.sections):
                 if not s.depends or group in s.depends:
-                    s.output.outputs = capture(s.render, self.state)
+                    outputs = self.rendered.get((i, key)) or capture(s.render, state)
+                    s.output.outputs = _remember(self.rendered, (i, key), outputs, RENDERED)
         except Exception as exc:  # shown to the researcher; the previous view stays
             self.status.value = (f'<span class="ca-status ca-error" style="color:#b00">未能更新:'
                                  f'{escape(type(exc).__name__)}: {escape(str(exc))}</span>')

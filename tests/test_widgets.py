@@ -4,6 +4,7 @@ report runs make no widgets at all. (The real browser is exercised by test_brows
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,9 @@ def test_a_change_rerenders_the_sections_that_depend_on_it(shell):
     assert _texts(b_only) == "b is 20" and both.outputs[0]["text"] == "a=2 b=20\n"
     assert calls == [{"a": 2, "b": 10}, {"a": 2, "b": 20}]
     assert [name for name, _ in ex.timings] == ["a", "b"]
+    ex.controls["a"].value = 1
+    ex.controls["b"].value = 10  # back to the first view: kept, not recomputed
+    assert len(calls) == 3 and both.outputs[0]["text"] == "a=1 b=10\n" and _texts(b_only) == "b is 10"
     assert "ca-done" in ex.status.value and 'data-seconds="' in ex.status.value
     assert not any(w.disabled for w in ex.controls.values())
 
@@ -121,7 +125,10 @@ def test_capture_keeps_figures_as_png(shell):
         ax.plot([0, 1])  # left open on purpose: capture shows and closes it
 
     outputs = widgets.capture(draw, None)
-    assert len(outputs) == 1 and outputs[0]["data"]["image/png"]
+    png = base64.b64decode(outputs[0]["data"]["image/png"])
+    assert len(outputs) == 1 and png.startswith(b"\x89PNG")
+    width = int.from_bytes(png[16:20], "big")
+    assert abs(width - 6.4 * widgets.PREVIEW_DPI) <= 1  # a preview: the default 6.4 in wide at the preview dpi
     assert plt.get_fignums() == []
 
 
