@@ -200,10 +200,19 @@ def test_comparison_controls_offer_the_last_months_and_the_weights(demo, bulleti
     session = widgets.ComparisonSession(bulletin, str(demo))
     controls = widgets.comparison_controls(session)
     assert controls["period"].value == str(bulletin.period) and len(controls["period"].options) == 12
-    assert controls["indicator"].options[0] == ("全部指标", "")
+    assert controls["indicator"].value == INDICATORS[0]  # one at a time; all of them is the last option
+    assert controls["indicator"].options[-1] == ("全部指标(较慢)", "")
     assert {k for k in controls if k.startswith("weight:")} == {"weight:case_ontime_disposal_rate",
                                                                  "weight:case_closure_rate"}
     assert controls["weight:case_closure_rate"].value == 40
+
+
+def test_comparison_explorer_starts_on_one_indicator_in_jupyterlab(shell, demo, bulletin):
+    live = widgets.comparison_explorer(bulletin, str(demo), interactive=True)
+    assert list(live.state.leagues) == [INDICATORS[0]]
+    pd.testing.assert_frame_equal(live.state.overview(), bulletin.overview())  # the overview keeps them all
+    report = widgets.comparison_explorer(bulletin, str(demo), interactive=False)
+    assert report.state is bulletin and report.controls == {}
 
 
 # --- sorting forecast ----------------------------------------------------------------------

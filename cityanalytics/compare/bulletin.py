@@ -19,7 +19,7 @@ from cityanalytics.results import AnalysisResult
 from cityanalytics.targets import load_targets
 
 from . import data as D
-from ._common import NotComparable, level_of
+from ._common import NotComparable, level_of, pick
 from .composite import PRESETS, composite_score
 from .funnel import funnel
 from .league import league_table
@@ -90,12 +90,18 @@ class Bulletin:
         return out
 
     def overview(self) -> pd.DataFrame:
-        """Units x indicators: this period's values (the city last)."""
+        """Units x indicators: this period's values (the city last), for every indicator of the
+        frame, also one whose comparisons are not shown (the explorer shows one at a time)."""
         rows, city = {}, {}
-        for r in self.leagues.values():
-            s = r.extra["slice"]
+        exposure = self.level.exposure or None
+        for ind in dict.fromkeys([*self.leagues, *self.frame["indicator"].unique()]):
+            try:
+                s = pick(self.frame, ind, self.period, units=self.level.units,
+                         exposure=exposure if get(ind).kind == "count" else None)
+            except ValueError:  # no rows for the period: left out, as from the league tables
+                continue
             label = f"{s.indicator.name_zh}({s.unit_label})"
-            rows[label] = r.table.set_index("unit_id")["value"]
+            rows[label] = s.units.set_index("unit_id")["value"]
             city[label] = s.city["value"] if s.city is not None else None
         out = pd.DataFrame(rows).reindex(self.level.units)
         out.loc["city"] = pd.Series(city)
