@@ -20,7 +20,9 @@ import base64
 import contextlib
 import io
 import os
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from html import escape
@@ -145,7 +147,8 @@ class Explorer:
     controls: name -> widget, or a function making them (called only when interactive).
     update: control values -> new state. depends: render function name -> the control names
     its section depends on (a name ``weight:x`` counts as ``weight``); sections not listed
-    depend on every control.
+    depend on every control. after: called with the values once a change is shown (e.g. to
+    prepare what the next change will likely need).
     """
 
     state: object
@@ -153,6 +156,7 @@ class Explorer:
     update: Callable[[dict], object]
     depends: dict = field(default_factory=dict)
     interactive: bool | None = None
+    after: Callable[[dict], None] | None = None
     sections: list = field(default_factory=list)
     timings: list = field(default_factory=list)  # (control, seconds) for every change
     # results and rendered sections by control values: going back to a view seen before is instant
@@ -235,6 +239,8 @@ class Explorer:
         label = getattr(self.controls[changed], "description", changed)
         self.status.value = (f'<span class="ca-status ca-done" data-seconds="{seconds:.3f}">'
                              f'✓ 已按“{escape(label)}”更新,用时 {seconds:.2f} 秒</span>')
+        if self.after is not None:
+            self.after(values)
         return seconds
 
 
@@ -273,37 +279,69 @@ COMPARISON_DEPENDS = {
 @dataclass
 class ComparisonSession:
     """The bulletin the notebook computed, and the indicator frames of other report periods
-    and confidence levels, each computed once (with the loaded tables kept)."""
+    and confidence levels, each computed once (with the loaded tables kept). After a change,
+    the months either side of the one shown are computed in a background thread
+    (``prefetch``), so stepping through the months does not wait for them."""
 
     base: object  # Bulletin
     data_dir: str
     months: int = 12  # report periods offered: the latest complete month and those before it
-    frames: dict = field(default_factory=dict)  # (period, ci_level) -> IndicatorFrame
+    frames: dict = field(default_factory=dict)  # (period, ci_level) -> Future of an IndicatorFrame
     tables: dict = field(default_factory=dict)  # loaded tables other than cases
     last: object = None  # the latest bulletin, whose comparisons a weights-only change reuses
+    _offered: list = field(default_factory=list, repr=False)
+    _lock: object = field(default_factory=threading.Lock, repr=False)
+    _pool: object = field(default=None, repr=False)
 
     def periods(self) -> list[str]:
-        from cityanalytics.compare.data import latest_complete_month
+        if not self._offered:
+            from cityanalytics.compare.data import latest_complete_month
 
-        latest = max(latest_complete_month(self.data_dir), self.base.period)
-        return [str(latest - i) for i in range(self.months)]
+            latest = max(latest_complete_month(self.data_dir), self.base.period)
+            self._offered = [str(latest - i) for i in range(self.months)]
+        return self._offered
 
     def frame(self, period: pd.Period, ci_level: float) -> pd.DataFrame:
         """The frame ``build_bulletin`` would compute for this period and level: case figures are
         as of the period's end, so every period needs its own."""
-        b = self.base
         key = (period, ci_level)
-        if key == (b.period, float(b.frame.attrs.get("ci_level", 0.95))):
-            return b.frame
-        if key not in self.frames:
-            from cityanalytics.compare.data import compute
+        if key == self._base_key:
+            return self.base.frame
+        with self._lock:
+            future, mine = self.frames.get(key), key not in self.frames
+            if mine:
+                future = self.frames[key] = Future()
+        if mine:
+            self._fill(future, key)
+        return future.result()
 
-            s = b.settings
-            indicators = list(dict.fromkeys([*b.indicators, *(s["weights"] or {})]))
-            history = max(s["target_window"], s["trend_periods"], 2)
-            self.frames[key] = compute(self.data_dir, indicators, b.level, period, history=history,
-                                       ci_level=ci_level, tables=self.tables)
-        return self.frames[key]
+    def prefetch(self, period: pd.Period, ci_level: float) -> None:
+        """Start computing the frames of the months before and after ``period``."""
+        for p in (period - 1, period + 1):
+            key = (p, ci_level)
+            with self._lock:
+                if str(p) not in self.periods() or key in self.frames or key == self._base_key:
+                    continue
+                future = self.frames[key] = Future()
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cityanalytics-prefetch")
+            self._pool.submit(self._fill, future, key)
+
+    @property
+    def _base_key(self) -> tuple:
+        return self.base.period, float(self.base.frame.attrs.get("ci_level", 0.95))
+
+    def _fill(self, future: Future, key: tuple) -> None:
+        from cityanalytics.compare.data import compute
+
+        b, s = self.base, self.base.settings
+        indicators = list(dict.fromkeys([*b.indicators, *(s["weights"] or {})]))
+        history = max(s["target_window"], s["trend_periods"], 2)
+        try:
+            future.set_result(compute(self.data_dir, indicators, b.level, key[0], history=history, ci_level=key[1],
+                                      tables=self.tables))
+        except Exception as exc:  # raised where the frame is asked for
+            future.set_exception(exc)
 
 
 def comparison_controls(session: ComparisonSession) -> dict:
@@ -357,10 +395,15 @@ def comparison_explorer(b, data_dir: str, *, months: int = 12, interactive: bool
     show the indicator chosen (the first to begin with; the overview keeps them all).
     """
     session = ComparisonSession(b, str(data_dir), months)
+
+    def prefetch(values: dict) -> None:
+        session.prefetch(pd.Period(values["period"], freq="M"), float(values["ci_level"]))
+
     ex = Explorer(b, partial(comparison_controls, session), partial(comparison_update, session),
-                  COMPARISON_DEPENDS, interactive)
+                  COMPARISON_DEPENDS, interactive, after=prefetch)
     if ex.interactive:
         ex.state = comparison_update(session, ex.values())
+        prefetch(ex.values())
     return ex
 
 

@@ -207,6 +207,20 @@ def test_comparison_controls_offer_the_last_months_and_the_weights(demo, bulleti
     assert controls["weight:case_closure_rate"].value == 40
 
 
+def test_prefetched_months_are_the_frames_the_report_path_computes(demo, bulletin):
+    from cityanalytics.compare.data import compute
+
+    session = widgets.ComparisonSession(bulletin, str(demo))
+    earlier = bulletin.period - 1
+    session.prefetch(earlier, 0.95)
+    assert set(session.frames) == {(earlier - 1, 0.95)}  # earlier + 1 is the notebook's own frame
+    prefetched = session.frames[(earlier - 1, 0.95)].result(timeout=120)
+    assert session.frame(earlier - 1, 0.95) is prefetched
+    want = compute(demo, list(bulletin.frame["indicator"].unique()), bulletin.level, earlier - 1, history=12)
+    pd.testing.assert_frame_equal(prefetched.reset_index(drop=True), want.reset_index(drop=True))
+    assert session.frame(bulletin.period, 0.95) is bulletin.frame
+
+
 def test_comparison_explorer_starts_on_one_indicator_in_jupyterlab(shell, demo, bulletin):
     live = widgets.comparison_explorer(bulletin, str(demo), interactive=True)
     assert list(live.state.leagues) == [INDICATORS[0]]
