@@ -227,6 +227,8 @@ class Explorer:
                 if not s.depends or group in s.depends:
                     outputs = self.rendered.get((i, key)) or capture(s.render, state)
                     s.output.outputs = _remember(self.rendered, (i, key), outputs, RENDERED)
+                else:  # unchanged, and so right for these values too
+                    _remember(self.rendered, (i, key), s.output.outputs, RENDERED)
         except Exception as exc:  # shown to the researcher; the previous view stays
             self.status.value = (f'<span class="ca-status ca-error" style="color:#b00">未能更新:'
                                  f'{escape(type(exc).__name__)}: {escape(str(exc))}</span>')

@@ -298,6 +298,16 @@ class LabNotebook:
         self.scroll_to_controls()
         self.page.screenshot(path=str(path), animations="disabled")
 
+    def screenshot_figure(self, path: Path) -> bool:
+        """Scroll the first figure of a report section into view and take a screenshot; False
+        when no section shows a figure."""
+        figure = self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .widget-output img").first
+        if not figure.count():
+            return False
+        figure.evaluate("el => el.scrollIntoView({block: 'start'})")
+        self.page.screenshot(path=str(path), animations="disabled")
+        return True
+
     def close(self) -> None:
         """Shut the notebook's kernel down and close the page (the notebook is not saved)."""
         try:

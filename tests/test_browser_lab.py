@@ -119,6 +119,7 @@ def test_notebook_runs_and_a_control_updates_it(name, lab, browser, artifacts):
         before = widget_view(notebook, artifacts / f"{name}-before.png")
         change_first_dropdown(notebook, before, timings)
         notebook.screenshot(artifacts / f"{name}-after.png")
+        assert notebook.screenshot_figure(artifacts / f"{name}-after-figure.png"), "no figure in any section"
     except BaseException:
         with contextlib.suppress(Exception):
             notebook.page.screenshot(path=str(artifacts / f"{name}-failed.png"))
