@@ -43,7 +43,7 @@ case "$cmd" in
   test)
     install_python_env
     bash scripts/install-system-deps.sh
-    exec .venv/bin/python -m pytest -n 2 --dist loadgroup --timeout 900 "$@"
+    exec .venv/bin/python -m pytest -n 2 --dist loadfile --timeout 900 "$@"
     ;;
   bench)
     install_python_env

@@ -32,6 +32,7 @@ from typing import Callable
 import pandas as pd
 
 STATES, RENDERED = 8, 64  # views kept for going back (a rendered section is at most a few MB)
+PREVIEW_DPI = 72  # figures while exploring; reports keep the inline backend's format
 BUSY = '<span class="ca-status ca-busy" style="color:#b36b00">⏳ 计算中……</span>'
 LEVELS = [("90%", 0.90), ("95%", 0.95), ("99%", 0.99)]
 
@@ -88,9 +89,6 @@ def capture(render: Callable, state) -> tuple[dict, ...]:
     outputs += [{"output_type": "display_data", "data": o.data, "metadata": o.metadata or {}}
                 for o in cap.outputs]
     return tuple(outputs)
-
-
-PREVIEW_DPI = 72
 
 
 def _png(fig, dpi: int = PREVIEW_DPI) -> str:
