@@ -46,6 +46,8 @@ def lab_command(*, port: int | None = None, token: str | None = None, browser: b
         cmd.append(f"--IdentityProvider.token={token}")
     if not browser:
         cmd.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers often run as root; Jupyter refuses without this
+        cmd.append("--ServerApp.allow_root=True")
     return cmd + list(extra)
 
 
