@@ -110,7 +110,6 @@ def start_lab(state: Path, cwd: Path, timeout: float = 120) -> LabServer:
     port, token = free_port(), secrets.token_hex(16)
     cmd = lab_command(port=port, token=token, browser=False, extra=[
         "--ServerApp.ip=127.0.0.1",
-        "--ServerApp.allow_root=True",
         "--ServerApp.port_retries=0",  # fail rather than serve on a port the test does not know
         "--ServerApp.terminals_enabled=False",
         # JupyterLab makes a checkpoint when it opens a notebook: keep it out of notebooks/
