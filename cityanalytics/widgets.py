@@ -491,6 +491,7 @@ def forecast_explorer(res, *, models, n_paths: int, backtest_origins: int, seed:
 IMPACT_FAMILIES = [("泊松", "poisson"), ("负二项", "negbin")]
 IMPACT_POST = [("指数衰减", "decay"), ("持续不变", "level"), ("不用活动后数据", "exclude")]
 IMPACT_DID = [("泊松(PPML)", "poisson"), ("对数案件率(OLS)", "ols")]
+IMPACT_CONTROL_GROUPS = [("从未及尚未推行", "notyet"), ("仅从未推行", "never")]
 
 
 @dataclass
@@ -513,9 +514,12 @@ def impact_controls(session: ImpactSession) -> dict:
                                                 style={"description_width": "initial"})
         controls["window_end"] = W.DatePicker(value=camp.end.date(), description="活动结束",
                                               style={"description_width": "initial"})
-    controls["family"] = _dropdown("计数模型", IMPACT_FAMILIES, kw.get("family", "poisson"), "190px")
-    controls["post"] = _dropdown("活动后", IMPACT_POST, kw.get("post", "decay"), "210px")
-    controls["did_model"] = _dropdown("双重差分", IMPACT_DID, kw.get("did_model", "poisson"), "240px")
+        controls["family"] = _dropdown("计数模型", IMPACT_FAMILIES, kw.get("family", "poisson"), "190px")
+        controls["post"] = _dropdown("活动后", IMPACT_POST, kw.get("post", "decay"), "210px")
+        controls["did_model"] = _dropdown("双重差分", IMPACT_DID, kw.get("did_model", "poisson"), "240px")
+    else:  # a staggered roll-out: Callaway-Sant'Anna, whose choice is the comparison group
+        controls["control_group"] = _dropdown("对照组", IMPACT_CONTROL_GROUPS, kw.get("control_group", "notyet"),
+                                              "260px")
     controls["level"] = _dropdown("置信水平", LEVELS, _nearest_level(kw.get("level", 0.95)), "150px")
     controls["robustness"] = W.Checkbox(value=False, description="随设定重算稳健性检验(较慢,约 10 秒以上)",
                                         indent=False, layout=W.Layout(width="330px"))
@@ -538,8 +542,8 @@ def impact_update(session: ImpactSession, values: dict):
         start, end = pd.Timestamp(values["window_start"]), pd.Timestamp(values["window_end"])
         if (start, end) != (camp.start, camp.end):
             window = (start, end)
-    kw.update(family=values["family"], post=values["post"], did_model=values["did_model"],
-              level=float(values["level"]), window=window)
+    kw.update({k: values[k] for k in ("family", "post", "did_model", "control_group") if k in values})
+    kw.update(level=float(values["level"]), window=window)
     if tuple(values["units"]) != tuple(camp.units):
         kw["treated_units"] = list(values["units"])
     if not values["robustness"]:

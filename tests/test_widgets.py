@@ -304,6 +304,17 @@ def test_impact_update_refits_like_analyse_and_keeps_the_robustness_checks(impac
     assert got.robustness is rep.robustness and any("稳健性检验仍是" in n for n in got.notes)
 
 
+def test_a_staggered_rollout_offers_its_comparison_group_and_refits_like_analyse(demo):
+    settings = dict(data_dir=str(demo), campaign_id="C2021-XGG", robustness_checks=[])
+    rep = analyse(**settings)
+    session = widgets.ImpactSession(rep, settings)
+    values = {name: c.value for name, c in widgets.impact_controls(session).items()}
+    assert set(values) == {"control_group", "level", "robustness", "units"}  # no window, no ITS models
+    got = widgets.impact_update(session, {**values, "control_group": "never"})
+    want = analyse(**settings, control_group="never")
+    pd.testing.assert_frame_equal(got.staggered.table, want.staggered.table)
+
+
 # --- JupyterLab command ----------------------------------------------------------------------
 
 def test_lab_command_opens_the_notebooks_with_the_project_kernel():
