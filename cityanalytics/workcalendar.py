@@ -59,6 +59,22 @@ class WorkCalendar:
         self.hourly = pd.DataFrame({"hour": hours.astype("datetime64[ns]"), "working": working.astype(np.int8),
                                     "cum_before": cum.astype(np.int64)})
 
+    @classmethod
+    def covering(cls, times: pd.Series, working_hours=DEFAULT_WORKING_HOURS) -> "WorkCalendar":
+        """A calendar for whatever years ``times`` span: from 1 January of the earliest year
+        (2015 at the latest) to 31 December of the year after the latest (deadlines run past
+        the data; 2030 at the earliest). Years the official calendar does not publish fall
+        back to Monday-Friday and are listed in ``fallback_years``, never an error."""
+        t = pd.to_datetime(times).dropna()
+        first = min(int(t.min().year), 2015) if len(t) else 2015
+        last = max(int(t.max().year) + 1, 2030) if len(t) else 2030
+        return cls(start=f"{first}-01-01", end=f"{last}-12-31", working_hours=working_hours)
+
+    def fallback_years_of(self, times: pd.Series) -> list[int]:
+        """The years among ``times`` whose working days were not published officially."""
+        years = set(pd.to_datetime(times).dropna().dt.year.astype(int))
+        return sorted(years & set(self.fallback_years))
+
     @property
     def hours_per_day(self) -> int:
         return sum(b - a for a, b in self.working_hours)

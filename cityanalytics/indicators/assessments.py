@@ -5,9 +5,12 @@ from __future__ import annotations
 import pandas as pd
 
 from cityanalytics.indicators import frame as F
+from cityanalytics.indicators.computable import drop_not_computable
 from cityanalytics.indicators._grouping import keys_of, with_city
 from cityanalytics.stats.intervals import grouped_t_mean
 
+
+INDICATORS = ("assessment_score_mean", "assessment_problems_found", "assessment_rectification_rate")
 
 def assessment_indicators(assessments: pd.DataFrame, *, start=None, end=None, freq: str = "M",
                           level: float = 0.95, unit_map: dict[str, str] | None = None,
@@ -30,4 +33,4 @@ def assessment_indicators(assessments: pd.DataFrame, *, start=None, end=None, fr
     parts.append(F.count("assessment_problems_found", keys_of(problems), problems["found"].astype(float), level))
     parts.append(F.proportion("assessment_rectification_rate", keys_of(problems), problems["fixed"].astype(float),
                               problems["found"].astype(float), level))
-    return F.combine(parts, level)
+    return drop_not_computable(F.combine(parts, level), assessments, list(INDICATORS))

@@ -28,6 +28,7 @@ import pandas as pd
 import yaml
 
 from cityanalytics.indicators import frame as F
+from cityanalytics.indicators.computable import drop_not_computable, filled_columns, why_not
 from cityanalytics.workcalendar import WorkCalendar
 
 RATE_INDICATORS = {
@@ -58,12 +59,14 @@ def with_deadlines(cases: pd.DataFrame, time_limits: dict | None = None,
     missing = out["due_at"].isna() & out["reported_at"].notna()
     out["due_source"] = np.where(missing, "time_limit_table", "export")
     if missing.any():
-        cal = calendar or WorkCalendar()
         sub = out.loc[missing, "subcategory"] if "subcategory" in out else pd.Series("", index=out.index[missing])
         hours = sub.map(limits.get("limits", {})).fillna(limits.get("default", 24)).astype(float)
         start = out.loc[missing, "filed_at"].fillna(out.loc[missing, "reported_at"]) if "filed_at" in out \
             else out.loc[missing, "reported_at"]
+        cal = calendar or WorkCalendar.covering(start)
         out.loc[missing, "due_at"] = cal.add_working_hours(start, hours.to_numpy()).to_numpy()
+        # Deadlines in these years count Monday-Friday as working days: reports say so.
+        out.attrs["calendar_fallback_years"] = cal.fallback_years_of(start)
     return out
 
 
@@ -99,7 +102,7 @@ def case_indicators(
     con = duckdb.connect()
     con.execute("PRAGMA disable_progress_bar")  # no progress bar in reports
     try:
-        rel_sql = _register_source(con, cases, time_limits, calendar)
+        rel_sql, filled, fallback_years = _register_source(con, cases, time_limits, calendar)
         start, end = _window(con, rel_sql, start, end)
         as_of = pd.Timestamp(as_of) if as_of is not None else end + pd.Timedelta(days=1)
         if unit_map:
@@ -108,7 +111,7 @@ def case_indicators(
                                         exclude_suspended), _params(start, end, as_of, closure_allowance_hours)
                              ).df()
         durations = None
-        if set(DURATION_INDICATORS) & set(wanted):
+        if any(why_not(i, filled) is None for i in set(DURATION_INDICATORS) & set(wanted)):
             durations = con.execute(_duration_sql(rel_sql, freq, by, unit_map is not None),
                                     _params(start, end, as_of, closure_allowance_hours)[:3]).df()
     finally:
@@ -123,9 +126,10 @@ def case_indicators(
     parts.append(F.count("case_censored_open", keys, counts["censored"], level))
     if durations is not None:
         parts += _duration_frames(durations, freq, start, end, include_city, level, wanted)
-    out = F.combine(parts, level)
+    checked = [i for i in wanted if i in RATE_INDICATORS or i in DURATION_INDICATORS]
+    out = drop_not_computable(F.combine(parts, level), filled, checked)
     out.attrs.update(as_of=str(as_of), exclude_suspended=exclude_suspended, window=F.window_label(start, end),
-                     closure_allowance_hours=closure_allowance_hours)
+                     closure_allowance_hours=closure_allowance_hours, calendar_fallback_years=fallback_years)
     return out
 
 
@@ -134,8 +138,11 @@ OPTIONAL_DEFAULTS = {"filed_at": pd.NaT, "disposed_at": pd.NaT, "closed_at": pd.
                      "suspended": False}
 
 
-def _register_source(con, cases, time_limits, calendar) -> str:
-    """Register the cases with DuckDB; returns the SQL name to select from.
+def _register_source(con, cases, time_limits, calendar) -> tuple[str, dict[str, bool], list[int]]:
+    """Register the cases with DuckDB. Returns the SQL name to select from; for each column
+    of the input, whether it holds any value (absent lifecycle columns are filled with their
+    defaults for the SQL, but the indicators that need them are not computable); and the
+    years whose deadlines were computed on Monday-Friday (no official calendar published).
 
     A complete Parquet file (every column present, every deadline set) is read in place;
     anything else is completed in pandas first.
@@ -149,13 +156,18 @@ def _register_source(con, cases, time_limits, calendar) -> str:
         complete = {"due_at", *OPTIONAL_DEFAULTS} <= columns and con.execute(
             f"SELECT count(*) FROM {src} WHERE due_at IS NULL").fetchall()[0][0] == 0
         if complete:
-            return src
+            counts = con.execute(f"SELECT {', '.join(f'count({c})' for c in OPTIONAL_DEFAULTS)} "
+                                 f"FROM {src}").fetchall()[0]
+            filled = {c: True for c in columns}
+            filled.update({c: n > 0 for c, n in zip(OPTIONAL_DEFAULTS, counts)})
+            return src, filled, []
         cases = con.execute(f"SELECT * FROM {src}").df()
+    filled = filled_columns(cases)
     frame = cases.assign(**{c: v for c, v in OPTIONAL_DEFAULTS.items() if c not in cases})
     if "due_at" not in frame or frame["due_at"].isna().any():
         frame = with_deadlines(frame, time_limits, calendar)
     con.register("cases_in", frame)
-    return "cases_in"
+    return "cases_in", filled, frame.attrs.get("calendar_fallback_years", [])
 
 
 def _window(con, src, start, end) -> tuple[pd.Timestamp, pd.Timestamp]:

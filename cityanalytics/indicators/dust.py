@@ -11,11 +11,14 @@ import numpy as np
 import pandas as pd
 
 from cityanalytics.indicators import frame as F
+from cityanalytics.indicators.computable import drop_not_computable
 from cityanalytics.indicators._grouping import keys_of, prepare, with_city
 from cityanalytics.stats.intervals import grouped_t_mean
 
 DEFAULT_LIMITS = {"机动车道": 3.0, "非机动车道": 8.0, "人行道": 10.0, "背街小巷": 10.0}  # seed 001
 
+
+INDICATORS = ("road_dust_sample_compliance_rate", "road_dust_road_compliance_rate", "road_dust_mean")
 
 def dust_indicators(samples: pd.DataFrame, *, limits: dict[str, float] | None = None, start=None, end=None,
                     freq: str = "M", level: float = 0.95, unit_map: dict[str, str] | None = None,
@@ -45,4 +48,4 @@ def dust_indicators(samples: pd.DataFrame, *, limits: dict[str, float] | None = 
     means["group"] = "lane_type=" + means["lane_type"].astype(str)
     parts.append(F.estimate("road_dust_mean", keys_of(means), means["mean"], means["ci_low"], means["ci_high"],
                             "t", means["n"]))
-    return F.combine(parts, level)
+    return drop_not_computable(F.combine(parts, level), samples, list(INDICATORS))

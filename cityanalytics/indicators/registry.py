@@ -25,6 +25,8 @@ class Indicator:
     formula_en: str
     standard: str
     confidence: str
+    table: str  # the canonical table it is computed from
+    needs: tuple[str, ...]  # columns that must hold values for it to be computable
 
     @property
     def sign(self) -> int:
@@ -40,7 +42,7 @@ def registry() -> dict[str, Indicator]:
     text = resources.files("cityanalytics").joinpath("data/indicators.yaml").read_text(encoding="utf-8")
     out = {}
     for key, entry in yaml.safe_load(text).items():
-        ind = Indicator(id=key, **entry)
+        ind = Indicator(id=key, **{**entry, "needs": tuple(entry.get("needs") or ())})
         if ind.kind not in KINDS or ind.direction not in DIRECTIONS:
             raise ValueError(f"indicators.yaml: {key}: bad kind {ind.kind!r} or direction {ind.direction!r}")
         out[key] = ind

@@ -16,8 +16,11 @@ import numpy as np
 import pandas as pd
 
 from cityanalytics.indicators import frame as F
+from cityanalytics.indicators.computable import drop_not_computable
 from cityanalytics.stats import intervals
 
+
+INDICATORS = ("sorting_coverage_communities", "sorting_coverage_households", "sorting_compliant_communities_new")
 
 def sorting_indicators(communities: pd.DataFrame, *, start=None, end=None, freq: str = "M",
                        level: float = 0.95, unit_map: dict[str, str] | None = None,
@@ -61,7 +64,7 @@ def sorting_indicators(communities: pd.DataFrame, *, start=None, end=None, freq:
     hh["numerator"], hh["denominator"] = t["hh_covered"].to_numpy(), t["hh"].to_numpy()
     parts.append(hh)
     parts.append(_new_compliant(c, start, end, freq, level, include_city))
-    return F.combine(parts, level)
+    return drop_not_computable(F.combine(parts, level), communities, list(INDICATORS))
 
 
 def _new_compliant(c: pd.DataFrame, start, end, freq, level, include_city) -> pd.DataFrame:
