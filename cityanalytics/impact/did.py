@@ -31,6 +31,7 @@ from cityanalytics.impact import design as D
 from cityanalytics.impact import fitting
 from cityanalytics.impact.campaign import Campaign
 from cityanalytics.impact.its import _label, _window
+from cityanalytics.impact.panel import exposure_offset
 from cityanalytics.impact.within import FEFit, factorize, ols_fe, poisson_fe
 from cityanalytics.results import AnalysisResult
 
@@ -66,7 +67,13 @@ class Prepared:
     log_scale: bool
     freq: str
     window: tuple
+    covariates: tuple = ()  # names; their values are the df columns "cov:<name>"
+    exposure: str | None = None
     _groups: tuple | None = None
+
+    @property
+    def cov_columns(self) -> list[str]:
+        return [f"cov:{c}" for c in self.covariates]
 
     def groups(self) -> dict:
         """unit_id -> row positions in ``df`` (cached for the current df)."""
@@ -76,8 +83,13 @@ class Prepared:
 
 
 def prepare(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", treated=None, controls=None,
-            model: str | None = None, freq: str | None = None) -> Prepared:
+            model: str | None = None, freq: str | None = None, covariates=None,
+            exposure: str | None = None) -> Prepared:
     freq = freq or panel.attrs.get("freq") or "M"
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
+    missing = [c for c in covariates if c not in panel.columns]
+    if missing:
+        raise ValueError(f"covariate(s) {missing} not in the panel (columns: {', '.join(map(str, panel.columns))})")
     count = outcome == "count"
     model = model or ("poisson" if count else "ols")
     if model not in ("poisson", "ols"):
@@ -101,6 +113,13 @@ def prepare(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", 
     df = panel[panel["unit_id"].isin(tr + co)].copy()
     df.attrs = {}  # pandas deep-copies attrs on every operation
     df = df.dropna(subset=[outcome])
+    for c in covariates:
+        v = pd.to_numeric(df[c], errors="coerce")
+        if v.isna().any():
+            rows = df.loc[v.isna(), ["unit_id", "period"]].head(5)
+            where = "; ".join(f"{u} {pd.Timestamp(t):%Y-%m-%d}" for u, t in rows.itertuples(index=False))
+            raise ValueError(f"covariate {c!r} is missing or not a number on {int(v.isna().sum())} rows ({where})")
+        df[f"cov:{c}"] = v.astype(float)
     df["unit_id"] = df["unit_id"].astype(str)
     periods = pd.DataFrame({"period": np.sort(df["period"].unique())})
     grid = panel.drop_duplicates("period").set_index("period").loc[periods["period"], ["period_end"]].reset_index()
@@ -108,14 +127,16 @@ def prepare(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", 
     df["t"] = np.searchsorted(periods["period"].to_numpy(), df["period"].to_numpy())
     df["treated"] = df["unit_id"].isin(tr)
     log_scale = count
+    if exposure and not count:
+        raise ValueError("exposure is an offset for counts; a continuous outcome has none")
     if count:
-        days = df["days"].to_numpy(dtype=float)
+        log_exposure = exposure_offset(df, exposure)
         if model == "poisson":
             df["y"] = df[outcome].astype(float)
-            df["offset"] = np.log(days)
+            df["offset"] = log_exposure
         else:
             c = df[outcome].to_numpy(dtype=float)
-            df["y"] = np.log(np.where(c > 0, c, 0.5) / days)
+            df["y"] = np.log(np.where(c > 0, c, 0.5)) - log_exposure
             df["offset"] = 0.0
             df.attrs["zeros"] = int((c == 0).sum())
     else:
@@ -123,7 +144,7 @@ def prepare(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", 
         df["offset"] = 0.0
     df = df.sort_values(["unit_id", "t"], ignore_index=True)
     df["u_code"] = pd.factorize(df["unit_id"], sort=True)[0].astype(np.int64)
-    return Prepared(df, axis, tr, co, model, log_scale, freq, window)
+    return Prepared(df, axis, tr, co, model, log_scale, freq, window, tuple(covariates), exposure or None)
 
 
 def _unit_terms(prep: Prepared, campaign: Campaign, effect: str, slope: bool) -> tuple[np.ndarray, list[str]]:
@@ -166,9 +187,15 @@ def _unit_post(prep: Prepared, campaign: Campaign, tau: float, deriv: bool = Fal
 
 
 def _fit(prep: Prepared, X: np.ndarray, names, ssc: str, extra=None, mu_start=None) -> FEFit:
+    """The FE regression of prep's outcome on X and the covariates (after X's columns, so the
+    first X.shape[1] coefficients are X's)."""
     df = prep.df
     u = df["u_code"].to_numpy()
     fes = [factorize(u), factorize(df["t"].to_numpy())]
+    names = list(names) if names is not None else [f"x{j}" for j in range(X.shape[1])]
+    if prep.covariates:
+        X = np.column_stack([X, df[prep.cov_columns].to_numpy(dtype=float)])
+        names = names + list(prep.covariates)
     if prep.model == "poisson":
         return poisson_fe(df["y"].to_numpy(), X, fes, cluster=u, offset=df["offset"].to_numpy(),
                           names=names, ssc=ssc, extra_jacobian=extra, mu_start=mu_start)
@@ -203,7 +230,7 @@ def static_fit(prep: Prepared, campaign: Campaign, *, effect="phases", slope=Fal
         names = names + ["post"]
         if post == "decay" and half_life is None and math.isfinite(best_h):
             pre = _fit(prep, X, names, ssc)
-            extra = _unit_post(prep, campaign, tau, deriv=True)[:, None] * pre.params[-1]
+            extra = _unit_post(prep, campaign, tau, deriv=True)[:, None] * pre.params[len(names) - 1]
     else:
         X = Xc
     fit = _fit(prep, X, names, ssc, extra=extra)
@@ -258,13 +285,17 @@ def pretrend_tests(prep: Prepared, campaign: Campaign, es_fit: FEFit, events: li
         if first <= prep.axis.days[-1] else int(prep.df["t"].max()) + 1
     sub = prep.df[prep.df["t"] < first_t]
     if sub["t"].nunique() >= 3 and sub["treated"].any() and (~sub["treated"]).any():
-        x = (sub["treated"].to_numpy() * (sub["t"].to_numpy() - first_t)).astype(float)
+        x = (sub["treated"].to_numpy() * (sub["t"].to_numpy() - first_t)).astype(float)[:, None]
         fes = [sub["unit_id"].to_numpy(), sub["t"].to_numpy()]
+        xn = ["trend"]
+        if prep.covariates:
+            x = np.column_stack([x, sub[prep.cov_columns].to_numpy(dtype=float)])
+            xn += list(prep.covariates)
         if prep.model == "poisson":
-            f = poisson_fe(sub["y"].to_numpy(), x[:, None], fes, cluster=sub["unit_id"].to_numpy(),
-                           offset=sub["offset"].to_numpy(), names=["trend"], ssc=ssc)
+            f = poisson_fe(sub["y"].to_numpy(), x, fes, cluster=sub["unit_id"].to_numpy(),
+                           offset=sub["offset"].to_numpy(), names=xn, ssc=ssc)
         else:
-            f = ols_fe(sub["y"].to_numpy(), x[:, None], fes, cluster=sub["unit_id"].to_numpy(), names=["trend"], ssc=ssc)
+            f = ols_fe(sub["y"].to_numpy(), x, fes, cluster=sub["unit_id"].to_numpy(), names=xn, ssc=ssc)
         row = f.table().iloc[0]
         out.update(slope=float(row["coef"]), slope_se=float(row["se"]), pretrend_slope_p=float(row["p_value"]),
                    n_pre=int(sub["t"].nunique()))
@@ -288,14 +319,22 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
         model: str | None = None, effect: str = "phases", slope: bool = False, post: str = "decay",
         half_life: float | None = None, event_window: tuple[int, int] | None = None, event_study: bool = True,
         level: float = 0.95, ssc: str = "fixest", freq: str | None = None, outcome_label: str | None = None,
-        n_draws: int = 1000, seed: int = 0) -> DiDResult:
+        n_draws: int = 1000, seed: int = 0, covariates=None, exposure: str | None = None,
+        unit_names: dict | None = None) -> DiDResult:
     """Difference-in-differences of ``outcome`` between covered units and controls.
 
-    controls: None = every unit in the panel the campaign does not cover.
+    controls: None = every unit in the panel the campaign does not cover (control *units*).
+    covariates: panel columns entering every model linearly next to the fixed effects
+        (time-varying; a covariate constant within units or periods, or collinear with the
+        campaign terms, is an error naming it).
+    exposure: for counts, a panel column (population, households, road length) whose log is
+        the offset instead of log(days); rates are then per unit of exposure per period.
+    unit_names: unit_id -> name, for the sentences.
     effect/slope/post/half_life: as in ``its`` (post is 'decay', 'level' or 'exclude').
     event_window: (leads, lags) of the event study; default by frequency (M: 6, 12).
     """
-    prep = prepare(panel, campaign, outcome=outcome, treated=treated, controls=controls, model=model, freq=freq)
+    prep = prepare(panel, campaign, outcome=outcome, treated=treated, controls=controls, model=model, freq=freq,
+                   covariates=covariates, exposure=exposure)
     if post == "exclude":
         keep_t = prep.axis.pidx[min(np.searchsorted(prep.axis.days.values, np.datetime64(campaign.end)),
                                     len(prep.axis.days) - 1)]
@@ -305,12 +344,16 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
     fit, names, profile, best_h, X = static_fit(prep, campaign, effect=effect, slope=slope, post=post,
                                                 half_life=half_life, ssc=ssc, level=level)
     table = _rows(fit, names, level, prep.log_scale, lambda term: _label(term, post))
+    names_of = unit_names or {}
+    early = sorted(u for u in prep.treated if pd.Timestamp(campaign.adoption.get(u, campaign.start)) < prep.window[0])
     diag = {"n_obs": fit.n, "n_treated": len(prep.treated), "n_control": len(prep.controls),
+            "treated_before_data": early, "treated_before_data_names": [names_of.get(u, u) for u in early],
+            "covariates": list(prep.covariates), "exposure": prep.exposure,
             "n_clusters": fit.n_clusters, "model": prep.model, "freq": prep.freq, "df_k": fit.df_k,
             "n_periods": int(prep.df["t"].nunique()), "zeros": prep.df.attrs.get("zeros", 0)}
     if "post" in names and post == "decay":
         diag["half_life"] = best_h
-        if half_life is None and math.isfinite(best_h) and fit.vcov.shape[0] > len(names):
+        if half_life is None and math.isfinite(best_h) and fit.vcov.shape[0] > len(names) + len(prep.covariates):
             se_lt = float(math.sqrt(fit.vcov[-1, -1]))
             tq = stats.t.ppf(0.5 + level / 2, float(table.set_index("term").loc["post", "df"]))
             diag.update(half_life_low=best_h * math.exp(-tq * se_lt), half_life_high=best_h * math.exp(tq * se_lt),
@@ -326,10 +369,10 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
         mu = fit.fitted
         Xu = X if fit.n == len(prep.df) else None
         if Xu is not None:
-            lin = Xu @ fit.params
+            lin = Xu @ fit.params[:k]
             av = float(np.sum(mu * np.expm1(-lin)))
             rng = np.random.default_rng(seed)
-            draws = rng.multivariate_normal(fit.params, fit.vcov[:k, :k], size=n_draws, method="svd")
+            draws = rng.multivariate_normal(fit.params[:k], fit.vcov[:k, :k], size=n_draws, method="svd")
             # mu_cf = mu * exp(-lin) is held at the fit; the draws move the effect only.
             lin_d = Xu @ draws.T
             av_d = np.sum((mu * np.exp(-lin))[:, None] * -np.expm1(lin_d), axis=0)
@@ -365,7 +408,8 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
     opts = dict(outcome=outcome, outcome_label=outcome_label or outcome, model=prep.model, effect=effect, slope=slope,
                 post=post, level=level, freq=prep.freq, campaign=campaign, ssc=ssc,
                 scale="pct" if prep.log_scale else "level", log_scale=prep.log_scale,
-                event_window=event_window or DEFAULT_WINDOW[prep.freq])
+                event_window=event_window or DEFAULT_WINDOW[prep.freq], covariates=list(prep.covariates),
+                exposure=prep.exposure)
     warns = W.did_warnings({"n_treated": len(prep.treated), "n_control": len(prep.controls),
                             "n_clusters": fit.n_clusters, "n_pre": pre_info.get("n_pre", 0),
                             "pretrend_p": pre_info.get("pretrend_p"),

@@ -42,7 +42,7 @@ from cityanalytics.impact import design as D
 from cityanalytics.impact import fitting
 from cityanalytics.impact import variance as V
 from cityanalytics.impact.campaign import Campaign
-from cityanalytics.impact.panel import DAYS_PER, aggregate
+from cityanalytics.impact.panel import DAYS_PER, aggregate, exposure_offset
 from cityanalytics.results import AnalysisResult
 
 FAMILIES = ("poisson", "negbin", "gaussian")
@@ -108,7 +108,8 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
         effect: str = "phases", slope: bool = False, post: str = "decay", seasonality: str = "fourier",
         fourier_order: int = 2, weekday: bool = True, spring_festival: bool = True, holidays: bool = True,
         trend: bool = True, cov: str = "stationary", hac_lags: int | None = None, half_life: float | None = None, level: float = 0.95, n_draws: int = 4000,
-        seed: int = 0, freq: str | None = None, outcome_label: str | None = None) -> ITSResult:
+        seed: int = 0, freq: str | None = None, outcome_label: str | None = None,
+        exposure: str | None = None) -> ITSResult:
     """Interrupted time series of ``outcome`` summed (counts) or averaged over ``units``.
 
     panel: from ``case_panel`` / ``value_panel`` (unit_id, period, period_end, days, outcome).
@@ -118,6 +119,9 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
     slope: add a change of slope inside the window.
     post: ``decay`` (exponential decay after the end, half-life profiled), ``level`` (a
         persistent shift after the end), ``exclude`` (drop the periods after the end).
+    exposure: for counts, a panel column (population, households, road length ...) summed
+        over the units, whose log is the offset instead of log(days): the effect is then on
+        the rate per unit of exposure per period (a partial period counts its share of days).
     """
     freq = freq or panel.attrs.get("freq") or "M"
     family = family or ("poisson" if outcome == "count" else "gaussian")
@@ -127,7 +131,10 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
         raise ValueError(f"post must be 'decay', 'level' or 'exclude', got {post!r}")
     chosen, label = _select_units(panel, campaign, units)
     window = _window(panel)
-    series = aggregate(panel, chosen, outcome=outcome, unit_label=label).dropna(subset=[outcome])
+    count = family in ("poisson", "negbin")
+    if exposure and not count:
+        raise ValueError("exposure is an offset for counts; a continuous outcome (Gaussian) has none")
+    series = aggregate(panel, chosen, outcome=outcome, unit_label=label, exposure=exposure).dropna(subset=[outcome])
     if post == "exclude":
         series = series[series["period"] <= campaign.end].reset_index(drop=True)
         window = (window[0], min(window[1], campaign.end))
@@ -136,8 +143,7 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
                                     fourier_order=fourier_order, weekday=weekday, spring_festival=spring_festival,
                                     holidays=holidays, trend=trend, window=window)
     y = series[outcome].to_numpy(dtype=float)
-    count = family in ("poisson", "negbin")
-    offset = np.log(series["days"].to_numpy(dtype=float)) if count else None
+    offset = exposure_offset(series, exposure) if count else None
     X0 = pd.concat([base, camp], axis=1)
     n = len(y)
     post_days = float((window[1] - campaign.end).days)
@@ -265,7 +271,7 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
                    "resid_acf1": vinfo["resid_acf1"], "half_life_estimated": estimate_tau,
                    "n_pre_periods": int((series["period_end"] < campaign.start).sum()),
                    "n_post_periods": int((series["period"] > campaign.end).sum()),
-                   "units": chosen, "series_label": label}
+                   "units": chosen, "series_label": label, "exposure": exposure}
     if family == "negbin":
         diagnostics["nb_alpha"] = alpha
     if tau_in_jacobian:
@@ -303,7 +309,7 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
     opts = dict(outcome=outcome, outcome_label=outcome_label or outcome, family=family, effect=effect, slope=slope,
                 post=post, seasonality=seasonality, fourier_order=fourier_order, weekday=weekday and freq == "D",
                 spring_festival=spring_festival, holidays=holidays, trend=trend, level=level, freq=freq,
-                campaign=campaign)
+                campaign=campaign, exposure=exposure)
     warns = W.its_warnings(diagnostics, campaign, opts)
     result = ITSResult(table=table, series=out_series, design=design, model=model, profile=profile,
                        diagnostics=diagnostics, warnings=warns, options=opts, plotter=plots.plot_its)

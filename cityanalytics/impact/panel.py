@@ -159,13 +159,42 @@ def value_panel(frame: pd.DataFrame, value: str, *, unit_col: str = "unit_id", p
     return out.sort_values(["unit_id", "period"], ignore_index=True)[["unit_id", "period", "period_end", "days", value]]
 
 
-def aggregate(panel: pd.DataFrame, units=None, outcome: str = "count", unit_label: str = "合计") -> pd.DataFrame:
-    """One series: counts summed over ``units`` (all by default); a continuous outcome averaged."""
+def exposure_offset(df: pd.DataFrame, exposure: str | None) -> np.ndarray:
+    """log of each row's exposure: its days in the data window, or (``exposure`` names a
+    column: population, households, road length ...) that exposure times the share of the
+    period's days inside the window, so a partial first or last period is not read as a drop."""
+    days = df["days"].to_numpy(dtype=float)
+    if not exposure:
+        return np.log(days)
+    if exposure not in df.columns:
+        raise ValueError(f"exposure {exposure!r} is not a column of the panel "
+                         f"(columns: {', '.join(map(str, df.columns))})")
+    e = pd.to_numeric(df[exposure], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(e) | (e <= 0)
+    if bad.any():
+        rows = df.loc[bad, ["unit_id", "period"]].head(5)
+        where = "; ".join(f"{u} {pd.Timestamp(t):%Y-%m-%d}" for u, t in rows.itertuples(index=False))
+        raise ValueError(f"exposure {exposure!r} must be a positive number on every row: "
+                         f"{int(bad.sum())} rows missing or <= 0 ({where})")
+    length = ((pd.to_datetime(df["period_end"]) - pd.to_datetime(df["period"])).dt.days + 1).to_numpy(dtype=float)
+    return np.log(e) + np.log(days / length)
+
+
+def aggregate(panel: pd.DataFrame, units=None, outcome: str = "count", unit_label: str = "合计",
+              exposure: str | None = None) -> pd.DataFrame:
+    """One series: counts summed over ``units`` (all by default); a continuous outcome averaged.
+    ``exposure`` (a column such as population) is summed with the counts."""
     df = panel if units is None else panel[panel["unit_id"].isin([str(u) for u in units])]
     if df.empty:
         raise ValueError(f"none of the units {list(units)!r} is in the panel")
     how = "sum" if outcome == "count" or outcome.startswith("n_") else "mean"
-    out = df.groupby(["period", "period_end", "days"], as_index=False).agg(**{outcome: (outcome, how)})
+    aggs = {outcome: (outcome, how)}
+    if exposure:
+        if exposure not in df.columns:
+            raise ValueError(f"exposure {exposure!r} is not a column of the panel "
+                             f"(columns: {', '.join(map(str, df.columns))})")
+        aggs[exposure] = (exposure, lambda v: v.sum(min_count=len(v)))  # a missing value stays missing
+    out = df.groupby(["period", "period_end", "days"], as_index=False).agg(**aggs)
     out.insert(0, "unit_id", unit_label)
     out["n_units"] = df.groupby("period")["unit_id"].nunique().to_numpy()
     out.attrs.update(panel.attrs)

@@ -12,6 +12,21 @@ FAMILY_ZH = {"poisson": "泊松回归(对数链接,以天数为暴露量偏移)"
              "gaussian": "线性回归(最小二乘)"}
 
 
+EXPOSURE_ZH = {"population": "人口", "households": "户数", "area_km2": "面积", "road_length_km": "道路长度",
+               "road_length": "道路长度", "road_km": "道路长度"}
+
+
+def exposure_zh(exposure: str | None) -> str:
+    """How the offset is named: 天数, or the exposure column (人口(population), 「stdpop」)."""
+    if not exposure:
+        return "天数"
+    return f"{EXPOSURE_ZH[exposure]}({exposure})" if exposure in EXPOSURE_ZH else f"「{exposure}」"
+
+
+def family_zh(o: dict) -> str:
+    return FAMILY_ZH[o["family"]].replace("以天数为", f"以{exposure_zh(o.get('exposure'))}为")
+
+
 COV_ZH = {
     "stationary": "稳健标准误:Bartlett 核(Newey-West 权重)、全序列估计的残差自相关(经偏差校正)与过度离散(Zeger 1988 拟似然方差),滞后 {lags} 期",
     "newey-west": "Newey-West(HAC)稳健标准误,滞后 {lags} 期",
@@ -69,7 +84,7 @@ def its_spec(r) -> str:
     if "nb_alpha" in d:
         disp += f",负二项 α={d['nb_alpha']:.3f}"
     return (f"模型:中断时间序列,{FREQ_ZH[o['freq']]}度数据 {d['n_periods']} 期(活动前 {d['n_pre_periods']} 期);"
-            f"{FAMILY_ZH[o['family']]};控制{_seasonality_zh(o)};{_effect_zh(o)};{cov}{disp}。"
+            f"{family_zh(o)};控制{_seasonality_zh(o)};{_effect_zh(o)};{cov}{disp}。"
             f"少发案件数 = 反事实拟合值减拟合值,区间来自系数的多元正态抽样(衰减形状取估计的半衰期)。"
             f"中断时间序列没有对照组,同期其他因素可能混入估计。")
 
@@ -135,10 +150,13 @@ def did_spec(r) -> str:
     o, d = r.options, r.diagnostics
     y = o["outcome_label"]
     if o["model"] == "ols" and o["log_scale"]:
-        y = f"log({y}/天数)"
+        y = f"log({y}/{exposure_zh(o.get('exposure'))})"
+    model_zh = MODEL_ZH[o["model"]].replace("以天数为", f"以{exposure_zh(o.get('exposure'))}为")
+    if o.get("covariates"):
+        model_zh += ",协变量 " + "、".join(o["covariates"])
     ssc = "G/(G-1)·(N-1)/(N-K)"
     parts = [f"模型:双重差分(双向固定效应),{FREQ_ZH[o['freq']]}度面板,{d['n_treated']} 个处理单位、"
-             f"{d['n_control']} 个对照单位(活动未覆盖的单位),{d['n_obs']} 个观测;结果变量 {y};{MODEL_ZH[o['model']]};",
+             f"{d['n_control']} 个对照单位(活动未覆盖的单位),{d['n_obs']} 个观测;结果变量 {y};{model_zh};",
              _effect_zh(o) + (";半衰期区间由聚类稳健标准误(对数尺度)给出;" if o["post"] == "decay" else ";"),
              f"标准误按单位聚类(CR1,小样本校正 {ssc}),区间用 t 分布,自由度取 Bell-McCaffrey 有效聚类数"
              f"(不超过 {d['n_clusters'] - 1},即 G-1)。"]

@@ -244,6 +244,50 @@ def cluster_vcov(Xt: np.ndarray, scores_resid: np.ndarray, bread: np.ndarray, cl
     return c * bread @ meat @ bread, G
 
 
+class RankDeficientError(ValueError):
+    """A regressor is constant within the fixed effects or collinear with the others;
+    ``columns`` names the ones to drop."""
+
+    def __init__(self, message: str, columns: list[str]):
+        super().__init__(message)
+        self.columns = columns
+
+
+def check_rank(Xt: np.ndarray, X: np.ndarray, names: list[str], fes_label: str = "单位与时期固定效应",
+               tol: float = 1e-9) -> None:
+    """Raise ``RankDeficientError`` naming the columns of X that the fixed effects absorb
+    (constant within them: the demeaned column ``Xt`` is ~0) or that are linear combinations
+    of other columns after the fixed effects are swept out (pivoted QR of the demeaned,
+    scaled columns; the dependency is found by least squares on the independent columns)."""
+    k = Xt.shape[1]
+    if k == 0:
+        return
+    scale = np.maximum(np.sqrt(np.sum(X**2, axis=0)), 1e-300)
+    norms = np.sqrt(np.sum(Xt**2, axis=0))
+    absorbed = [names[j] for j in range(k) if norms[j] <= tol * scale[j] or norms[j] == 0]
+    if absorbed:
+        raise RankDeficientError(
+            f"regressor(s) {', '.join(repr(a) for a in absorbed)} constant within the fixed effects "
+            f"(absorbed by {fes_label}): drop them / 协变量 {'、'.join(absorbed)} 在{fes_label}内不变,无法估计",
+            absorbed)
+    Z = Xt / norms
+    _, R, piv = linalg.qr(Z, mode="economic", pivoting=True)
+    d = np.abs(np.diag(R))
+    rank = int(np.sum(d > 1e-8 * d[0]))
+    if rank == k:
+        return
+    keep, drop = sorted(piv[:rank]), sorted(piv[rank:])
+    coef = np.linalg.lstsq(Z[:, keep], Z[:, drop], rcond=None)[0]
+    parts, dropped = [], []
+    for i, j in enumerate(drop):
+        partners = [names[keep[m]] for m in np.flatnonzero(np.abs(coef[:, i]) > 1e-6)]
+        dropped.append(names[j])
+        parts.append(f"{names[j]!r} = linear combination of {', '.join(repr(p) for p in partners) or 'the others'}")
+    raise RankDeficientError(
+        "collinear regressors after absorbing the fixed effects: " + "; ".join(parts)
+        + f" / 共线:{'、'.join(dropped)} 可由其他变量线性表示,请删去其一", dropped)
+
+
 def _inv_sym(A: np.ndarray) -> np.ndarray:
     try:
         return linalg.cho_solve(linalg.cho_factor(A, check_finite=False), np.eye(len(A)), check_finite=False)
@@ -266,6 +310,8 @@ def ols_fe(y: np.ndarray, X: np.ndarray, fes: list, cluster=None, names=None, ss
     T = demean(cols, fes)
     yt, Xt = T[:, 0], T[:, 1: 1 + X.shape[1]]
     Jt = T[:, 1:]
+    names = list(names) if names is not None else [f"x{j}" for j in range(X.shape[1])]
+    check_rank(Xt, X, names)
     XtX = Xt.T @ Xt
     beta = linalg.solve(XtX, Xt.T @ yt, assume_a="pos") if Xt.shape[1] else np.zeros(0)
     resid = yt - Xt @ beta
@@ -277,7 +323,6 @@ def ols_fe(y: np.ndarray, X: np.ndarray, fes: list, cluster=None, names=None, ss
         vcov, G = sigma2 * bread, n
     else:
         vcov, G = cluster_vcov(Jt, resid, bread, cluster, n, dfk)
-    names = names or [f"x{j}" for j in range(X.shape[1])]
     return FEFit(beta, vcov, list(names), n, G, dfk, resid, y - resid, float(resid @ resid), "ols", Xt,
                  None, None if cluster is None else factorize(cluster)[0])
 
@@ -304,6 +349,9 @@ def poisson_fe(y: np.ndarray, X: np.ndarray, fes: list, cluster=None, offset: np
         cluster = None if cluster is None else np.asarray(cluster)[keep]
         extra_jacobian = None if extra_jacobian is None else np.asarray(extra_jacobian)[keep]
     n, k = X.shape
+    names = list(names) if names is not None else [f"x{j}" for j in range(k)]
+    if k and mu_start is None:  # the profile refits nearby models from mu_start: checked once already
+        check_rank(demean(X, fes), X, names)
     if mu_start is not None and len(mu_start) == n:
         mu = np.asarray(mu_start, dtype=float)
     else:
@@ -336,6 +384,5 @@ def poisson_fe(y: np.ndarray, X: np.ndarray, fes: list, cluster=None, offset: np
         vcov, G = bread @ meat @ bread * n / (n - dfk), n
     else:
         vcov, G = cluster_vcov(Jt, y - mu, bread, cluster, n, dfk)
-    names = names or [f"x{j}" for j in range(k)]
     return FEFit(beta, vcov, list(names), n, G, dfk, y - mu, mu, dev, "poisson", Jt[:, :k], w,
                  None if cluster is None else factorize(cluster)[0])
