@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
-HELP = "Write the synthetic demo city (示范市, all canonical tables plus truth.json) to a directory."
+HELP = ("Write the synthetic demo city (示范市, all canonical tables plus truth.json) to a directory; "
+        "with --workspace, also as a bureau would send it (raw exports and a workspace whose recipe maps them).")
 
 
 def _count(text: str) -> int:
@@ -24,6 +25,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"number of cases (default {DEFAULT_CASES:,}); other tables do not change")
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet",
                         help="file format of the tables (default parquet; csv is UTF-8)")
+    parser.add_argument("--workspace", metavar="DIR", default=None,
+                        help="also write the demo city as raw exports (GBK CSV and Excel, Chinese headers, "
+                             "title rows, 合计 rows, unit names, one file per month) into DIR/exports, with "
+                             "the workspace that maps them (sources.yaml, units.csv, targets.yaml); "
+                             "`cityanalytics build DIR` turns them back into the canonical tables")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,5 +41,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"{LABEL_ZH} (synthetic demo data) seed={args.seed}")
     for name, path in files.items():
         print(f"  {name:<13} {path}")
+    if args.workspace:
+        from .exports import write_exports
+
+        t1 = time.perf_counter()
+        written = write_exports(args.out, args.workspace)
+        n = sum(len(v) for k, v in written.items() if k != "workspace")
+        print(f"  workspace     {args.workspace} ({n} raw export files, sources.yaml, units.csv, targets.yaml;"
+              f" {time.perf_counter() - t1:.1f} s)")
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0

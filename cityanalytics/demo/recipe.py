@@ -1,0 +1,95 @@
+"""The demo workspace's recipe (sources.yaml), units.csv, targets and run files.
+
+The recipe is written as text so that it reads like one a user wrote: comments say why each
+option is there. ``RECIPE_TABLES`` holds the same options as data for the tests.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from .cases import SUB_NAMES
+from .exports import CATEGORY_OF_SUBCATEGORY, DUST_ADDRESS_PATTERN, ENCODING, EXPORTS
+from .truth import LABEL_ZH
+from .units import CITY_NAME
+
+SOURCE_LINE = f"{CITY_NAME}数字城管、以克论净、垃圾分类、考核等业务系统导出({LABEL_ZH},由 cityanalytics demo 生成)"
+
+RECIPE = f"""\
+# 数据工作区的配方(recipe):哪些原始导出文件生成哪张规范表,以及如何映射。
+# {CITY_NAME}是虚构城市,所有导出文件都是 cityanalytics demo 生成的合成演示数据。
+# `cityanalytics build .` reads this file and writes the canonical tables into tables/.
+name: {CITY_NAME}
+source: {SOURCE_LINE}
+synthetic: true            # every report says the data are synthetic
+as_of: null                # case figures as of the end of the data
+tables:
+  districts:
+    files: [units.csv]
+  unit_changes:
+    files: [{EXPORTS}/区划调整记录.csv]
+    encoding: {ENCODING}
+  cases:
+    # one file per month; a new month dropped into the folder is picked up. The platform's
+    # Excel download replaced the CSV from 2025-06 on, with the same columns.
+    files: [{EXPORTS}/案件明细/案件明细_*.csv, {EXPORTS}/案件明细/案件明细_*.xlsx]
+    encoding: {ENCODING}
+    # 所属街道 holds unit names: they are resolved to unit_id through units.csv.
+    # The export has no 部件/事件 column (大类 is 市容环境, 公用设施 ..., not 部件/事件):
+    # it comes from the subcategory.
+    derive:
+      category:
+        column: 小类
+        lookup: {{{", ".join(f"{k}: {v}" for k, v in CATEGORY_OF_SUBCATEGORY.items())}}}
+    time_limits: {{column: due_at}}   # the export's own deadline column (处置时限)
+  dust_samples:
+    files: [{EXPORTS}/以克论净/以克论净检测结果_*.xlsx]
+    # no unit column: the street or town is inside the address 点位地址
+    # (示范市澄湖区鹭洲街道鹭洲大道 -> 鹭洲街道; 示范市示范经济技术开发区开元大道 -> the zone)
+    derive:
+      unit_id: {{column: 点位地址, pattern: '{DUST_ADDRESS_PATTERN}'}}
+  communities:
+    files: [{EXPORTS}/垃圾分类小区台账.xlsx]   # one sheet per district; every sheet is read
+  assessments:
+    files: [{EXPORTS}/街镇月度考核结果.csv]
+    encoding: {ENCODING}
+    aliases: {{unit_id: [被考核单位]}}
+  campaigns:
+    files: [{EXPORTS}/专项行动安排.xlsx]
+    aliases: {{unit_id: [实施街道]}}
+"""
+
+
+def recipe() -> dict:
+    """The recipe as data (what ``yaml.safe_load`` gives for sources.yaml)."""
+    return yaml.safe_load(RECIPE)
+
+
+def write_units(root: Path, districts: pd.DataFrame) -> Path:
+    path = root / "units.csv"
+    districts.to_csv(path, index=False, encoding="utf-8")
+    return path
+
+
+def write_targets(root: Path) -> Path:
+    """The demo's plan targets: the shipped registry (the demo's reports compare with 海陵's plan)."""
+    path = root / "targets.yaml"
+    text = resources.files("cityanalytics").joinpath("data/targets.yaml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_workspace(root: Path, districts: pd.DataFrame) -> list[Path]:
+    """sources.yaml, units.csv, targets.yaml and the run files; folders for tables and outputs."""
+    root.mkdir(parents=True, exist_ok=True)
+    assert set(CATEGORY_OF_SUBCATEGORY) == set(SUB_NAMES)
+    recipe_path = root / "sources.yaml"
+    recipe_path.write_text(RECIPE, encoding="utf-8")
+    files = [recipe_path, write_units(root, districts), write_targets(root)]
+    for folder in ("tables", "outputs"):
+        (root / folder).mkdir(exist_ok=True)
+    return files
