@@ -19,7 +19,7 @@ import pandera.pandas as pa
 from cityanalytics import schemas
 from cityanalytics.io.headers import map_columns, merged_aliases, normalize_header
 from cityanalytics.io.parsing import EMPTY_MARKERS, normalize_text, parse_column
-from cityanalytics.io.readers import RawSheet, read_sheets
+from cityanalytics.io.readers import RawSheet, read_sheets, reader_rejections
 from cityanalytics.io.report import REJECTION_COLUMNS, LoadError, LoadReport, LoadResult
 
 SUMMARY_WORDS = {"合计", "总计", "小计"}  # compared after NFKC, without spaces or a trailing colon
@@ -41,6 +41,7 @@ def load(
     aliases: Mapping | None = None,
     value_fixes: Mapping[str, str] | None = None,
     units: pd.DataFrame | None = None,
+    encoding: str | None = None,
 ) -> LoadResult:
     """Load ``source`` (CSV, .xlsx, Parquet file, or SQLAlchemy URL) as canonical ``table``.
 
@@ -52,6 +53,7 @@ def load(
     sheet: for Excel, one sheet (name or index); by default every sheet with a header
         for this table is loaded.
     sql: for a database URL, a query to run instead of reading the table named ``table``.
+    encoding: for CSV and text files, the text encoding (e.g. ``gbk``) instead of detecting it.
     """
     spec = schemas.table(table)
     alias_table = merged_aliases(aliases)
@@ -59,7 +61,7 @@ def load(
     report = LoadReport(source=str(source).split("@")[-1], table=table)
 
     parts, rejected = [], []
-    for raw in read_sheets(source, table, alias_table, sheet=sheet, sql=sql):
+    for raw in read_sheets(source, table, alias_table, sheet=sheet, sql=sql, encoding=encoding):
         frame, rows_rejected = _prepare_sheet(raw, spec, alias_table, fixes, report)
         parts.append(frame)
         rejected.append(rows_rejected)
@@ -124,7 +126,7 @@ def _prepare_sheet(raw: RawSheet, spec: schemas.Table, alias_table: dict, fixes:
     frame = raw.cells[list(mapping)].rename(columns=mapping)
     frame["_file"] = raw.source
     frame["_row"] = raw.rows
-    rejected = [_blank_and_summary_rows(raw), _extra_fields(raw)]
+    rejected = [_blank_and_summary_rows(raw), _extra_fields(raw), reader_rejections(raw, mapping)]
     dropped = set(rejected[0]["row"])
 
     for col in spec.columns:
