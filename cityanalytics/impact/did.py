@@ -335,6 +335,12 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
     """
     prep = prepare(panel, campaign, outcome=outcome, treated=treated, controls=controls, model=model, freq=freq,
                    covariates=covariates, exposure=exposure)
+    names_of = unit_names or {}
+    early = sorted(u for u in prep.treated if pd.Timestamp(campaign.adoption.get(u, campaign.start)) < prep.window[0])
+    if early and len(early) == len(prep.treated):
+        raise ValueError(f"every covered unit started before the data begin ({prep.window[0]:%Y-%m-%d}): "
+                         f"{', '.join(names_of.get(u, u) for u in early)}; no pre-campaign period to compare / "
+                         f"{'、'.join(names_of.get(u, u) for u in early)} 在数据开始之前已开始活动,没有活动前数据,无法做双重差分")
     if post == "exclude":
         keep_t = prep.axis.pidx[min(np.searchsorted(prep.axis.days.values, np.datetime64(campaign.end)),
                                     len(prep.axis.days) - 1)]
@@ -344,10 +350,9 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
     fit, names, profile, best_h, X = static_fit(prep, campaign, effect=effect, slope=slope, post=post,
                                                 half_life=half_life, ssc=ssc, level=level)
     table = _rows(fit, names, level, prep.log_scale, lambda term: _label(term, post))
-    names_of = unit_names or {}
-    early = sorted(u for u in prep.treated if pd.Timestamp(campaign.adoption.get(u, campaign.start)) < prep.window[0])
     diag = {"n_obs": fit.n, "n_treated": len(prep.treated), "n_control": len(prep.controls),
             "treated_before_data": early, "treated_before_data_names": [names_of.get(u, u) for u in early],
+            "data_start": prep.window[0],
             "covariates": list(prep.covariates), "exposure": prep.exposure,
             "n_clusters": fit.n_clusters, "model": prep.model, "freq": prep.freq, "df_k": fit.df_k,
             "n_periods": int(prep.df["t"].nunique()), "zeros": prep.df.attrs.get("zeros", 0)}
@@ -413,7 +418,8 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
     warns = W.did_warnings({"n_treated": len(prep.treated), "n_control": len(prep.controls),
                             "n_clusters": fit.n_clusters, "n_pre": pre_info.get("n_pre", 0),
                             "pretrend_p": pre_info.get("pretrend_p"),
-                            "pretrend_slope_p": pre_info.get("pretrend_slope_p"), "freq": prep.freq})
+                            "pretrend_slope_p": pre_info.get("pretrend_slope_p"), "freq": prep.freq,
+                            "n_no_interval": int(table["se"].isna().sum())})
     res = DiDResult(table=table, event_study=es, pretrend=pre_info, fit=fit, es_fit=es_fit, profile=profile,
                     diagnostics=diag, warnings=warns, options=opts, data=prep.df, plotter=plots.plot_did)
     res.spec = sentences.did_spec(res)

@@ -131,6 +131,10 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
         raise ValueError(f"post must be 'decay', 'level' or 'exclude', got {post!r}")
     chosen, label = _select_units(panel, campaign, units)
     window = _window(panel)
+    if campaign.start <= window[0]:
+        raise ValueError(f"the campaign starts {campaign.start:%Y-%m-%d}, not after the data begin "
+                         f"({window[0]:%Y-%m-%d}): no pre-campaign period / 活动开始({campaign.start:%Y-%m-%d})"
+                         f"不晚于数据起点({window[0]:%Y-%m-%d}),没有活动前数据,无法做中断时间序列")
     count = family in ("poisson", "negbin")
     if exposure and not count:
         raise ValueError("exposure is an offset for counts; a continuous outcome (Gaussian) has none")
@@ -216,8 +220,11 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
 
     params = params_all
     cov_b = cov_all[: len(cols), : len(cols)]
-    se = np.sqrt(np.diag(cov_b))
+    se = np.sqrt(np.maximum(np.diag(cov_b), 0.0))
     df_t = max(n - J.shape[1], 1)  # t(n - p) intervals: the small-sample allowance for a short series
+    if n <= J.shape[1]:  # saturated: as many parameters as periods, nothing left for an interval
+        se = np.full_like(se, np.nan)
+    se = np.where(se > 1e-10 * np.maximum(np.abs(params_all), 1.0), se, np.nan)
     z = stats.t.ppf(0.5 + level / 2, df_t)
     effect_terms = [c for c in cols if c.startswith("phase:") or c in ("campaign", "slope", "post")]
     Xm = design.to_numpy()
@@ -310,6 +317,7 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
                 post=post, seasonality=seasonality, fourier_order=fourier_order, weekday=weekday and freq == "D",
                 spring_festival=spring_festival, holidays=holidays, trend=trend, level=level, freq=freq,
                 campaign=campaign, exposure=exposure)
+    diagnostics["n_no_interval"] = int(table["se"].isna().sum()) if len(table) else 0
     warns = W.its_warnings(diagnostics, campaign, opts)
     result = ITSResult(table=table, series=out_series, design=design, model=model, profile=profile,
                        diagnostics=diagnostics, warnings=warns, options=opts, plotter=plots.plot_its)

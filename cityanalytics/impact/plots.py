@@ -17,6 +17,22 @@ def _ax(ax, figsize=(9, 4)):
     return ax
 
 
+def say_no_data(ax, message: str):
+    """An empty panel that says why (thin data): the figure is drawn, never an exception."""
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=10, color="0.35", wrap=True,
+            transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
+def _finite(*arrays) -> np.ndarray:
+    ok = np.ones(len(arrays[0]), dtype=bool)
+    for a in arrays:
+        ok &= np.isfinite(np.asarray(a, dtype=float))
+    return ok
+
+
 def shade_phases(ax, campaign, alpha: float = 0.6) -> None:
     for i, p in enumerate(campaign.phases):
         ax.axvspan(p.start, p.end, color=PHASE_COLORS[i % len(PHASE_COLORS)], alpha=alpha, lw=0,
@@ -33,6 +49,8 @@ def plot_its(result, ax=None, per_day: bool = True, zoom_days: int | None = 540)
     s = result.series
     o = result.options
     camp = o["campaign"]
+    if s is None or len(s) == 0 or not np.isfinite(np.asarray(s["observed"], dtype=float)).any():
+        return say_no_data(ax, f"{camp.name_zh}:没有可画的观测值(数据不足)")
     count = o["family"] in ("poisson", "negbin")
     div = s["days"].to_numpy(dtype=float) if (count and per_day) else 1.0
     x = s["period"]
@@ -60,9 +78,12 @@ def plot_profile(result, ax=None):
     ax = _ax(ax, (6, 3.5))
     prof = result.profile
     if prof is None:
-        raise ValueError("no half-life profile: the model has no post-campaign decay term")
-    h = prof.half_lives[np.isfinite(prof.half_lives)]
-    lr = prof.lr[np.isfinite(prof.half_lives)]
+        return say_no_data(ax, "没有半衰期剖面:模型不含活动结束后的衰减项(或活动后数据不足)")
+    keep = np.isfinite(prof.half_lives) & np.isfinite(prof.lr)
+    if not keep.any():
+        return say_no_data(ax, "半衰期剖面没有可画的值(数据不足)")
+    h = prof.half_lives[keep]
+    lr = prof.lr[keep]
     ax.plot(h, lr, marker="o", ms=3)
     ax.axhline(stats.chi2.ppf(prof.level, 1), color="0.5", ls="--", lw=1, label=f"{prof.level:.0%} 界限")
     ax.axhline(prof.lr[-1], color="#d62728", ls=":", lw=1, label="不衰减(半衰期=∞)")
@@ -84,12 +105,23 @@ def plot_event_study(result, ax=None, others=None, labels=None):
     series = [result] + list(others or [])
     names = labels or [getattr(r, "method_zh", "估计") for r in series]
     width = 0.8 / len(series)
+    drawn = 0
     for k, (r, name) in enumerate(zip(series, names)):
         es = r.event_study
+        if es is None or len(es) == 0:
+            continue
         shift = (k - (len(series) - 1) / 2) * width
         pct = r.options.get("scale") == "pct"
         y, lo, hi = (es["pct"], es["pct_low"], es["pct_high"]) if pct else (es["coef"], es["ci_low"], es["ci_high"])
-        ax.errorbar(es["event_time"] + shift, y, yerr=[y - lo, hi - y], fmt="o", ms=4, capsize=2, label=name)
+        ok = _finite(y, lo, hi) & (np.asarray(lo, dtype=float) <= np.asarray(y, dtype=float)) \
+            & (np.asarray(y, dtype=float) <= np.asarray(hi, dtype=float))
+        if not ok.any():
+            continue
+        x, y, lo, hi = (np.asarray(v, dtype=float)[ok] for v in (es["event_time"], y, lo, hi))
+        ax.errorbar(x + shift, y, yerr=[y - lo, hi - y], fmt="o", ms=4, capsize=2, label=name)
+        drawn += 1
+    if not drawn:
+        return say_no_data(ax, "事件研究:没有可画的区间(活动前后的期数或单位太少)")
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -118,8 +150,14 @@ def plot_placebo(result, ax=None):
     """Distribution of placebo estimates with the actual estimate marked."""
     ax = _ax(ax, (6, 3.5))
     t = result.placebos
-    ax.hist(t["estimate"].dropna(), bins=min(30, max(5, len(t) // 3)), color="0.7", edgecolor="0.4")
-    ax.axvline(result.actual, color="#d62728", lw=2, label="实际估计")
+    est = t["estimate"].to_numpy(dtype=float) if len(t) else np.zeros(0)
+    est = est[np.isfinite(est)]
+    if len(est) == 0:
+        ax.set_title(result.title_zh)
+        return say_no_data(ax, "数据不足,没有可画的估计值")
+    ax.hist(est, bins=min(30, max(5, len(t) // 3)), color="0.7", edgecolor="0.4")
+    if np.isfinite(result.actual):
+        ax.axvline(result.actual, color="#d62728", lw=2, label="实际估计")
     ax.set_xlabel("估计效应(对数比)" if result.options.get("log_scale") else "估计效应")
     ax.set_ylabel("次数")
     ax.set_title(result.title_zh)

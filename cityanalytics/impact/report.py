@@ -1,23 +1,30 @@
-"""What ``notebooks/campaign_impact.ipynb`` calls: load, pick the campaign, run the analyses,
-and give tables with Chinese headers.
+"""What ``notebooks/campaign_impact.ipynb`` calls: load, pick the campaign and the outcome, run
+the analyses, and give tables with Chinese headers.
 
-    rep = analyse(data_dir="data/demo", campaign_id="C2022-BRGJ", freq="W")
+    rep = analyse(workspace="data/demo", campaign_id="C2022-BRGJ", freq="W")
+    rep = analyse(workspace="ws", phases={...}, treated_units=[...], outcome="waste_per_capita")
     rep.sentences            # the key points
     display_table(rep.its)   # any result's table, with Chinese column names
+
+The tables come from a workspace (``cityanalytics.workspace``). The outcome is case counts
+(Poisson or negative binomial, an exposure as the offset) or a value per unit and period
+from the observations table (Gaussian), through the same ITS and DiD (see ``impact.inputs``).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
 from cityanalytics.impact.campaign import Campaign
-from cityanalytics.impact.panel import FREQ_ZH, case_panel
+from cityanalytics.impact.inputs import (Outcome, build_panel, join_columns, load_inputs, resolve_outcome,
+                                         unit_names)
+from cityanalytics.impact.panel import FREQ_ZH
+from cityanalytics.impact.sentences import exposure_zh
 
-TABLES = ["districts", "unit_changes", "cases", "campaigns"]
+TABLES = ["districts", "unit_changes", "cases", "campaigns", "observations"]
 
 
 @dataclass
@@ -25,9 +32,12 @@ class CampaignReport:
     campaign: Campaign
     panel: pd.DataFrame
     names: dict  # unit_id -> name_zh
-    data_dir: str
+    workspace: str
     freq: str
     outcome_label: str
+    outcome: Outcome | None = None
+    exposure: str = ""
+    covariates: list = field(default_factory=list)
     its: object = None
     did: object = None
     staggered: object = None
@@ -35,6 +45,10 @@ class CampaignReport:
     load_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list = field(default_factory=list)
     tables: dict = field(default_factory=dict, repr=False)  # the loaded inputs, for a refit with other settings
+
+    @property
+    def data_dir(self) -> str:  # the name before workspaces
+        return self.workspace
 
     @property
     def results(self) -> list:
@@ -57,25 +71,18 @@ class CampaignReport:
                     out.append(w.message)
         return out + self.notes
 
-
-def load_inputs(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """The canonical tables the analysis needs, through the loaders (validated), and a
-    small table of rows read / kept / rejected."""
-    from cityanalytics import quality
-
-    loaded = quality.load_tables(data_dir, TABLES)
-    frames, rows = {}, []
-    for name, t in loaded.tables.items():
-        if t.frame is None:
-            if name in ("cases", "campaigns"):
-                raise FileNotFoundError(f"{data_dir}: table {name} could not be loaded ({t.problem})")
-            frames[name] = None
-            continue
-        frames[name] = t.frame
-        rep = t.report
-        rows.append({"表": name, "文件": Path(t.file).name, "读入行": rep.rows_read,
-                     "保留行": len(t.frame), "拒绝行": rep.rows_rejected})
-    return frames, pd.DataFrame(rows)
+    @property
+    def design_zh(self) -> str:
+        """Which design applies, in one sentence for the reader."""
+        o = self.outcome
+        if o is None or o.is_count:
+            fam = "计数模型(泊松或负二项,以" + exposure_zh(self.exposure) + "为暴露量)"
+        else:
+            fam = "线性模型(高斯,效应以结果变量自身的单位表示)"
+        how = ("分批推行:Callaway-Sant'Anna 双重差分(与普通双向固定效应并列),不做单一序列的中断时间序列"
+               if self.campaign.staggered else "中断时间序列 + 以未覆盖单位为对照的双重差分")
+        src = "观测值表(observations)指标「" + o.indicator + "」" if o and o.source == "observations" else "案件表"
+        return f"结果变量来自{src},用{fam};设计:{how}。"
 
 
 def build_campaign(tables: dict, campaign_id: str = "", *, campaign_name: str = "", phases=None,
@@ -99,13 +106,23 @@ def build_campaign(tables: dict, campaign_id: str = "", *, campaign_name: str = 
     return camp
 
 
-def analyse(data_dir: str, campaign_id: str = "", *, campaign_name: str = "", phases=None, treated_units=None,
-            control_units=None, outcomes=None, outcome_label: str = "", freq: str = "W", its_units: str = "treated",
-            effect: str = "phases", post: str = "decay", family: str = "poisson", did_model: str = "poisson",
-            event_window=None, control_group: str = "notyet", robustness_checks=None, ri_max_sets: int = 252,
-            level: float = 0.95, tables: dict | None = None, window=None) -> CampaignReport:
+def analyse(workspace=None, campaign_id: str = "", *, data_dir=None, campaign_name: str = "", phases=None,
+            treated_units=None, control_units=None, outcomes=None, outcome: str = "", outcome_label: str = "",
+            exposure: str = "", covariates=None, freq: str = "W", its_units: str = "treated", effect: str = "phases",
+            post: str = "decay", family: str = "poisson", did_model: str = "poisson", event_window=None,
+            control_group: str = "notyet", robustness_checks=None, ri_max_sets: int = 252, level: float = 0.95,
+            tables: dict | None = None, window=None) -> CampaignReport:
     """Run every analysis the notebook shows for one campaign.
 
+    workspace: a workspace folder or a folder of canonical tables (``data_dir``: the same, by
+        its former name).
+    outcome: "" (cases of the campaign's subcategories, or of ``outcomes``), a case measure
+        (``count``, ``disposal_hours``), an observations indicator id, or subcategories.
+        Counts use ``family`` (poisson/negbin) and ``did_model`` (poisson/ols); values are
+        Gaussian whatever those say.
+    exposure: counts only: a districts column (population, households ...), an observations
+        indicator or a panel column whose log is the offset instead of log(days).
+    covariates: panel columns, observations indicators or districts columns for ``did``.
     window: (start, end) to run the campaign's dates as a what-if (``Campaign.with_window``).
     """
     from cityanalytics.impact.did import did
@@ -113,42 +130,95 @@ def analyse(data_dir: str, campaign_id: str = "", *, campaign_name: str = "", ph
     from cityanalytics.impact.robustness import robustness
     from cityanalytics.impact.staggered import callaway_santanna
 
+    source = workspace if workspace not in (None, "") else data_dir
+    _check_choices(family=(family, ("poisson", "negbin")), did_model=(did_model, ("poisson", "ols")),
+                   effect=(effect, ("phases", "level")), post=(post, ("decay", "level", "exclude")),
+                   control_group=(control_group, ("notyet", "never")), freq=(str(freq).upper(), ("D", "W", "M")))
+    freq = str(freq).upper()
+    if source in (None, "") and tables is None:
+        raise ValueError("give the workspace (a workspace folder or a folder of canonical tables)")
     if tables is None:
-        tables, load_summary = load_inputs(data_dir)
+        tables, load_summary = load_inputs(source, outcome)
     else:
         load_summary = pd.DataFrame()
+    if campaign_id and tables.get("campaigns") is None:
+        raise FileNotFoundError(f"{source}: campaign_id={campaign_id!r} needs a campaigns table; without one, give "
+                                "phases and treated_units")
     camp = build_campaign(tables, campaign_id, campaign_name=campaign_name, phases=phases,
                           treated_units=treated_units, outcomes=outcomes, window=window)
-    if not camp.outcomes:
-        raise ValueError("no outcomes: the campaign names no subcategories; set the outcomes parameter")
-    names = {}
-    if tables.get("districts") is not None:
-        d = tables["districts"]
-        names = dict(zip(d["unit_id"].astype(str), d["name_zh"].astype(str)))
-    changes = tables.get("unit_changes")
-    panel = case_panel(tables["cases"], list(camp.outcomes), freq=freq, unit_changes=changes)
-    label = outcome_label or ("、".join(camp.outcomes) + " 案件数")
-    rep = CampaignReport(camp, panel, names, str(data_dir), freq, label, load_summary=load_summary, tables=tables)
-    window = tuple(event_window) if event_window else None
+    out = resolve_outcome(outcome, tables, camp.outcomes)
+    if out.source == "cases" and out.is_count and not out.subcategories:
+        raise ValueError("no outcomes: the campaign names no subcategories; set the outcomes parameter "
+                         "(or outcome: an observations indicator)")
+    notes: list = []
+    panel, used_freq = build_panel(tables, out, freq)
+    if used_freq != freq:
+        notes.append(f"观测值按{FREQ_ZH[used_freq]}记录,按{FREQ_ZH[used_freq]}度分析(运行设定为{FREQ_ZH.get(freq, freq)}度)。")
+    exposure = str(exposure or "")
+    covariates = [str(c) for c in (covariates or [])]
+    if exposure and not out.is_count:
+        notes.append(f"暴露量「{exposure}」只用于计数结果,本结果为数值,未使用。")
+        exposure = ""
+    panel = join_columns(panel, ([exposure] if exposure else []) + covariates, tables, "exposure/covariate")
+    names = unit_names(tables)
+    label = outcome_label or out.label + (f"({out.unit})" if out.unit and not out.is_count else "")
+    rep = CampaignReport(camp, panel, names, str(source), used_freq, label, out, exposure, covariates,
+                         load_summary=load_summary, tables=tables)
+    rep.notes += notes
+    ev_window = tuple(event_window) if event_window else None
     checks = tuple(robustness_checks) if robustness_checks is not None else (
         "placebo_dates", "placebo_units", "leave_one_out", "randomization")
     controls = [str(u) for u in control_units] if control_units else None
+    col = out.column
+    its_family = family if out.is_count else "gaussian"
+    model = did_model if out.is_count else "ols"
+    if not out.is_count and (family != "poisson" or did_model != "poisson"):
+        rep.notes.append("结果为数值(非计数),中断时间序列与双重差分均用线性(高斯)模型。")
+    expo = exposure or None
     if camp.staggered:
-        rep.staggered = callaway_santanna(panel, camp, control=control_group, event_window=window, level=level,
-                                          outcome_label=label)
+        rep.staggered = _attempt(rep, "分批推行的双重差分", lambda: callaway_santanna(
+            panel, camp, outcome=col, control=control_group, event_window=ev_window, level=level,
+            outcome_label=label, unit_names=names))
         rep.notes.append("分批推行的活动不做单一序列的中断时间序列(各单位开始时间不同)。")
+        if covariates or expo:
+            rep.notes.append("Callaway-Sant'Anna 估计未使用协变量与暴露量(按对数案件率或数值本身比较)。")
     else:
         its_sel = None if its_units == "treated" else its_units
-        rep.its = its(panel, camp, units=its_sel, family=family, effect=effect, post=post, level=level,
-                      outcome_label=label)
-        rep.did = did(panel, camp, controls=controls, model=did_model, effect=effect, post=post,
-                      event_window=window, level=level, outcome_label=label)
+        rep.its = _attempt(rep, "中断时间序列", lambda: its(
+            panel, camp, outcome=col, units=its_sel, family=its_family, effect=effect, post=post, level=level,
+            outcome_label=label, exposure=expo))
+        rep.did = _attempt(rep, "双重差分", lambda: did(
+            panel, camp, outcome=col, controls=controls, model=model, effect=effect, post=post,
+            event_window=ev_window, level=level, outcome_label=label, exposure=expo, covariates=covariates,
+            unit_names=names))
     if checks:
         sub = panel if controls is None else panel[panel["unit_id"].isin(list(camp.units) + controls)]
         sub.attrs.update(panel.attrs)
-        rep.robustness = robustness(sub, camp, model=did_model if not camp.staggered else "ols", checks=checks,
-                                    max_sets=ri_max_sets)
+        rep.robustness = _attempt(rep, "稳健性检验", lambda: robustness(
+            sub, camp, outcome=col, model=model if not camp.staggered else "ols", checks=checks, max_sets=ri_max_sets,
+            exposure=None if camp.staggered else expo, covariates=None if camp.staggered else covariates))
     return rep
+
+
+def _check_choices(**given) -> None:
+    """Settings are checked before any model runs, so an error below is about the data."""
+    for name, (value, allowed) in given.items():
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def _attempt(rep: CampaignReport, title_zh: str, fit):
+    """Run one analysis; when the data cannot support it (too few periods or units, a campaign
+    starting before the data, a collinear covariate), say why in the report instead of failing."""
+    from cityanalytics.impact.within import RankDeficientError
+
+    try:
+        return fit()
+    except (ValueError, RankDeficientError) as exc:
+        text = str(exc)
+        reason = text.split(" / ", 1)[1] if " / " in text else text
+        rep.notes.append(f"{title_zh}未做:{reason}")
+        return None
 
 
 # --- display -------------------------------------------------------------------------------
@@ -157,11 +227,23 @@ def scope_markdown(rep: CampaignReport) -> str:
     c = rep.campaign
     lo, hi = rep.panel.attrs.get("window", (rep.panel["period"].min(), rep.panel["period_end"].max()))
     units = "、".join(rep.names.get(u, u) for u in c.units)
+    o = rep.outcome
+    if o is None or o.source == "cases":
+        how = "按上报时间计数" if o is None or o.is_count else "已处置案件的平均处置时长"
+    else:
+        how = f"观测值表指标 {o.indicator}" + (f",单位 {o.unit}" if o.unit else "")
+    if o is not None and o.is_count:
+        how += f",以{exposure_zh(rep.exposure)}为暴露量"
+    col = o.column if o is not None else "count"
+    size = (f"{int(rep.panel['count'].sum()):,} 件目标类别案件" if col == "count"
+            else f"{int(rep.panel[col].notna().sum()):,} 个单位-时期观测值")
     lines = [f"**活动**:{c.describe_zh()}", f"**覆盖单位**({len(c.units)} 个):{units}",
-             f"**结果变量**:{rep.outcome_label}(按上报时间计数)",
-             f"**数据**:{rep.data_dir},{pd.Timestamp(lo):%Y-%m-%d} 至 {pd.Timestamp(hi):%Y-%m-%d},"
-             f"{FREQ_ZH[rep.freq]}度汇总,{rep.panel['unit_id'].nunique()} 个单位,"
-             f"{int(rep.panel['count'].sum()):,} 件目标类别案件"]
+             f"**结果变量**:{rep.outcome_label}({how})",
+             f"**设计**:{rep.design_zh}",
+             f"**数据**:{rep.workspace},{pd.Timestamp(lo):%Y-%m-%d} 至 {pd.Timestamp(hi):%Y-%m-%d},"
+             f"{FREQ_ZH[rep.freq]}度汇总,{rep.panel['unit_id'].nunique()} 个单位,{size}"]
+    if rep.covariates:
+        lines.append("**协变量**(双重差分):" + "、".join(rep.covariates))
     if not c.staggered:
         ctrl = sorted(set(rep.panel["unit_id"]) - set(c.units))
         lines.insert(2, f"**对照单位**({len(ctrl)} 个):" + "、".join(rep.names.get(u, u) for u in ctrl))
@@ -176,7 +258,11 @@ def _fmt_pct(x) -> str:
 
 def _ci(lo, hi, pct=True) -> str:
     if pct:
+        if any(v is None or v != v for v in (lo, hi)):
+            return "无法估计(数据不足)"
         return f"{_fmt_pct(lo)} 至 {_fmt_pct(hi)}"
+    if any(v is None or v != v for v in (lo, hi)):
+        return "无法估计(数据不足)"
     return f"{lo:+.3f} 至 {hi:+.3f}"
 
 
@@ -270,7 +356,10 @@ def show_its(rep: CampaignReport) -> None:
     from cityanalytics.impact.plots import plot_profile
 
     if rep.its is None:
-        display(Markdown("分批推行的活动各单位开始时间不同,不做单一序列的中断时间序列,见下文分批推行的双重差分。"))
+        if rep.campaign.staggered:
+            display(Markdown("分批推行的活动各单位开始时间不同,不做单一序列的中断时间序列,见下文分批推行的双重差分。"))
+        else:
+            display(Markdown(_not_done(rep, "中断时间序列")))
         return
     display(effects_table(rep.its))
     fig, axes = plt.subplots(1, 2, figsize=(13, 4), gridspec_kw={"width_ratios": [2, 1]})
@@ -284,10 +373,18 @@ def show_its(rep: CampaignReport) -> None:
     plt.close(fig)
 
 
+def _not_done(rep: CampaignReport, title_zh: str) -> str:
+    why = [n for n in rep.notes if n.startswith(title_zh + "未做")]
+    return why[0] if why else f"{title_zh}未做。"
+
+
 def show_did(rep: CampaignReport) -> None:
     import matplotlib.pyplot as plt
-    from IPython.display import display
+    from IPython.display import Markdown, display
 
+    if rep.did is None and rep.staggered is None:
+        display(Markdown(_not_done(rep, "分批推行的双重差分" if rep.campaign.staggered else "双重差分")))
+        return
     for result, extra in ((rep.did, pretrend_table), (rep.staggered, None)):
         if result is None:
             continue
@@ -307,7 +404,8 @@ def show_robustness(rep: CampaignReport) -> None:
     from IPython.display import Markdown, display
 
     if rep.robustness is None:
-        display(Markdown("本次未做稳健性检验。"))
+        why = [n for n in rep.notes if n.startswith("稳健性检验未做")]
+        display(Markdown(why[0] if why else "本次未做稳健性检验。"))
         return
     display(robustness_table(rep.robustness))
     rep.robustness.plot()
@@ -319,4 +417,5 @@ def show_robustness(rep: CampaignReport) -> None:
 def show_spec(rep: CampaignReport) -> None:
     from IPython.display import Markdown, display
 
-    display(Markdown("\n\n".join(f"- {r.spec}" for r in rep.results)))
+    specs = [f"- {r.spec}" for r in rep.results]
+    display(Markdown("\n\n".join(specs) if specs else "没有完成的模型(数据不足),见设计提示。"))

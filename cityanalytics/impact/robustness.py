@@ -49,9 +49,10 @@ class CheckResult(AnalysisResult):
 
 
 def default_estimator(method: str = "did", outcome: str = "count", model: str | None = None,
-                      freq: str | None = None) -> Estimator:
+                      freq: str | None = None, exposure: str | None = None, covariates=None) -> Estimator:
     """The campaign-window average effect by DiD (or ITS, or Callaway-Sant'Anna for a
-    staggered roll-out): (estimate, se, p)."""
+    staggered roll-out): (estimate, se, p). ``exposure`` and ``covariates`` as in ``did``
+    (the ITS takes the exposure; Callaway-Sant'Anna neither)."""
     if method == "staggered":
         from cityanalytics.impact.staggered import callaway_santanna
 
@@ -64,14 +65,15 @@ def default_estimator(method: str = "did", outcome: str = "count", model: str | 
 
         def est(panel, campaign):
             r = did(panel, campaign, outcome=outcome, model=model, effect="level", post="exclude",
-                    event_study=False, freq=freq)
+                    event_study=False, freq=freq, exposure=exposure, covariates=covariates)
             row = r.table.iloc[0]
             return float(row["coef"]), float(row["se"]), float(row["p_value"])
     elif method == "its":
         from cityanalytics.impact.its import its
 
         def est(panel, campaign):
-            r = its(panel, campaign, outcome=outcome, effect="level", post="exclude", n_draws=10, freq=freq)
+            r = its(panel, campaign, outcome=outcome, effect="level", post="exclude", n_draws=10, freq=freq,
+                    exposure=exposure)
             row = r.table.iloc[0]
             return float(row["coef"]), float(row["se"]), float(row["p_value"])
     else:
@@ -267,11 +269,12 @@ class RobustnessResult(AnalysisResult):
 
 def robustness(panel: pd.DataFrame, campaign: Campaign, *, method: str = "did", outcome: str = "count",
                model: str | None = None, checks=("placebo_dates", "placebo_units", "leave_one_out", "randomization"),
-               max_sets: int = 252, seed: int = 0, alpha: float = 0.05) -> RobustnessResult:
+               max_sets: int = 252, seed: int = 0, alpha: float = 0.05, exposure: str | None = None,
+               covariates=None) -> RobustnessResult:
     """Run the checks with the default estimator and summarise them in one table."""
     if campaign.staggered and method == "did":
         method = "staggered"
-    est = default_estimator(method, outcome, model, panel.attrs.get("freq"))
+    est = default_estimator(method, outcome, model, panel.attrs.get("freq"), exposure=exposure, covariates=covariates)
     log_scale = outcome == "count"
     actual, se0, p0 = est(panel, campaign)
     done = {}
@@ -313,6 +316,9 @@ def _plot_all(result, ax=None):
     from cityanalytics.impact import plots
 
     n = len(result.checks)
+    if n == 0:
+        _, a = plt.subplots(figsize=(6, 3.4)) if ax is None else (None, ax)
+        return plots.say_no_data(a, "没有做成的稳健性检验(数据不足)")
     if ax is not None and n == 1:
         return plots.plot_placebo(next(iter(result.checks.values())), ax=ax)
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)

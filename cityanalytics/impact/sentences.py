@@ -33,6 +33,13 @@ COV_ZH = {
 }
 
 
+def sg(x: float, digits: int = 2) -> str:
+    """A signed number in the outcome's own unit; — where there is none (no interval estimable)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return f"{x:+.{digits}f}"
+
+
 def signed_pct(x: float, digits: int = 1) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
@@ -107,8 +114,8 @@ def its_sentences(r) -> list[str]:
         elif count:
             s = f"{row['label_zh']} {signed_pct(row['pct'])} {pct_ci(row['pct_low'], row['pct_high'], o['level'])}"
         else:
-            s = (f"{row['label_zh']} {row['coef']:+.2f}({o['level'] * 100:.0f}% CI {row['ci_low']:+.2f} 至 "
-                 f"{row['ci_high']:+.2f})")
+            s = (f"{row['label_zh']} {sg(row['coef'])}({o['level'] * 100:.0f}% CI {sg(row['ci_low'])} 至 "
+                 f"{sg(row['ci_high'])})")
         parts.append(s)
     if parts:
         out.append("与按趋势和季节推算的反事实相比:" + ";".join(parts) + "。")
@@ -118,7 +125,7 @@ def its_sentences(r) -> list[str]:
             if count:
                 s = f"活动结束时效应 {signed_pct(row['pct'])} {pct_ci(row['pct_low'], row['pct_high'], o['level'])}"
             else:
-                s = f"活动结束时效应 {row['coef']:+.2f}(CI {row['ci_low']:+.2f} 至 {row['ci_high']:+.2f})"
+                s = f"活动结束时效应 {sg(row['coef'])}(CI {sg(row['ci_low'])} 至 {sg(row['ci_high'])})"
             hl, lo, hi = d["half_life"], d["half_life_low"], d["half_life_high"]
             if d["persistent"]:
                 s += (f";数据不能排除效应持续不衰减(半衰期估计 {days_text(hl)},下限 {lo:.0f} 天),"
@@ -134,7 +141,7 @@ def its_sentences(r) -> list[str]:
                 out.append(f"活动结束后的持续变化 {signed_pct(row['pct'])} "
                            f"{pct_ci(row['pct_low'], row['pct_high'], o['level'])}。")
             else:
-                out.append(f"活动结束后的持续变化 {row['coef']:+.2f}(CI {row['ci_low']:+.2f} 至 {row['ci_high']:+.2f})。")
+                out.append(f"活动结束后的持续变化 {sg(row['coef'])}(CI {sg(row['ci_low'])} 至 {sg(row['ci_high'])})。")
     if count and "averted_total" in d:
         out.append(f"合计少发约 {num(d['averted_total'])} 件(区间 {num(d['averted_total_low'])} 至 "
                    f"{num(d['averted_total_high'])})。")
@@ -173,6 +180,11 @@ def did_sentences(r) -> list[str]:
     lv = o["level"]
     out = [f"{camp.name_zh}:以 {d['n_control']} 个未覆盖单位为对照,{d['n_treated']} 个覆盖单位的「{o['outcome_label']}」"
            "双重差分估计。"]
+    if d.get("treated_before_data_names"):
+        out.append(f"{'、'.join(d['treated_before_data_names'])} 在数据开始({d['data_start']:%Y-%m-%d})之前已开始活动,"
+                   "没有活动前的数据:它们只在数据期内与对照比较,活动开始时的变化未被观测到,效应可能被低估。")
+    if o.get("covariates"):
+        out.append("估计已控制协变量:" + "、".join(o["covariates"]) + "。")
     parts = []
     for _, row in t.iterrows():
         if row["term"] == "post":
@@ -180,14 +192,14 @@ def did_sentences(r) -> list[str]:
         if o["log_scale"]:
             parts.append(f"{row['label_zh']} {signed_pct(row['pct'])} {pct_ci(row['pct_low'], row['pct_high'], lv)}")
         else:
-            parts.append(f"{row['label_zh']} {row['coef']:+.2f}({lv * 100:.0f}% CI {row['ci_low']:+.2f} 至 "
-                         f"{row['ci_high']:+.2f})")
+            parts.append(f"{row['label_zh']} {sg(row['coef'])}({lv * 100:.0f}% CI {sg(row['ci_low'])} 至 "
+                         f"{sg(row['ci_high'])})")
     if parts:
         out.append("相对对照组的变化:" + ";".join(parts) + "。")
     if "post" in set(t["term"]):
         row = t.set_index("term").loc["post"]
         eff = (f"{signed_pct(row['pct'])} {pct_ci(row['pct_low'], row['pct_high'], lv)}" if o["log_scale"]
-               else f"{row['coef']:+.2f}(CI {row['ci_low']:+.2f} 至 {row['ci_high']:+.2f})")
+               else f"{sg(row['coef'])}(CI {sg(row['ci_low'])} 至 {sg(row['ci_high'])})")
         if o["post"] == "decay":
             hl = d.get("half_life", math.nan)
             if math.isinf(hl):
@@ -236,9 +248,12 @@ def staggered_sentences(r) -> list[str]:
     def eff(row) -> str:
         if o["log_scale"]:
             return f"{signed_pct(row['pct'])} {pct_ci(row['pct_low'], row['pct_high'], lv)}"
-        return f"{row['coef']:+.2f}({lv * 100:.0f}% CI {row['ci_low']:+.2f} 至 {row['ci_high']:+.2f})"
+        return f"{sg(row['coef'])}({lv * 100:.0f}% CI {sg(row['ci_low'])} 至 {sg(row['ci_high'])})"
 
     out = [f"{camp.name_zh}:{d['n_cohorts']} 批单位分别于不同时间推行,{d['n_never']} 个单位从未推行。"]
+    if d.get("always_treated_names"):
+        out.append(f"{'、'.join(d['always_treated_names'])} 在数据开始({d['data_start']:%Y-%m-%d})之前已推行,"
+                   "没有推行前的数据,未纳入估计。")
     out.append(f"推行后平均效应(Callaway-Sant'Anna){eff(t.loc['att_simple'])}。")
     es = r.event_study
     late = es[es["event_time"] >= 0]
@@ -255,7 +270,7 @@ def staggered_sentences(r) -> list[str]:
 
 
 def _eff(x: float, log_scale: bool) -> str:
-    return signed_pct(100 * math.expm1(x)) if log_scale else f"{x:+.2f}"
+    return signed_pct(100 * math.expm1(x)) if log_scale else sg(x)
 
 
 def robustness_spec(r) -> str:

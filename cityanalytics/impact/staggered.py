@@ -130,7 +130,8 @@ DEFAULT_BASE = {"D": 28, "W": 8, "M": 12}
 def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", control: str = "notyet",
                       units=None, level: float = 0.95, event_window: tuple[int, int] | None = None,
                       base_periods: int | None = None, se: str = "auto", freq: str | None = None,
-                      compare_twfe: bool = True, outcome_label: str | None = None) -> StaggeredResult:
+                      compare_twfe: bool = True, outcome_label: str | None = None,
+                      unit_names: dict | None = None) -> StaggeredResult:
     """Group-time ATTs and their aggregations for a staggered roll-out.
 
     units: the units to use (default: every unit in the panel; units outside the campaign
@@ -141,6 +142,8 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
     se: ``influence`` (analytic), ``jackknife`` (leave one unit out) or ``auto``: the
     jackknife when some cohort has a single unit, whose own noise the influence function
     cannot see.
+    unit_names: unit_id -> name, for the sentences (a unit treated before the data begin is
+    named there: it has no pre-period and is left out).
     """
     if control not in ("notyet", "never"):
         raise ValueError(f"control must be 'notyet' or 'never', got {control!r}")
@@ -163,6 +166,7 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
             g = np.searchsorted(periods, np.datetime64(period_start([campaign.adoption[u]], freq)[0]))
             G[i] = g if g < T else np.inf
     always = G <= 0
+    always_ids = [u for u, a in zip(ids, always) if a]
     if always.any():  # treated from the first period: no pre-period, cannot be used
         keep = ~always
         Y, G, ids = Y[keep], G[keep], [u for u, k in zip(ids, keep) if k]
@@ -235,6 +239,9 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
     sizes = {pd.Timestamp(periods[g]).strftime("%Y-%m-%d"): k for g, k in zip(cohorts, sizes_n)}
     diag = {"n_units": n, "n_never": n_never, "cohort_sizes": sizes, "n_cohorts": len(cohorts),
             "control": control, "freq": freq, "dropped_always_treated": int(always.sum()), "df_t": df_t,
+            "always_treated": always_ids,
+            "always_treated_names": [(unit_names or {}).get(u, u) for u in always_ids],
+            "data_start": pd.Timestamp(periods[0]),
             "se_method": method, "base_periods": base_k}
     from cityanalytics.impact import plots, sentences
     from cityanalytics.impact import warnings as W

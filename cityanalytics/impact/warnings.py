@@ -29,8 +29,11 @@ class DesignWarning:
         return self.message
 
 
+NO_INTERVAL = DesignWarning("no_interval", "数据太少(期数或单位不足以估计误差),部分效应没有区间,只能作描述,不能作推断。")
+
+
 def its_warnings(diag: dict, campaign, opts: dict) -> list[DesignWarning]:
-    out = []
+    out = [NO_INTERVAL] if diag.get("n_no_interval") else []
     freq = opts["freq"]
     need = ITS_MIN_PRE[freq]
     if diag["n_pre_periods"] < need:
@@ -54,8 +57,8 @@ def its_warnings(diag: dict, campaign, opts: dict) -> list[DesignWarning]:
 
 
 def did_warnings(info: dict) -> list[DesignWarning]:
-    """info: n_treated, n_control, n_clusters, n_pre, pretrend_p, pretrend_slope_p, freq."""
-    out = []
+    """info: n_treated, n_control, n_clusters, n_pre, pretrend_p, pretrend_slope_p, freq, n_no_interval."""
+    out = [NO_INTERVAL] if info.get("n_no_interval") else []
     if info["n_treated"] == 1:
         out.append(DesignWarning(
             "one_treated_unit",

@@ -203,6 +203,9 @@ class FEFit:
 
     def table(self, level: float = 0.95) -> pd.DataFrame:
         se = self.se
+        # A standard error of (numerically) zero means nothing is left to estimate it from
+        # (as many parameters as observations, or a single cluster's worth): no interval.
+        se = np.where(se > 1e-10 * np.maximum(np.abs(self.params), 1.0), se, np.nan)
         df = self.effective_dfs()
         t = stats.t.ppf(0.5 + level / 2, df)
         return pd.DataFrame({"term": self.names, "coef": self.params, "se": se,
