@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, str] = {
     "run": "cityanalytics.report.cli_run",
     "reports": "cityanalytics.report.cli_reports",
     "lab": "cityanalytics.lab",
+    "map": "cityanalytics.workspace.draft",
 }
 
 SUMMARIES: dict[str, str] = {
@@ -27,6 +28,7 @@ SUMMARIES: dict[str, str] = {
     "run": "Execute one report run (params/NAME.yaml) with papermill.",
     "reports": "Execute every scheduled run (params/schedule.yaml): the main job.",
     "lab": "Open JupyterLab on notebooks/ with the project kernel registered.",
+    "map": "Read an export and draft its recipe block (column mapping with evidence) and a units.csv.",
 }
 
 
