@@ -92,8 +92,10 @@ def its_spec(r) -> str:
         disp += f",负二项 α={d['nb_alpha']:.3f}"
     return (f"模型:中断时间序列,{FREQ_ZH[o['freq']]}度数据 {d['n_periods']} 期(活动前 {d['n_pre_periods']} 期);"
             f"{family_zh(o)};控制{_seasonality_zh(o)};{_effect_zh(o)};{cov}{disp}。"
-            f"少发案件数 = 反事实拟合值减拟合值,区间来自系数的多元正态抽样(衰减形状取估计的半衰期)。"
-            f"中断时间序列没有对照组,同期其他因素可能混入估计。")
+            + (("少发案件数 = 反事实拟合值减拟合值,区间来自系数的多元正态抽样"
+                + ("(衰减形状取估计的半衰期)" if o["post"] == "decay" else "") + "。")
+               if o["family"] in ("poisson", "negbin") else "效应以结果变量自身的单位表示(数值结果取覆盖单位的平均)。")
+            + "中断时间序列没有对照组,同期其他因素可能混入估计。")
 
 
 def its_sentences(r) -> list[str]:
