@@ -134,3 +134,36 @@ def test_exposure_is_refused_for_a_continuous_outcome():
         did(panel, camp, outcome="rate", exposure="population", event_study=False)
     with pytest.raises(ValueError, match="exposure is an offset for counts"):
         its(panel, camp, outcome="rate", exposure="population", **ITS_PLAIN)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from cityanalytics.demo import write_demo
+
+    out = tmp_path_factory.mktemp("demo")
+    write_demo(out, n_cases=20_000)
+    return out
+
+
+def test_analyse_takes_the_exposure_from_the_districts_table(demo):
+    from cityanalytics.impact.report import analyse, scope_markdown
+
+    kw = dict(workspace=str(demo), campaign_id="C2022-BRGJ", freq="M", robustness_checks=[], post="level")
+    rep = analyse(**kw, exposure="population")
+    assert rep.exposure == "population" and "以人口(population)为暴露量" in scope_markdown(rep)
+    assert rep.its.options["exposure"] == "population" and rep.did.options["exposure"] == "population"
+    # ITS: the covered units' summed population is the offset (full months: no share of days).
+    s = rep.its.series
+    pop = rep.panel[rep.panel["unit_id"].isin(rep.campaign.units)].groupby("period")["population"].sum()
+    assert len(s) == len(pop)
+    ref = sm.GLM(s["observed"].to_numpy(float), rep.its.design.to_numpy(), family=sm.families.Poisson(),
+                 offset=np.log(pop.to_numpy(float) * s["days"].to_numpy() /
+                               ((s["period_end"] - s["period"]).dt.days + 1).to_numpy())).fit()
+    np.testing.assert_allclose(rep.its.series["fitted"], ref.fittedvalues, rtol=1e-6)
+    # DiD: a population fixed per unit is absorbed by the unit effects, exactly as the days
+    # are by the period effects, so the estimate is the days-offset one.
+    days = analyse(**kw)
+    np.testing.assert_allclose(rep.did.table["coef"], days.did.table["coef"], atol=1e-7)
+    with pytest.raises(ValueError, match=r"exposure/covariate 'road_km' is not a panel column.*districts column "
+                                         r"\(.*population.*households"):
+        analyse(**kw, exposure="road_km")
