@@ -178,3 +178,42 @@ def test_thin_data_gives_a_report_that_says_what_could_not_be_drawn(tmp_path):
     assert any(n.startswith("双重差分未做:东区 在数据开始之前已开始活动") for n in rep2.notes)
     for show in (report.show_its, report.show_did, report.show_spec):
         show(rep2)
+
+
+def yearly_observations(seed: int = 3, effect: float = -2.5) -> pd.DataFrame:
+    """Cities' waste per capita by year (periods written 2010, 2011 ...); five adopt in 2017."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, u in enumerate(UNITS):
+        level = 300 + rng.normal(0, 20)
+        for year in range(2010, 2022):
+            on = u in TREATED and year >= 2017
+            value = level + 2.0 * (year - 2010) + 0.4 * i * (year == 2015) + effect * on + rng.normal(0, 0.8)
+            rows.append({"unit_id": u, "unit_name": NAMES[u], "period": str(year), "indicator": "msw_kg_per_capita",
+                         "value": round(value, 3), "unit": "千克/人·年", "source": "模拟"})
+    return pd.DataFrame(rows)
+
+
+def test_yearly_observations_are_a_yearly_panel_through_the_same_did_and_its(tmp_path):
+    obs = yearly_observations()
+    panel = value_panel(obs, "value", freq="Y")
+    assert panel["period"].dt.strftime("%m-%d").eq("01-01").all() and set(panel["days"]) == {365, 366}
+    camp = Campaign.from_dates("强制分类试点", {"试点": ["2017-01-01", "2021-12-31"]}, TREATED)
+    r = did(panel, camp, outcome="value", effect="level", post="level", ssc="full", event_window=(3, 4))
+    d = panel.copy()
+    d["D"] = (d["unit_id"].isin(TREATED) & (d["period"] >= "2017-01-01")).astype(float)
+    d["t"] = d["period"].dt.year.astype(str)
+    m = smf.ols("value ~ D + C(unit_id) + C(t)", d).fit(cov_type="cluster", cov_kwds={"groups": d["unit_id"]})
+    row = r.table.iloc[0]
+    assert row["coef"] == pytest.approx(m.params["D"], abs=1e-10) and row["se"] == pytest.approx(m.bse["D"], rel=1e-8)
+    assert row["ci_low"] < -2.5 < row["ci_high"]
+    assert list(r.event_study["event_time"]) == [-3, -2, -1, 0, 1, 2, 3, 4]
+    ws = tmp_path / "yearly"
+    ws.mkdir()
+    obs.to_csv(ws / "observations.csv", index=False)
+    rep = analyse(workspace=str(ws), campaign_name="强制分类试点", phases={"试点": ["2017-01-01", "2021-12-31"]},
+                  treated_units=TREATED, outcome="msw_kg_per_capita", freq="W", robustness_checks=["leave_one_out"])
+    assert rep.freq == "Y" and any("按年度分析" in n for n in rep.notes)
+    assert list(rep.its.design.columns) == ["const", "trend", "phase:试点"]  # no seasons in yearly data
+    assert rep.did.table.iloc[0]["coef"] == pytest.approx(m.params["D"], abs=1e-10)
+    assert "年度面板" in rep.did.spec

@@ -98,7 +98,10 @@ def _holiday_flags(days: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
 def time_columns(axis: DayAxis, freq: str, *, seasonality: str = "fourier", fourier_order: int = 2,
                  trend: bool = True, weekday: bool = True, spring_festival: bool = True,
                  holidays: bool = True) -> pd.DataFrame:
-    """Intercept, trend, seasonality and calendar columns, one row per period."""
+    """Intercept, trend, seasonality and calendar columns, one row per period. Yearly periods
+    get no seasonal or calendar terms: over a whole year they are the same every year."""
+    if freq == "Y":
+        seasonality, weekday, spring_festival, holidays = "none", False, False, False
     cols: dict[str, np.ndarray] = {"const": np.ones(axis.n)}
     if trend:
         cols["trend"] = axis.mean(axis.day_num / 365.25)

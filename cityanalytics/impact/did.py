@@ -35,7 +35,7 @@ from cityanalytics.impact.panel import exposure_offset
 from cityanalytics.impact.within import FEFit, factorize, ols_fe, poisson_fe
 from cityanalytics.results import AnalysisResult
 
-DEFAULT_WINDOW = {"D": (14, 60), "W": (8, 26), "M": (6, 12)}
+DEFAULT_WINDOW = {"D": (14, 60), "W": (8, 26), "M": (6, 12), "Y": (3, 5)}
 
 
 @dataclass

@@ -126,13 +126,12 @@ def resolve_outcome(outcome, tables: dict, subcategories=()) -> Outcome:
 
 
 def infer_freq(periods: pd.Series, asked: str) -> str:
-    """Monthly for periods written YYYY-MM; otherwise the frequency the run asks for."""
+    """Monthly for periods written YYYY-MM, yearly for YYYY; otherwise (dates) the run's."""
     text = periods.dropna().astype(str)
     if len(text) and text.str.fullmatch(r"\d{4}-\d{1,2}").all():
         return "M"
     if len(text) and text.str.fullmatch(r"\d{4}").all():
-        raise ValueError("the observations are yearly (periods like 2022): the campaign models need monthly, weekly "
-                         "or daily periods")
+        return "Y"
     return asked
 
 

@@ -18,15 +18,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-FREQS = {"D": "day", "W": "week", "M": "month"}
-FREQ_ZH = {"D": "日", "W": "周", "M": "月"}
-DAYS_PER = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
+FREQS = {"D": "day", "W": "week", "M": "month", "Y": "year"}
+FREQ_ZH = {"D": "日", "W": "周", "M": "月", "Y": "年"}
+DAYS_PER = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Y": 365.25}
 
 
 def check_freq(freq: str) -> str:
     f = str(freq).upper()
     if f not in FREQS:
-        raise ValueError(f"freq must be one of D (day), W (week), M (month); got {freq!r}")
+        raise ValueError(f"freq must be one of D (day), W (week), M (month), Y (year); got {freq!r}")
     return f
 
 
@@ -37,6 +37,8 @@ def period_start(dates, freq: str) -> pd.DatetimeIndex:
         return d
     if freq == "W":
         return d - pd.to_timedelta(d.day_of_week, unit="D")
+    if freq == "Y":
+        return d - pd.to_timedelta(d.day_of_year - 1, unit="D")
     return d - pd.to_timedelta(d.day - 1, unit="D")
 
 
@@ -45,13 +47,14 @@ def period_grid(start, end, freq: str) -> pd.DataFrame:
     freq = check_freq(freq)
     start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
     first = period_start([start], freq)[0]
-    step = {"D": "D", "W": "W-MON", "M": "MS"}[freq]
+    step = {"D": "D", "W": "W-MON", "M": "MS", "Y": "YS"}[freq]
     starts = pd.date_range(first, end, freq=step)
     if freq == "W" and len(starts) and starts[0] != first:
         starts = starts.insert(0, first)
     if len(starts) == 0 or starts[0] != first:
         starts = pd.DatetimeIndex([first]).append(starts)
-    nxt = {"D": pd.DateOffset(days=1), "W": pd.DateOffset(days=7), "M": pd.offsets.MonthBegin(1)}[freq]
+    nxt = {"D": pd.DateOffset(days=1), "W": pd.DateOffset(days=7), "M": pd.offsets.MonthBegin(1),
+           "Y": pd.DateOffset(years=1)}[freq]
     ends = pd.DatetimeIndex([s + nxt for s in starts]) - pd.Timedelta(days=1)
     lo = np.maximum(starts.values, np.datetime64(start, "ns"))
     hi = np.minimum(ends.values, np.datetime64(end, "ns"))

@@ -127,7 +127,7 @@ def plot_event_study(result, ax=None, others=None, labels=None):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.axhline(0, color="0.3", lw=0.8)
     ax.axvline(-0.5, color="0.5", ls="--", lw=0.8)
-    unit = {"D": "日", "W": "周", "M": "月"}.get(result.options.get("freq"), "期")
+    unit = {"D": "日", "W": "周", "M": "月", "Y": "年"}.get(result.options.get("freq"), "期")
     ax.set_xlabel(f"相对活动开始的时间({unit})")
     ax.set_ylabel("效应(%)" if result.options.get("scale") == "pct" else "效应")
     ax.set_title("事件研究:活动前后各期效应(前置期检验平行趋势)")

@@ -6,7 +6,7 @@ import math
 
 from cityanalytics.text import num
 
-FREQ_ZH = {"D": "日", "W": "周", "M": "月"}
+FREQ_ZH = {"D": "日", "W": "周", "M": "月", "Y": "年"}
 FAMILY_ZH = {"poisson": "泊松回归(对数链接,以天数为暴露量偏移)",
              "negbin": "负二项回归(NB2,对数链接,以天数为暴露量偏移)",
              "gaussian": "线性回归(最小二乘)"}

@@ -124,7 +124,7 @@ def _estimates(Y, G, control, base_k, selectors, with_if):
     return cells, res
 
 
-DEFAULT_BASE = {"D": 28, "W": 8, "M": 12}
+DEFAULT_BASE = {"D": 28, "W": 8, "M": 12, "Y": 2}
 
 
 def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", control: str = "notyet",
@@ -177,7 +177,7 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
     n_never = int(np.isinf(G).sum())
     sizes_n = [int((G == g).sum()) for g in cohorts]
     method = se if se != "auto" else ("jackknife" if min(sizes_n) < 2 else "influence")
-    pre_w, post_w = event_window or {"D": (14, 60), "W": (8, 26), "M": (6, 12)}[freq]
+    pre_w, post_w = event_window or {"D": (14, 60), "W": (8, 26), "M": (6, 12), "Y": (3, 5)}[freq]
     selectors = {"att_simple": lambda g, t: t >= g, "pre_placebo": lambda g, t: t < g}
     for e in range(-pre_w, post_w + 1):
         selectors[e] = (lambda e_: (lambda g, t: t - g == e_))(e)
