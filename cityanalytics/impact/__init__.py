@@ -9,12 +9,19 @@ and does the effect last after it ends (回潮/反弹)?
     d = did(panel, camp)           # DiD against the uncovered units, event study, pre-trends
     rb = robustness(panel, camp)   # placebo dates and units, leave-one-out, randomization inference
 
+    r = its(panel, camp, exposure="population")             # counts per head: log(population) as the offset
+    d = did(values, camp, outcome="value", covariates=["gdp"])  # a value panel: Gaussian, with covariates
+
+The notebook's entry point, ``report.analyse(workspace=..., outcome=...)``, loads the tables
+through ``cityanalytics.workspace`` and takes case counts or an observations indicator
+(``inputs``: the outcome, the panel, exposures and covariates joined from the workspace).
+
 Modules: ``campaign`` (phases, units, adoption dates), ``panel`` (unit x period panels from the
 canonical tables, DuckDB), ``design`` (day-level regressors averaged over periods), ``its``,
 ``within`` (two-way fixed effects without dummies: OLS and Poisson, cluster-robust), ``did``
 (TWFE, event study, pre-trend tests), ``staggered`` (Callaway-Sant'Anna next to TWFE),
-``robustness``, ``warnings`` (weak designs), ``variance`` (time-series sandwich), ``fitting``
-(IRLS, half-life profile), ``simulate`` (panels with known effects), ``plots``, ``sentences``
+``robustness``, ``inputs`` (a workspace's tables, the outcome and the panel), ``warnings``
+(weak designs), ``variance`` (time-series sandwich), ``fitting`` (IRLS, half-life profile), ``simulate`` (panels with known effects), ``plots``, ``sentences``
 (Chinese summaries and specifications), ``report`` (what the notebook calls).
 Every analysis returns an ``AnalysisResult``: ``.table``, ``.plot()``, ``.sentences``, ``.spec``.
 """
@@ -22,14 +29,14 @@ Every analysis returns an ``AnalysisResult``: ``.table``, ``.plot()``, ``.senten
 from cityanalytics.impact.campaign import Campaign, Phase, list_campaigns
 from cityanalytics.impact.did import DiDResult, did
 from cityanalytics.impact.its import ITSResult, its
-from cityanalytics.impact.panel import aggregate, case_panel, value_panel
+from cityanalytics.impact.panel import aggregate, case_panel, exposure_offset, value_panel
 from cityanalytics.impact.robustness import (leave_one_out, placebo_dates, placebo_units, randomization_inference,
                                              robustness)
 from cityanalytics.impact.staggered import StaggeredResult, callaway_santanna
-from cityanalytics.impact.within import ols_fe, poisson_fe
+from cityanalytics.impact.within import RankDeficientError, ols_fe, poisson_fe
 
 __all__ = [
     "Campaign", "Phase", "list_campaigns", "case_panel", "value_panel", "aggregate", "its", "ITSResult", "did",
     "DiDResult", "callaway_santanna", "StaggeredResult", "robustness", "placebo_dates", "placebo_units",
-    "leave_one_out", "randomization_inference", "ols_fe", "poisson_fe",
+    "leave_one_out", "randomization_inference", "ols_fe", "poisson_fe", "exposure_offset", "RankDeficientError",
 ]
