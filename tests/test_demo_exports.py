@@ -142,6 +142,12 @@ def test_recipe_maps_every_export_and_says_synthetic(demo):
     units = pd.read_csv(ws / "units.csv", dtype=str)
     assert list(units["unit_id"]) == list(expected["districts"]["unit_id"])
     assert (ws / "targets.yaml").is_file() and (ws / "tables").is_dir()
+    # the project's runs and schedule, reading the workspace instead of data/demo
+    runs = {p.name: p.read_text(encoding="utf-8") for p in (ws / "params").glob("*.yaml")}
+    assert "schedule.yaml" in runs and "data_quality.yaml" in runs and len(runs) >= 5
+    assert not any("data/demo" in text for text in runs.values())
+    assert f"workspace: {ws.resolve()}\n" in runs["campaign_impact_100day.yaml"]
+    assert f"data_dir: {ws.resolve() / 'tables'}\n" in runs["data_quality.yaml"]
 
 
 # ---- the round trip ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ option is there. ``RECIPE_TABLES`` holds the same options as data for the tests.
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -83,13 +84,46 @@ def write_targets(root: Path) -> Path:
     return path
 
 
+# The project's own run files (a source checkout): the demo workspace gets the same runs,
+# pointed at the workspace instead of data/demo.
+PROJECT_PARAMS = Path(__file__).resolve().parents[2] / "params"
+_DATA_DIR = re.compile(r"^(\s*)(data_dir|workspace):\s*data/demo\b")
+
+
+def write_run_files(root: Path, project_params: Path = PROJECT_PARAMS) -> list[Path]:
+    """params/: the project's run files and schedule.yaml, reading the workspace instead of data/demo.
+
+    ``workspace:`` parameters get the workspace folder (its recipe says the data are
+    synthetic); ``data_dir:`` parameters its built tables (``tables/``, written by
+    ``cityanalytics build``). Paths are absolute: the runner resolves relative paths
+    against the project root, and the workspace may live anywhere.
+    """
+    if not (project_params / "schedule.yaml").is_file():
+        return []
+    out = root / "params"
+    out.mkdir(exist_ok=True)
+    ws = root.resolve()
+    written = []
+    for path in sorted(project_params.glob("*.yaml")):
+        lines = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            m = _DATA_DIR.match(line)
+            if m:
+                target = ws if m.group(2) == "workspace" else ws / "tables"
+                line = f"{m.group(1)}{m.group(2)}: {target}"
+            lines.append(line)
+        (out / path.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        written.append(out / path.name)
+    return written
+
+
 def write_workspace(root: Path, districts: pd.DataFrame) -> list[Path]:
     """sources.yaml, units.csv, targets.yaml and the run files; folders for tables and outputs."""
     root.mkdir(parents=True, exist_ok=True)
     assert set(CATEGORY_OF_SUBCATEGORY) == set(SUB_NAMES)
     recipe_path = root / "sources.yaml"
     recipe_path.write_text(RECIPE, encoding="utf-8")
-    files = [recipe_path, write_units(root, districts), write_targets(root)]
+    files = [recipe_path, write_units(root, districts), write_targets(root), *write_run_files(root)]
     for folder in ("tables", "outputs"):
         (root / folder).mkdir(exist_ok=True)
     return files
