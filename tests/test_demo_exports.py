@@ -15,7 +15,7 @@ import yaml
 
 from cityanalytics import io as ca_io
 from cityanalytics.demo import generate, write_demo
-from cityanalytics.demo.exports import CATEGORY_OF_SUBCATEGORY, write_exports
+from cityanalytics.demo.exports import CATEGORY_OF_SUBCATEGORY, DUST_ADDRESS_PATTERN, write_exports
 from cityanalytics.io import readers
 
 N_CASES = 3_000
@@ -206,3 +206,10 @@ def test_map_drafts_the_demo_recipe(demo):
     assert units.loc["鹭洲街道", "parent_id"] == "澄湖区" and units.loc["澄湖区", "level"] == "区"
     dust = make_draft(files["dust_samples"][0], "dust_samples")
     assert "unit_id" in dust.missing
+    # the pattern it proposes reads the same units out of the addresses as the demo's recipe
+    rule, why = dust.derive["unit_id"]
+    addresses = next(p for p in dust.profiles if p.header == "点位地址").values
+    assert rule["column"] == "点位地址" and "from 100% of them" in why
+    assert addresses.str.extract(rule["pattern"])[0].equals(addresses.str.extract(DUST_ADDRESS_PATTERN)[0])
+    zone = dust.units.set_index("name_zh").loc["示范经济技术开发区"]
+    assert zone["level"] == "功能区" and zone["division_code"] == ""

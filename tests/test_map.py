@@ -144,3 +144,21 @@ def test_cli_writes_draft_and_units(tmp_path, gbk_export, capsys):
     assert dict(zip(units["name_zh"], units["division_code"]))["海陵区"] == "321202"
     assert main(["map", str(tmp_path / "missing.csv")]) == 2
     assert "file not found" in capsys.readouterr().out
+
+
+def test_workspace_recipe_and_units_are_evidence(tmp_path, gbk_export):
+    """With --workspace: the recipe's aliases count as the alias table, units.csv names as places,
+    and the draft lands in DIR/drafts/ with the export's path relative to the workspace."""
+    ws = tmp_path / "ws"
+    (ws / "exports").mkdir(parents=True)
+    export = ws / "exports" / gbk_export.name
+    export.write_bytes(gbk_export.read_bytes())
+    (ws / "sources.yaml").write_text("name: 测试\ntables:\n  cases:\n    files: [exports/*.csv]\n"
+                                     "    aliases: {case_id: [工单流水号]}\n", encoding="utf-8")
+    assert main(["map", str(export), "--workspace", str(ws)]) == 0
+    text = (ws / "drafts" / "热线工单.cases.yaml").read_text(encoding="utf-8")
+    block = _block(text)
+    assert block["files"] == ["exports/热线工单.csv"]
+    assert "case_id" not in block["aliases"]  # already in the recipe: nothing to add
+    assert "工单流水号 -> case_id" in text
+    assert (ws / "drafts" / "热线工单.units.csv").is_file()

@@ -278,6 +278,10 @@ def _is_place(value: str, known: set[str]) -> bool:
 
 
 ADDRESS_UNIT = re.compile(r"[\u4e00-\u9fff]{2,6}?(?:街道|镇|乡)")
+# The street, town or functional zone in an address, as one capture group (a derive rule takes
+# the first group): 泰州市海陵区城东街道凤凰路 -> 城东街道, 示范市示范经济技术开发区开元大道 -> the zone.
+# Names of 市/区/县 are skipped by leaving those characters out of the name.
+ADDRESS_UNIT_PATTERN = r"([^\s市区县]{2,6}?(?:街道|镇|乡)|[^\s市区县]{2,10}?(?:开发区|新区|园区))"
 # The county-level name just before the street or town in an address (泰州市海陵区城东街道 -> 海陵区).
 ADDRESS_COUNTY = r"([^\s省市区县]{1,5}[区县旗])(?=[^\s省市区县]{2,6}?(?:街道|镇|乡))"
 
@@ -453,7 +457,7 @@ def category_lookup(values: list[str]) -> dict[str, str]:
 
 def address_pattern(p: Profile) -> tuple[str, float, list[str]]:
     """A pattern taking the street/town out of an address; the share of values it reads."""
-    pattern = r"([^\s市区县]{2,6}?(?:街道|镇|乡))"
+    pattern = ADDRESS_UNIT_PATTERN
     got = p.values.str.extract(pattern)[0]
     missed = p.values[got.isna()]
     return pattern, float(got.notna().mean()) if len(got) else 0.0, [str(x) for x in pd.unique(missed)[:2]]
