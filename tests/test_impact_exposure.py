@@ -164,6 +164,6 @@ def test_analyse_takes_the_exposure_from_the_districts_table(demo):
     # are by the period effects, so the estimate is the days-offset one.
     days = analyse(**kw)
     np.testing.assert_allclose(rep.did.table["coef"], days.did.table["coef"], atol=1e-7)
-    with pytest.raises(ValueError, match=r"exposure/covariate 'road_km' is not a panel column.*districts column "
+    with pytest.raises(ValueError, match=r"exposure/covariate/weights 'road_km' is not a panel column.*districts column "
                                          r"\(.*population.*households"):
         analyse(**kw, exposure="road_km")

@@ -37,8 +37,8 @@ def test_notebook_is_committed_without_outputs_and_declares_its_parameters():
     assert declared["workspace"].default == "data/demo" and declared["period"].default == ""
     assert "data_dir" not in declared
     for name in ("campaign_id", "phases", "treated_units", "control_units", "outcomes", "outcome", "exposure",
-                 "covariates", "freq", "effect", "post", "family", "did_model", "event_window", "robustness_checks",
-                 "ri_max_sets"):
+                 "covariates", "weights", "freq", "effect", "post", "family", "did_model", "event_window",
+                 "robustness_checks", "ri_max_sets"):
         assert name in declared
 
 
@@ -88,10 +88,11 @@ def test_notebook_runs_on_an_observations_only_workspace(tmp_path):
     out = tmp_path / "campaign_impact_observations.ipynb"
     markdown, html, images = papermill_outputs(NOTEBOOK, out, {
         "workspace": str(ws), "campaign_id": "", "campaign_name": "生活垃圾减量专项行动", "phases": PHASES,
-        "treated_units": TREATED, "outcome": "waste_kg_per_capita", "covariates": ["population"], "freq": "M",
-        "post": "level", "robustness_checks": ["leave_one_out", "randomization"], "ri_max_sets": 19})
+        "treated_units": TREATED, "outcome": "waste_kg_per_capita", "covariates": ["population"],
+        "weights": "population", "freq": "M", "post": "level", "robustness_checks": ["leave_one_out", "randomization"], "ri_max_sets": 19})
     for text in ("生活垃圾减量专项行动", "waste_kg_per_capita", "千克/人", "观测值表", "线性模型", "东区",
-                 "双重差分", "估计已控制协变量:population", "线性回归(最小二乘)", "逐一剔除单位"):
+                 "双重差分", "估计已控制协变量:population", "线性回归(最小二乘)", "逐一剔除单位",
+                 "加权最小二乘(权重 population)", "按 population 加权平均"):
         assert text in markdown, text
     assert "件/月" not in markdown and "少发" not in markdown  # no case wording for a per-capita value
     assert "95% 区间" in html and "前置期系数联合为 0" in html

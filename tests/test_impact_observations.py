@@ -217,3 +217,37 @@ def test_yearly_observations_are_a_yearly_panel_through_the_same_did_and_its(tmp
     assert list(rep.its.design.columns) == ["const", "trend", "phase:试点"]  # no seasons in yearly data
     assert rep.did.table.iloc[0]["coef"] == pytest.approx(m.params["D"], abs=1e-10)
     assert "年度面板" in rep.did.spec
+
+
+def test_weighted_least_squares_by_population_equals_pyfixest_and_statsmodels():
+    """A per-capita value weighted by the population behind it: the DiD is WLS with the fixed
+    effects swept out by weighted means (pyfixest feols with weights, statsmodels WLS with
+    dummies); the ITS averages the covered units by population."""
+    pf = pytest.importorskip("pyfixest")
+    obs = observations()
+    panel = panel_of(obs)
+    pop = panel_of(obs, "population")[["unit_id", "period", "value"]].rename(columns={"value": "population"})
+    panel = panel.merge(pop, on=["unit_id", "period"])
+    panel.attrs["freq"] = "M"
+    r = did(panel, CAMPAIGN, outcome="value", effect="level", post="exclude", event_study=False, ssc="full",
+            weights="population")
+    d = panel[panel["period"] <= "2023-06-30"].copy()
+    d["D"] = (d["unit_id"].isin(TREATED) & (d["period"] >= "2023-01-01")).astype(float)
+    d["t"] = d["period"].dt.strftime("%Y-%m")
+    m = pf.feols("value ~ D | unit_id + t", data=d, weights="population", vcov={"CRV1": "unit_id"},
+                 ssc=pf.ssc(k_fixef="full"))
+    row = r.table.iloc[0]
+    assert row["coef"] == pytest.approx(float(m.coef()["D"]), abs=1e-6)
+    assert row["se"] == pytest.approx(float(m.se()["D"]), abs=1e-6)
+    ref = smf.wls("value ~ D + C(unit_id) + C(t)", d, weights=d["population"]).fit()
+    assert row["coef"] == pytest.approx(ref.params["D"], abs=1e-8)
+    assert row["ci_low"] < TRUE < row["ci_high"]
+    assert "加权最小二乘(权重 population)" in r.spec
+    its_w = its(panel, CAMPAIGN, outcome="value", effect="level", post="exclude", weights="population",
+                weekday=False, spring_festival=False, holidays=False)
+    sub = panel[panel["unit_id"].isin(TREATED) & (panel["period"] <= "2023-06-30")]
+    mean_w = sub.groupby("period").apply(lambda g: np.average(g["value"], weights=g["population"]),
+                                         include_groups=False)
+    np.testing.assert_allclose(its_w.series["observed"], mean_w.to_numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="weights are for the least-squares models"):
+        did(panel.assign(count=1), CAMPAIGN, model="poisson", weights="population", event_study=False)

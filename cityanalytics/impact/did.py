@@ -69,6 +69,7 @@ class Prepared:
     window: tuple
     covariates: tuple = ()  # names; their values are the df columns "cov:<name>"
     exposure: str | None = None
+    weights: str | None = None  # a column name; its values are the df column "w"
     _groups: tuple | None = None
 
     @property
@@ -84,7 +85,7 @@ class Prepared:
 
 def prepare(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", treated=None, controls=None,
             model: str | None = None, freq: str | None = None, covariates=None,
-            exposure: str | None = None) -> Prepared:
+            exposure: str | None = None, weights: str | None = None) -> Prepared:
     freq = freq or panel.attrs.get("freq") or "M"
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
     missing = [c for c in covariates if c not in panel.columns]
@@ -129,6 +130,19 @@ def prepare(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", 
     log_scale = count
     if exposure and not count:
         raise ValueError("exposure is an offset for counts; a continuous outcome has none")
+    if weights:
+        if model != "ols":
+            raise ValueError("weights are for the least-squares models (model='ols'); Poisson weighs by the counts")
+        if weights not in df.columns:
+            raise ValueError(f"weights {weights!r} is not a column of the panel")
+        wv = pd.to_numeric(df[weights], errors="coerce")
+        bad = wv.isna() | (wv <= 0)
+        if bad.any():
+            rows = df.loc[bad, ["unit_id", "period"]].head(5)
+            where = "; ".join(f"{u} {pd.Timestamp(t):%Y-%m-%d}" for u, t in rows.itertuples(index=False))
+            raise ValueError(f"weights {weights!r} must be positive on every row: {int(bad.sum())} rows missing "
+                             f"or <= 0 ({where})")
+        df["w"] = wv.astype(float)
     if count:
         log_exposure = exposure_offset(df, exposure)
         if model == "poisson":
@@ -144,7 +158,8 @@ def prepare(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", 
         df["offset"] = 0.0
     df = df.sort_values(["unit_id", "t"], ignore_index=True)
     df["u_code"] = pd.factorize(df["unit_id"], sort=True)[0].astype(np.int64)
-    return Prepared(df, axis, tr, co, model, log_scale, freq, window, tuple(covariates), exposure or None)
+    return Prepared(df, axis, tr, co, model, log_scale, freq, window, tuple(covariates), exposure or None,
+                    weights or None)
 
 
 def _unit_terms(prep: Prepared, campaign: Campaign, effect: str, slope: bool) -> tuple[np.ndarray, list[str]]:
@@ -199,7 +214,8 @@ def _fit(prep: Prepared, X: np.ndarray, names, ssc: str, extra=None, mu_start=No
     if prep.model == "poisson":
         return poisson_fe(df["y"].to_numpy(), X, fes, cluster=u, offset=df["offset"].to_numpy(),
                           names=names, ssc=ssc, extra_jacobian=extra, mu_start=mu_start)
-    return ols_fe(df["y"].to_numpy(), X, fes, cluster=u, names=names, ssc=ssc, extra_jacobian=extra)
+    return ols_fe(df["y"].to_numpy(), X, fes, cluster=u, names=names, ssc=ssc, extra_jacobian=extra,
+                  weights=df["w"].to_numpy() if prep.weights else None)
 
 
 def static_fit(prep: Prepared, campaign: Campaign, *, effect="phases", slope=False, post="decay",
@@ -295,7 +311,8 @@ def pretrend_tests(prep: Prepared, campaign: Campaign, es_fit: FEFit, events: li
             f = poisson_fe(sub["y"].to_numpy(), x, fes, cluster=sub["unit_id"].to_numpy(),
                            offset=sub["offset"].to_numpy(), names=xn, ssc=ssc)
         else:
-            f = ols_fe(sub["y"].to_numpy(), x, fes, cluster=sub["unit_id"].to_numpy(), names=xn, ssc=ssc)
+            f = ols_fe(sub["y"].to_numpy(), x, fes, cluster=sub["unit_id"].to_numpy(), names=xn, ssc=ssc,
+                       weights=sub["w"].to_numpy() if prep.weights else None)
         row = f.table().iloc[0]
         out.update(slope=float(row["coef"]), slope_se=float(row["se"]), pretrend_slope_p=float(row["p_value"]),
                    n_pre=int(sub["t"].nunique()))
@@ -320,7 +337,7 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
         half_life: float | None = None, event_window: tuple[int, int] | None = None, event_study: bool = True,
         level: float = 0.95, ssc: str = "fixest", freq: str | None = None, outcome_label: str | None = None,
         n_draws: int = 1000, seed: int = 0, covariates=None, exposure: str | None = None,
-        unit_names: dict | None = None) -> DiDResult:
+        weights: str | None = None, unit_names: dict | None = None) -> DiDResult:
     """Difference-in-differences of ``outcome`` between covered units and controls.
 
     controls: None = every unit in the panel the campaign does not cover (control *units*).
@@ -329,12 +346,14 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
         campaign terms, is an error naming it).
     exposure: for counts, a panel column (population, households, road length) whose log is
         the offset instead of log(days); rates are then per unit of exposure per period.
+    weights: least squares only: a panel column (population behind a per-capita value ...)
+        for weighted least squares, so a large unit counts by its size.
     unit_names: unit_id -> name, for the sentences.
     effect/slope/post/half_life: as in ``its`` (post is 'decay', 'level' or 'exclude').
     event_window: (leads, lags) of the event study; default by frequency (M: 6, 12).
     """
     prep = prepare(panel, campaign, outcome=outcome, treated=treated, controls=controls, model=model, freq=freq,
-                   covariates=covariates, exposure=exposure)
+                   covariates=covariates, exposure=exposure, weights=weights)
     names_of = unit_names or {}
     early = sorted(u for u in prep.treated if pd.Timestamp(campaign.adoption.get(u, campaign.start)) < prep.window[0])
     if early and len(early) == len(prep.treated):
@@ -414,7 +433,7 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
                 post=post, level=level, freq=prep.freq, campaign=campaign, ssc=ssc,
                 scale="pct" if prep.log_scale else "level", log_scale=prep.log_scale,
                 event_window=event_window or DEFAULT_WINDOW[prep.freq], covariates=list(prep.covariates),
-                exposure=prep.exposure)
+                exposure=prep.exposure, weights=prep.weights)
     warns = W.did_warnings({"n_treated": len(prep.treated), "n_control": len(prep.controls),
                             "n_clusters": fit.n_clusters, "n_pre": pre_info.get("n_pre", 0),
                             "pretrend_p": pre_info.get("pretrend_p"),

@@ -109,7 +109,7 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
         fourier_order: int = 2, weekday: bool = True, spring_festival: bool = True, holidays: bool = True,
         trend: bool = True, cov: str = "stationary", hac_lags: int | None = None, half_life: float | None = None, level: float = 0.95, n_draws: int = 4000,
         seed: int = 0, freq: str | None = None, outcome_label: str | None = None,
-        exposure: str | None = None) -> ITSResult:
+        exposure: str | None = None, weights: str | None = None) -> ITSResult:
     """Interrupted time series of ``outcome`` summed (counts) or averaged over ``units``.
 
     panel: from ``case_panel`` / ``value_panel`` (unit_id, period, period_end, days, outcome).
@@ -122,6 +122,8 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
     exposure: for counts, a panel column (population, households, road length ...) summed
         over the units, whose log is the offset instead of log(days): the effect is then on
         the rate per unit of exposure per period (a partial period counts its share of days).
+    weights: a continuous outcome is averaged over the units with these weights (a column
+        such as population: the covered area's per-capita value, not the mean of its units').
     """
     freq = freq or panel.attrs.get("freq") or "M"
     family = family or ("poisson" if outcome == "count" else "gaussian")
@@ -138,7 +140,10 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
     count = family in ("poisson", "negbin")
     if exposure and not count:
         raise ValueError("exposure is an offset for counts; a continuous outcome (Gaussian) has none")
-    series = aggregate(panel, chosen, outcome=outcome, unit_label=label, exposure=exposure).dropna(subset=[outcome])
+    if weights and count:
+        raise ValueError("weights average a continuous outcome over units; counts are summed")
+    series = aggregate(panel, chosen, outcome=outcome, unit_label=label, exposure=exposure,
+                       weights=weights).dropna(subset=[outcome])
     if post == "exclude":
         series = series[series["period"] <= campaign.end].reset_index(drop=True)
         window = (window[0], min(window[1], campaign.end))
@@ -316,7 +321,7 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
     opts = dict(outcome=outcome, outcome_label=outcome_label or outcome, family=family, effect=effect, slope=slope,
                 post=post, seasonality=seasonality, fourier_order=fourier_order, weekday=weekday and freq == "D",
                 spring_festival=spring_festival, holidays=holidays, trend=trend, level=level, freq=freq,
-                campaign=campaign, exposure=exposure)
+                campaign=campaign, exposure=exposure, weights=weights)
     diagnostics["n_no_interval"] = int(table["se"].isna().sum()) if len(table) else 0
     warns = W.its_warnings(diagnostics, campaign, opts)
     result = ITSResult(table=table, series=out_series, design=design, model=model, profile=profile,

@@ -184,8 +184,9 @@ def exposure_offset(df: pd.DataFrame, exposure: str | None) -> np.ndarray:
 
 
 def aggregate(panel: pd.DataFrame, units=None, outcome: str = "count", unit_label: str = "合计",
-              exposure: str | None = None) -> pd.DataFrame:
-    """One series: counts summed over ``units`` (all by default); a continuous outcome averaged.
+              exposure: str | None = None, weights: str | None = None) -> pd.DataFrame:
+    """One series: counts summed over ``units`` (all by default); a continuous outcome averaged
+    (weighted by the column ``weights`` if given, e.g. population for a per-capita value).
     ``exposure`` (a column such as population) is summed with the counts."""
     df = panel if units is None else panel[panel["unit_id"].isin([str(u) for u in units])]
     if df.empty:
@@ -197,7 +198,16 @@ def aggregate(panel: pd.DataFrame, units=None, outcome: str = "count", unit_labe
             raise ValueError(f"exposure {exposure!r} is not a column of the panel "
                              f"(columns: {', '.join(map(str, df.columns))})")
         aggs[exposure] = (exposure, lambda v: v.sum(min_count=len(v)))  # a missing value stays missing
+    if weights and how == "mean":
+        if weights not in df.columns:
+            raise ValueError(f"weights {weights!r} is not a column of the panel")
+        df = df.assign(_w=pd.to_numeric(df[weights], errors="coerce").where(df[outcome].notna()))
+        df = df.assign(_wy=df["_w"] * df[outcome])
+        aggs[outcome] = ("_wy", lambda v: v.sum(min_count=1))
+        aggs["_w"] = ("_w", lambda v: v.sum(min_count=1))
     out = df.groupby(["period", "period_end", "days"], as_index=False).agg(**aggs)
+    if "_w" in out.columns:
+        out[outcome] = out[outcome] / out.pop("_w")
     out.insert(0, "unit_id", unit_label)
     out["n_units"] = df.groupby("period")["unit_id"].nunique().to_numpy()
     out.attrs.update(panel.attrs)

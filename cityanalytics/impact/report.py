@@ -108,7 +108,7 @@ def build_campaign(tables: dict, campaign_id: str = "", *, campaign_name: str = 
 
 def analyse(workspace=None, campaign_id: str = "", *, data_dir=None, campaign_name: str = "", phases=None,
             treated_units=None, control_units=None, outcomes=None, outcome: str = "", outcome_label: str = "",
-            exposure: str = "", covariates=None, freq: str = "W", its_units: str = "treated", effect: str = "phases",
+            exposure: str = "", covariates=None, weights: str = "", freq: str = "W", its_units: str = "treated", effect: str = "phases",
             post: str = "decay", family: str = "poisson", did_model: str = "poisson", event_window=None,
             control_group: str = "notyet", robustness_checks=None, ri_max_sets: int = 252, level: float = 0.95,
             tables: dict | None = None, window=None) -> CampaignReport:
@@ -123,6 +123,8 @@ def analyse(workspace=None, campaign_id: str = "", *, data_dir=None, campaign_na
     exposure: counts only: a districts column (population, households ...), an observations
         indicator or a panel column whose log is the offset instead of log(days).
     covariates: panel columns, observations indicators or districts columns for ``did``.
+    weights: values only: a column (population ...) for weighted least squares in the DiD and a
+        weighted mean over the covered units in the ITS.
     window: (start, end) to run the campaign's dates as a what-if (``Campaign.with_window``).
     """
     from cityanalytics.impact.did import did
@@ -159,7 +161,12 @@ def analyse(workspace=None, campaign_id: str = "", *, data_dir=None, campaign_na
     if exposure and not out.is_count:
         notes.append(f"暴露量「{exposure}」只用于计数结果,本结果为数值,未使用。")
         exposure = ""
-    panel = join_columns(panel, ([exposure] if exposure else []) + covariates, tables, "exposure/covariate")
+    weights = str(weights or "")
+    if weights and out.is_count:
+        notes.append(f"权重「{weights}」只用于数值结果(加权最小二乘),计数结果按案件数本身加权,未使用。")
+        weights = ""
+    panel = join_columns(panel, ([exposure] if exposure else []) + ([weights] if weights else []) + covariates,
+                         tables, "exposure/covariate/weights")
     names = unit_names(tables)
     label = outcome_label or out.label + (f"({out.unit})" if out.unit and not out.is_count else "")
     rep = CampaignReport(camp, panel, names, str(source), used_freq, label, out, exposure, covariates,
@@ -175,28 +182,32 @@ def analyse(workspace=None, campaign_id: str = "", *, data_dir=None, campaign_na
     if not out.is_count and (family != "poisson" or did_model != "poisson"):
         rep.notes.append("结果为数值(非计数),中断时间序列与双重差分均用线性(高斯)模型。")
     expo = exposure or None
+    wts = weights or None
+    if wts:
+        rep.notes.append(f"数值结果按「{wts}」加权:中断时间序列取覆盖单位的加权平均,双重差分为加权最小二乘。")
     if camp.staggered:
         rep.staggered = _attempt(rep, "分批推行的双重差分", lambda: callaway_santanna(
             panel, camp, outcome=col, control=control_group, event_window=ev_window, level=level,
             outcome_label=label, unit_names=names))
         rep.notes.append("分批推行的活动不做单一序列的中断时间序列(各单位开始时间不同)。")
-        if covariates or expo:
-            rep.notes.append("Callaway-Sant'Anna 估计未使用协变量与暴露量(按对数案件率或数值本身比较)。")
+        if covariates or expo or wts:
+            rep.notes.append("Callaway-Sant'Anna 估计未使用协变量、暴露量与权重(按对数案件率或数值本身比较)。")
     else:
         its_sel = None if its_units == "treated" else its_units
         rep.its = _attempt(rep, "中断时间序列", lambda: its(
             panel, camp, outcome=col, units=its_sel, family=its_family, effect=effect, post=post, level=level,
-            outcome_label=label, exposure=expo))
+            outcome_label=label, exposure=expo, weights=wts))
         rep.did = _attempt(rep, "双重差分", lambda: did(
             panel, camp, outcome=col, controls=controls, model=model, effect=effect, post=post,
             event_window=ev_window, level=level, outcome_label=label, exposure=expo, covariates=covariates,
-            unit_names=names))
+            weights=wts, unit_names=names))
     if checks:
         sub = panel if controls is None else panel[panel["unit_id"].isin(list(camp.units) + controls)]
         sub.attrs.update(panel.attrs)
         rep.robustness = _attempt(rep, "稳健性检验", lambda: robustness(
             sub, camp, outcome=col, model=model if not camp.staggered else "ols", checks=checks, max_sets=ri_max_sets,
-            exposure=None if camp.staggered else expo, covariates=None if camp.staggered else covariates))
+            exposure=None if camp.staggered else expo, covariates=None if camp.staggered else covariates,
+            weights=None if camp.staggered else wts))
     return rep
 
 

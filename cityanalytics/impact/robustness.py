@@ -49,7 +49,8 @@ class CheckResult(AnalysisResult):
 
 
 def default_estimator(method: str = "did", outcome: str = "count", model: str | None = None,
-                      freq: str | None = None, exposure: str | None = None, covariates=None) -> Estimator:
+                      freq: str | None = None, exposure: str | None = None, covariates=None,
+                      weights: str | None = None) -> Estimator:
     """The campaign-window average effect by DiD (or ITS, or Callaway-Sant'Anna for a
     staggered roll-out): (estimate, se, p). ``exposure`` and ``covariates`` as in ``did``
     (the ITS takes the exposure; Callaway-Sant'Anna neither)."""
@@ -65,7 +66,7 @@ def default_estimator(method: str = "did", outcome: str = "count", model: str | 
 
         def est(panel, campaign):
             r = did(panel, campaign, outcome=outcome, model=model, effect="level", post="exclude",
-                    event_study=False, freq=freq, exposure=exposure, covariates=covariates)
+                    event_study=False, freq=freq, exposure=exposure, covariates=covariates, weights=weights)
             row = r.table.iloc[0]
             return float(row["coef"]), float(row["se"]), float(row["p_value"])
     elif method == "its":
@@ -73,7 +74,7 @@ def default_estimator(method: str = "did", outcome: str = "count", model: str | 
 
         def est(panel, campaign):
             r = its(panel, campaign, outcome=outcome, effect="level", post="exclude", n_draws=10, freq=freq,
-                    exposure=exposure)
+                    exposure=exposure, weights=weights)
             row = r.table.iloc[0]
             return float(row["coef"]), float(row["se"]), float(row["p_value"])
     else:
@@ -270,11 +271,12 @@ class RobustnessResult(AnalysisResult):
 def robustness(panel: pd.DataFrame, campaign: Campaign, *, method: str = "did", outcome: str = "count",
                model: str | None = None, checks=("placebo_dates", "placebo_units", "leave_one_out", "randomization"),
                max_sets: int = 252, seed: int = 0, alpha: float = 0.05, exposure: str | None = None,
-               covariates=None) -> RobustnessResult:
+               covariates=None, weights: str | None = None) -> RobustnessResult:
     """Run the checks with the default estimator and summarise them in one table."""
     if campaign.staggered and method == "did":
         method = "staggered"
-    est = default_estimator(method, outcome, model, panel.attrs.get("freq"), exposure=exposure, covariates=covariates)
+    est = default_estimator(method, outcome, model, panel.attrs.get("freq"), exposure=exposure, covariates=covariates,
+                            weights=weights)
     log_scale = outcome == "count"
     actual, se0, p0 = est(panel, campaign)
     done = {}

@@ -83,6 +83,7 @@ def _effect_zh(opts: dict) -> str:
 
 def its_spec(r) -> str:
     o, d = r.options, r.diagnostics
+    avg = f"(覆盖单位按 {o['weights']} 加权平均)" if o.get("weights") else ""
     cov = COV_ZH[d["cov"]].format(lags=d["hac_lags"])
     if d.get("half_life_estimated"):
         cov += ",并计入半衰期估计的不确定性"
@@ -94,7 +95,7 @@ def its_spec(r) -> str:
             f"{family_zh(o)};控制{_seasonality_zh(o)};{_effect_zh(o)};{cov}{disp}。"
             + (("少发案件数 = 反事实拟合值减拟合值,区间来自系数的多元正态抽样"
                 + ("(衰减形状取估计的半衰期)" if o["post"] == "decay" else "") + "。")
-               if o["family"] in ("poisson", "negbin") else "效应以结果变量自身的单位表示(数值结果取覆盖单位的平均)。")
+               if o["family"] in ("poisson", "negbin") else f"效应以结果变量自身的单位表示(数值结果取覆盖单位的平均{avg})。")
             + "中断时间序列没有对照组,同期其他因素可能混入估计。")
 
 
@@ -161,6 +162,8 @@ def did_spec(r) -> str:
     if o["model"] == "ols" and o["log_scale"]:
         y = f"log({y}/{exposure_zh(o.get('exposure'))})"
     model_zh = MODEL_ZH[o["model"]].replace("以天数为", f"以{exposure_zh(o.get('exposure'))}为")
+    if o.get("weights"):
+        model_zh = model_zh.replace("最小二乘", f"加权最小二乘(权重 {o['weights']})")
     if o.get("covariates"):
         model_zh += ",协变量 " + "、".join(o["covariates"])
     ssc = "G/(G-1)·(N-1)/(N-K)"

@@ -155,7 +155,8 @@ class FEFit:
         clusters. Only for the slopes (the fixed effects are swept out first)."""
         Xt = self.X_tilde
         w = np.ones(len(Xt)) if self.weights is None else self.weights
-        z = self.resid if self.weights is None else self.resid / self.weights
+        # Poisson keeps y - mu (working residual (y - mu) / mu); OLS/WLS keeps the residual itself.
+        z = self.resid / self.weights if self.model == "poisson" else self.resid
         B = _inv_sym((Xt * w[:, None]).T @ Xt)
         codes = self.cluster_codes
         order = np.argsort(codes, kind="stable")
@@ -299,35 +300,44 @@ def _inv_sym(A: np.ndarray) -> np.ndarray:
 
 
 def ols_fe(y: np.ndarray, X: np.ndarray, fes: list, cluster=None, names=None, ssc: str = "fixest",
-           extra_jacobian: np.ndarray | None = None) -> FEFit:
-    """OLS of y on X with the fixed effects in ``fes`` absorbed; cluster-robust covariance.
+           extra_jacobian: np.ndarray | None = None, weights: np.ndarray | None = None) -> FEFit:
+    """OLS (WLS with ``weights``) of y on X with the fixed effects in ``fes`` absorbed;
+    cluster-robust covariance.
 
     fes: list of arrays (unit ids, periods) or of (codes, n_levels) pairs.
     extra_jacobian: more columns (n x m) that enter only the covariance, as derivatives of
         the fit with respect to nonlinear parameters profiled outside (the decay rate).
+    weights: analytic weights (e.g. the population behind a per-capita value): the fixed
+        effects are swept out with weighted means, the scores are w_i x_i e_i.
     """
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float).reshape(len(y), -1)
     fes = [f if isinstance(f, tuple) else factorize(f) for f in fes]
+    w = None
+    if weights is not None:
+        w = np.asarray(weights, dtype=float)
+        if len(w) != len(y) or not np.all(np.isfinite(w)) or np.any(w <= 0):
+            raise ValueError("weights must be positive numbers, one per observation")
     cols = np.column_stack([y, X] + ([extra_jacobian] if extra_jacobian is not None else []))
-    T = demean(cols, fes)
+    T = demean(cols, fes, weights=w)
     yt, Xt = T[:, 0], T[:, 1: 1 + X.shape[1]]
     Jt = T[:, 1:]
     names = list(names) if names is not None else [f"x{j}" for j in range(X.shape[1])]
     check_rank(Xt, X, names)
-    XtX = Xt.T @ Xt
-    beta = linalg.solve(XtX, Xt.T @ yt, assume_a="pos") if Xt.shape[1] else np.zeros(0)
+    ww = np.ones(len(y)) if w is None else w
+    XtX = (Xt * ww[:, None]).T @ Xt
+    beta = linalg.solve(XtX, (Xt * ww[:, None]).T @ yt, assume_a="pos") if Xt.shape[1] else np.zeros(0)
     resid = yt - Xt @ beta
     dfk = df_k(Jt.shape[1], fes, None if cluster is None else factorize(cluster)[0], ssc)
-    bread = _inv_sym(Jt.T @ Jt)
+    bread = _inv_sym((Jt * ww[:, None]).T @ Jt)
     n = len(y)
     if cluster is None:
-        sigma2 = resid @ resid / (n - dfk)
+        sigma2 = (ww * resid) @ resid / (n - dfk)
         vcov, G = sigma2 * bread, n
     else:
-        vcov, G = cluster_vcov(Jt, resid, bread, cluster, n, dfk)
-    return FEFit(beta, vcov, list(names), n, G, dfk, resid, y - resid, float(resid @ resid), "ols", Xt,
-                 None, None if cluster is None else factorize(cluster)[0])
+        vcov, G = cluster_vcov(Jt, ww * resid, bread, cluster, n, dfk)
+    return FEFit(beta, vcov, list(names), n, G, dfk, resid, y - resid, float((ww * resid) @ resid), "ols", Xt,
+                 w, None if cluster is None else factorize(cluster)[0])
 
 
 def poisson_fe(y: np.ndarray, X: np.ndarray, fes: list, cluster=None, offset: np.ndarray | None = None, names=None,
