@@ -162,3 +162,31 @@ def test_workspace_recipe_and_units_are_evidence(tmp_path, gbk_export):
     assert "case_id" not in block["aliases"]  # already in the recipe: nothing to add
     assert "工单流水号 -> case_id" in text
     assert (ws / "drafts" / "热线工单.units.csv").is_file()
+
+
+def test_message_board_workbook_with_masked_names(tmp_path):
+    """An Excel message board (留言编号/留言时间/答复时间, a merged title row, masked district names)."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["某市网络问政平台群众留言(示例)"])
+    ws.merge_cells("A1:G1")
+    ws.append(["留言编号", "留言用户", "留言主题", "留言时间", "留言详情", "答复时间", "地区"])
+    for i in range(25):
+        t = dt.datetime(2019, 1, 5, 9, 0) + dt.timedelta(hours=17 * i)
+        ws.append([f"{188000 + i}", f"A{1000 + i}", f"关于第{i}号小区的问题", t,
+                   f"小区垃圾多日没有清运,影响居民生活,请尽快处理({i})", t + dt.timedelta(days=11),
+                   ["A1区", "A2区", "A3区", "A7县"][i % 4]])
+    path = tmp_path / "board.xlsx"
+    wb.save(path)
+    draft = make_draft(path, "cases")
+    chosen = {c: g.header for c, g in draft.chosen.items()}
+    assert chosen == {"case_id": "留言编号", "reported_at": "留言时间", "disposed_at": "答复时间",
+                      "unit_id": "地区", "description": "留言详情"}
+    block = _block(render(draft))
+    assert block["constants"] == {"category": "事件"}
+    units = draft.units.set_index("name_zh")
+    assert list(units.index) == ["A1区", "A2区", "A3区", "A7县"]
+    assert units.loc["A7县", "level"] == "县" and units.loc["A1区", "division_code"] == ""
+    assert "masked or romanised" in units.loc["A1区", "note"]

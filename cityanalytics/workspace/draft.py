@@ -60,7 +60,7 @@ HEADER_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "due_at": ("时限", "期限", "截止", "到期", "应办结", "target", "due", "sla", "deadline"),
         "reopened": ("返工", "重办", "reopened", "reopen"),
         "suspended": ("缓办", "挂账", "暂缓", "suspended", "onhold"),
-        "description": ("描述", "内容", "诉求", "标题", "详情", "description", "descriptor", "details", "title",
+        "description": ("描述", "内容", "诉求", "标题", "主题", "详情", "description", "descriptor", "details", "title",
                         "detail", "text"),
     },
 }
@@ -311,8 +311,8 @@ def profile(header: str, values: pd.Series, known_places: set[str]) -> Profile:
     p.status_share = float(lower.isin(CLOSED_WORDS | OPEN_WORDS).mean())
     p.source_share = float(lower.map(lambda v: any(w in v for w in SOURCE_WORDS)).mean())
     unique_all = p.distinct == p.n and p.n >= 2
-    short = s.str.len().max() <= 40 and not s.str.contains(r"\s", regex=True).any()
-    p.id_like = bool(unique_all and short and s.str.contains(r"\d", regex=True).mean() > 0.9 and p.date_share < 0.5)
+    codes = s.str.fullmatch(r"[A-Za-z0-9_\-./#:]{1,40}").mean() > 0.9  # ids are codes, not sentences
+    p.id_like = bool(unique_all and codes and s.str.contains(r"\d", regex=True).mean() > 0.9 and p.date_share < 0.5)
     if p.number_share == 1.0 and unique_all:
         nums = pd.to_numeric(text, errors="coerce")
         p.row_numbers = bool((nums.diff().dropna() == 1).all() and nums.iloc[0] in (0, 1))
@@ -392,8 +392,9 @@ def _value_fit(col: schemas.Col, p: Profile) -> tuple[float, str | None]:
             return 1, f"{p.distinct} distinct labels ({', '.join(k for k, _ in p.top[:3])})"
         return -10, None
     if col.name == "description":
-        if kind == "text" and p.distinct > max(30, p.n // 3):
-            return 1, f"free text, {p.distinct} distinct values"
+        if kind == "text" and p.distinct >= max(2, p.n // 2):
+            length = float(p.values.str.len().mean())
+            return 1 + min(1.0, length / 40), f"free text, {p.distinct} distinct values of {p.n}, {length:.0f} characters on average"
         return -2, None
     if col.kind in ("int", "float", "percent"):
         return (2, "numeric values") if p.number_share >= 0.95 else (-10, None)
@@ -511,6 +512,8 @@ def propose_units(names: list[str], parents: dict[str, str] | None = None) -> pd
                              f"({'; '.join(f'{c} {_where(c)}' for c in candidates)})")
         elif level in ("街道", "镇", "乡"):
             notes.append("no division_code: streets and towns have 12-digit statistical codes, not in GB/T 2260")
+        elif re.search(r"[A-Za-z0-9]", name):
+            notes.append("no division_code: the name holds Latin letters or digits (masked or romanised?)")
         else:
             notes.append("no GB/T 2260 division has this name")
         rows.append({"unit_id": code or name, "name_zh": name, "level": level, "parent_id": parent,
