@@ -266,14 +266,18 @@ def check_rank(Xt: np.ndarray, X: np.ndarray, names: list[str], fes_label: str =
     k = Xt.shape[1]
     if k == 0:
         return
-    scale = np.maximum(np.sqrt(np.sum(X**2, axis=0)), 1e-300)
-    norms = np.sqrt(np.sum(Xt**2, axis=0))
+    scale = np.maximum(np.sqrt(np.einsum("ij,ij->j", X, X)), 1e-300)
+    gram = Xt.T @ Xt
+    norms = np.sqrt(np.maximum(np.diag(gram), 0.0))
     absorbed = [names[j] for j in range(k) if norms[j] <= tol * scale[j] or norms[j] == 0]
     if absorbed:
         raise RankDeficientError(
             f"regressor(s) {', '.join(repr(a) for a in absorbed)} constant within the fixed effects "
             f"(absorbed by {fes_label}): drop them / 协变量 {'、'.join(absorbed)} 在{fes_label}内不变,无法估计",
             absorbed)
+    corr = gram / np.outer(norms, norms)
+    if np.linalg.eigvalsh(corr)[0] > 1e-10:  # well conditioned: the usual case, no n x k work
+        return
     Z = Xt / norms
     _, R, piv = linalg.qr(Z, mode="economic", pivoting=True)
     d = np.abs(np.diag(R))
