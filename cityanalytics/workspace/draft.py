@@ -76,7 +76,9 @@ SOURCE_WORDS = ("监督员", "公众", "举报", "12345", "热线", "视频", "�
 # Components (部件) are things; everything else a complaint names is an event (事件).
 COMPONENT_WORDS = ("井盖", "路灯", "灯杆", "护栏", "栏杆", "垃圾桶", "垃圾箱", "果皮箱", "消防栓", "消火栓", "电杆", "线杆",
                    "箅子", "雨水口", "座椅", "路牌", "标志牌", "指示牌", "公厕", "报刊亭", "信号灯", "变电箱", "设施",
-                   "道路破损", "桥梁", "路面破损", "盲道", "树池", "花箱", "监控")
+                   "道路破损", "桥梁", "路面破损", "盲道", "树池", "花箱", "监控",
+                   "street light", "streetlight", "manhole", "hydrant", "traffic signal", "sign", "pole",
+                   "guardrail", "bench")
 
 PLACE_SUFFIXES = ("街道", "开发区", "新区", "园区", "管委会", "镇", "乡", "区", "县", "市", "旗", "盟")
 LEVEL_BY_SUFFIX = (("街道", "街道"), ("开发区", "功能区"), ("新区", "功能区"), ("园区", "功能区"), ("管委会", "功能区"),
@@ -381,15 +383,18 @@ def _value_fit(col: schemas.Col, p: Profile) -> tuple[float, str | None]:
         if p.id_like or kind in ("yes/no", "部件/事件", "status", "numbers"):
             return -10, None
         if p.distinct <= max(60, p.n // 20):
-            return 0.5, f"{p.distinct} distinct values ({', '.join(k for k, _ in p.top[:3])})"
+            codes = float(p.values.str.fullmatch(r"[A-Za-z0-9]{1,3}").mean())
+            return 0.5 - codes, f"{p.distinct} distinct values ({', '.join(k for k, _ in p.top[:3])})"
         return -10, None
     if col.name == "source":
         if p.source_share >= 0.5 and p.distinct <= 30:
             return 3, f"{p.source_share:.0%} of values are source words ({', '.join(k for k, _ in p.top[:3])})"
         return (0, None) if p.distinct <= 30 else (-10, None)
     if col.name == "subcategory":
-        if kind in ("text",) and p.distinct <= max(200, p.n // 5):
-            return 1, f"{p.distinct} distinct labels ({', '.join(k for k, _ in p.top[:3])})"
+        length = float(p.values.str.len().mean())
+        if kind == "text" and length <= 30 and 2 <= p.distinct <= max(200, p.n // 2):
+            # the finer of several label columns is the subcategory
+            return 1 + min(1.0, p.distinct / 50), f"{p.distinct} distinct labels ({', '.join(k for k, _ in p.top[:3])})"
         return -10, None
     if col.name == "description":
         if kind == "text" and p.distinct >= max(2, p.n // 2):
@@ -415,9 +420,11 @@ def guesses(table: str, profiles: list[Profile], alias_table: dict) -> list[Gues
                 score += 10
                 by_alias = True
                 evidence.append("header is in the alias table")
-            hits = _header_hits(p.header, words.get(col.name, ()))
+            listed = words.get(col.name, ())
+            hits = _header_hits(p.header, listed)
             if hits:
-                score += 4
+                # Words earlier in the list are the more specific ones (neighborhood before district).
+                score += 4 - 0.1 * min(listed.index(h) for h in hits)
                 evidence.append(f"header {p.header!r} has {', '.join(repr(h) for h in hits)}")
             if col.kind in ("datetime", "date") and _header_hits(p.header, DATETIME_WORDS):
                 score += 1
@@ -453,7 +460,7 @@ def category_lookup(values: list[str]) -> dict[str, str]:
     from cityanalytics.demo.cases import SUBCATEGORIES
 
     known = {name: cat for name, cat, *_ in SUBCATEGORIES}
-    return {v: known.get(v) or ("部件" if any(w in v for w in COMPONENT_WORDS) else "事件") for v in values}
+    return {v: known.get(v) or ("部件" if any(w in v.lower() for w in COMPONENT_WORDS) else "事件") for v in values}
 
 
 def address_pattern(p: Profile) -> tuple[str, float, list[str]]:
@@ -682,6 +689,9 @@ def _supply(column: str, chosen: dict[str, Guess], profiles: list[Profile], used
             p = next(p for p in profiles if p.header == sub.header)
             values = [k for k in pd.unique(p.values)][:200]
             table = category_lookup(values)
+            if "部件" not in table.values():
+                return None, (f"no header holds 部件/事件; no {p.header!r} value names a component (部件) "
+                              f"({len(table)} values looked at): a constant is proposed")
             return ({"column": p.header, "lookup": table},
                     f"guess: no header holds 部件/事件; each {p.header!r} value is classed by its words "
                     f"({sum(v == '部件' for v in table.values())} 部件, {sum(v == '事件' for v in table.values())} 事件): check each")
