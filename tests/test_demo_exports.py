@@ -192,11 +192,13 @@ def test_cli_writes_the_workspace(tmp_path):
 
 def test_map_drafts_the_demo_recipe(demo):
     """`cityanalytics map` on a demo export finds what the recipe says, from the export alone."""
-    from cityanalytics.workspace.draft import make_draft
+    from cityanalytics.workspace.draft import make_draft, render
 
     ws, files, _ = demo
     draft = make_draft(files["cases"][3], "cases", workspace=ws)
     assert draft.files_glob == "exports/案件明细/案件明细_2019年04月.csv"
+    block = yaml.safe_load(render(draft))["cases"]
+    assert block["files"] == [_recipe(ws)["tables"]["cases"]["files"][0]]  # the month made a wildcard
     assert {c: g.header for c, g in draft.chosen.items() if c in ("case_id", "unit_id", "reported_at")} == {
         "case_id": "案件编号", "unit_id": "所属街道", "reported_at": "上报时间"}
     rule, _ = draft.derive["category"]

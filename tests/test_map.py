@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from cityanalytics.cli import main
-from cityanalytics.workspace.draft import divisions, make_draft, propose_units, render
+from cityanalytics.workspace.draft import divisions, make_draft, month_glob, propose_units, render
 
 T0 = dt.datetime(2022, 1, 3, 8, 0, 0)
 HOODS = ["Roxbury", "Dorchester", "South End", "Back Bay", "Allston"]
@@ -190,3 +190,11 @@ def test_message_board_workbook_with_masked_names(tmp_path):
     assert list(units.index) == ["A1区", "A2区", "A3区", "A7县"]
     assert units.loc["A7县", "level"] == "县" and units.loc["A1区", "division_code"] == ""
     assert "masked or romanised" in units.loc["A1区", "note"]
+
+
+def test_month_in_file_name_becomes_a_wildcard():
+    assert month_glob("exports/案件明细_2019年04月.csv") == "exports/案件明细_*.csv"
+    assert month_glob("exports/cases-2024-06.xlsx") == "exports/cases-*.xlsx"
+    assert month_glob("x/311_20240630.csv") == "x/311_*.csv"
+    assert month_glob("exports/热线工单.csv") is None
+    assert month_glob("exports/boston311-100.csv") is None

@@ -718,6 +718,32 @@ def _q(text: str) -> str:
     return _flow(text)
 
 
+# A date in a file name (2019年04月, 2019-04, 201904, 2019_04_30): the part that changes every month.
+_DATE_IN_NAME = re.compile(r"(?<!\d)(?:19|20)\d{2}(?:[-_.年]?\d{1,2}月?(?:[-_.]?\d{1,2}日?)?)?(?!\d)")
+
+
+def month_glob(path: str) -> str | None:
+    """``exports/案件明细_2019年04月.csv`` -> ``exports/案件明细_*.csv``; None when the name has no date."""
+    folder, _, name = path.rpartition("/")
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not _DATE_IN_NAME.search(stem):
+        return None
+    return (folder + "/" if folder else "") + _DATE_IN_NAME.sub("*", stem) + "." + suffix
+
+
+def _files_lines(d: Draft) -> list[str]:
+    glob = month_glob(d.files_glob)
+    lines = []
+    if glob:
+        lines.append(f"  files: [{_q(glob)}]   # guess: the date in the file name made a wildcard, so that the next "
+                     f"month's file is picked up; this file alone: {d.files_glob}")
+    else:
+        lines.append(f"  files: [{_q(d.files_glob)}]")
+    if Path(d.files_glob).is_absolute():
+        lines.append("  # the export is outside the workspace: copy it into exports/ and write the path relative to it")
+    return lines
+
+
 def render(d: Draft) -> str:
     """The draft recipe block as commented YAML (valid YAML: it parses to {table: {...}})."""
     spec = schemas.table(d.table)
@@ -726,7 +752,7 @@ def render(d: Draft) -> str:
            "# block under `tables:` in the workspace's sources.yaml.",
            *[f"#   read: {h}" for h in d.how_read],
            f"{d.table}:",
-           f"  files: [{_q(d.files_glob)}]"]
+           *_files_lines(d)]
     if d.encoding and d.encoding.lower().replace("-", "") not in ("utf8", "utf8sig", "ascii"):
         out.append(f"  encoding: {d.encoding}   # detected")
     aliases = {c: g for c, g in d.chosen.items() if not g.by_alias}
