@@ -136,3 +136,17 @@ def test_a_missing_covariate_value_is_an_error_naming_unit_and_period():
         did(panel, camp, outcome="waste_per_capita", covariates=["new_housing"], event_study=False)
     with pytest.raises(ValueError, match=r"covariate\(s\) \['rain'\] not in the panel"):
         did(panel, camp, outcome="waste_per_capita", covariates=["rain"], event_study=False)
+
+
+def test_an_event_time_the_data_cannot_identify_is_left_out_not_an_error():
+    """A period with no case in any unit carries no information for Poisson (dropped as in
+    ppmlhdfe); its event-time dummy is then left out of the event study instead of failing,
+    while a covariate that cannot be identified stays an error (tests above)."""
+    panel, camp = confounded_panel(seed=4)
+    empty = pd.Timestamp("2022-10-01")  # three months before the start: event time -3
+    panel.loc[panel["period"] == empty, "count"] = 0
+    r = did(panel, camp, model="poisson", effect="level", post="exclude", event_window=(6, 6),
+            covariates=["new_housing"])
+    assert -3 not in set(r.event_study["event_time"]) and {-6, -2, -1, 0, 6} <= set(r.event_study["event_time"])
+    lo, hi = r.table.iloc[0][["ci_low", "ci_high"]]
+    assert lo < TRUE_LOG_EFFECT < hi

@@ -32,7 +32,7 @@ from cityanalytics.impact import fitting
 from cityanalytics.impact.campaign import Campaign
 from cityanalytics.impact.its import _label, _window
 from cityanalytics.impact.panel import exposure_offset
-from cityanalytics.impact.within import FEFit, factorize, ols_fe, poisson_fe
+from cityanalytics.impact.within import FEFit, RankDeficientError, factorize, ols_fe, poisson_fe
 from cityanalytics.results import AnalysisResult
 
 DEFAULT_WINDOW = {"D": (14, 60), "W": (8, 26), "M": (6, 12), "Y": (3, 5)}
@@ -216,6 +216,22 @@ def _fit(prep: Prepared, X: np.ndarray, names, ssc: str, extra=None, mu_start=No
                           names=names, ssc=ssc, extra_jacobian=extra, mu_start=mu_start)
     return ols_fe(df["y"].to_numpy(), X, fes, cluster=u, names=names, ssc=ssc, extra_jacobian=extra,
                   weights=df["w"].to_numpy() if prep.weights else None)
+
+
+def fit_identified(prep: Prepared, X: np.ndarray, names: list[str], ssc: str) -> tuple[FEFit, np.ndarray, list[str]]:
+    """``_fit`` after dropping event-time terms the data cannot identify (no observation left
+    once all-zero units and periods are dropped, or collinear with the fixed effects, e.g. a
+    lead before the first period). A covariate or campaign term that cannot be identified is
+    still an error naming it. Returns (fit, kept columns of X, kept names)."""
+    keep = list(range(X.shape[1]))
+    while True:
+        try:
+            return _fit(prep, X[:, keep], [names[j] for j in keep], ssc), X[:, keep], [names[j] for j in keep]
+        except RankDeficientError as exc:
+            drop = [names.index(c) for c in exc.columns if c in names]
+            if not drop or len(drop) != len(exc.columns) or len(drop) == len(keep):
+                raise
+            keep = [j for j in keep if j not in drop]
 
 
 def static_fit(prep: Prepared, campaign: Campaign, *, effect="phases", slope=False, post="decay",
@@ -412,7 +428,9 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
         ok = Xe.any(axis=0)
         Xe, events = Xe[:, ok], [e for e, k_ in zip(events, ok) if k_]
         es_names = [f"e{e:+d}" for e in events]
-        es_fit = _fit(prep, Xe, es_names, ssc)
+        es_fit, Xe, es_kept = fit_identified(prep, Xe, es_names, ssc)
+        events = [e for e, name in zip(events, es_names) if name in es_kept]
+        es_names = es_kept
         es = _rows(es_fit, es_names, level, prep.log_scale)
         es.insert(1, "event_time", events)
         ref = {"term": "e-1", "event_time": -1, "coef": 0.0, "se": 0.0, "ci_low": 0.0, "ci_high": 0.0,

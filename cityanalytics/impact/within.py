@@ -241,6 +241,8 @@ def cluster_vcov(Xt: np.ndarray, scores_resid: np.ndarray, bread: np.ndarray, cl
                  n: int, dfk: int) -> tuple[np.ndarray, int]:
     """CR1: bread (sum_g u_g u_g') bread x G/(G-1) x (N-1)/(N-K), u_g = sum over g of x_i e_i."""
     codes, G = factorize(cluster)
+    if n <= dfk:  # as many parameters as observations: nothing left to estimate a variance from
+        return np.full_like(bread, np.nan), G
     S = Xt * scores_resid[:, None]
     U = np.column_stack([np.bincount(codes, S[:, j], minlength=G) for j in range(S.shape[1])])
     meat = U.T @ U
@@ -273,7 +275,7 @@ def check_rank(Xt: np.ndarray, X: np.ndarray, names: list[str], fes_label: str =
     if absorbed:
         raise RankDeficientError(
             f"regressor(s) {', '.join(repr(a) for a in absorbed)} constant within the fixed effects "
-            f"(absorbed by {fes_label}): drop them / 协变量 {'、'.join(absorbed)} 在{fes_label}内不变,无法估计",
+            f"(absorbed by {fes_label}): drop them / 变量 {'、'.join(absorbed)} 在{fes_label}内不变,无法估计",
             absorbed)
     corr = gram / np.outer(norms, norms)
     if np.linalg.eigvalsh(corr)[0] > 1e-10:  # well conditioned: the usual case, no n x k work
@@ -336,7 +338,7 @@ def ols_fe(y: np.ndarray, X: np.ndarray, fes: list, cluster=None, names=None, ss
     bread = _inv_sym((Jt * ww[:, None]).T @ Jt)
     n = len(y)
     if cluster is None:
-        sigma2 = (ww * resid) @ resid / (n - dfk)
+        sigma2 = (ww * resid) @ resid / (n - dfk) if n > dfk else np.nan
         vcov, G = sigma2 * bread, n
     else:
         vcov, G = cluster_vcov(Jt, ww * resid, bread, cluster, n, dfk)
@@ -398,7 +400,7 @@ def poisson_fe(y: np.ndarray, X: np.ndarray, fes: list, cluster=None, offset: np
     bread = _inv_sym((Jt * w[:, None]).T @ Jt)
     if cluster is None:
         meat = (Jt * ((y - mu) ** 2)[:, None]).T @ Jt
-        vcov, G = bread @ meat @ bread * n / (n - dfk), n
+        vcov, G = (bread @ meat @ bread * n / (n - dfk) if n > dfk else np.full_like(bread, np.nan)), n
     else:
         vcov, G = cluster_vcov(Jt, y - mu, bread, cluster, n, dfk)
     return FEFit(beta, vcov, list(names), n, G, dfk, y - mu, mu, dev, "poisson", Jt[:, :k], w,
