@@ -213,5 +213,8 @@ def test_map_drafts_the_demo_recipe(demo):
     addresses = next(p for p in dust.profiles if p.header == "点位地址").values
     assert rule["column"] == "点位地址" and "from 100% of them" in why
     assert addresses.str.extract(rule["pattern"])[0].equals(addresses.str.extract(DUST_ADDRESS_PATTERN)[0])
+    register = make_draft(files["communities"][0], "communities")  # one sheet per district
+    assert "3 sheets with the same header, profiled together" in register.how_read
+    assert len(register.units) == 10  # every unit with communities, from all three sheets
     zone = dust.units.set_index("name_zh").loc["示范经济技术开发区"]
     assert zone["level"] == "功能区" and zone["division_code"] == ""
