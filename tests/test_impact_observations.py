@@ -251,3 +251,26 @@ def test_weighted_least_squares_by_population_equals_pyfixest_and_statsmodels():
     np.testing.assert_allclose(its_w.series["observed"], mean_w.to_numpy(), rtol=1e-12)
     with pytest.raises(ValueError, match="weights are for the least-squares models"):
         did(panel.assign(count=1), CAMPAIGN, model="poisson", weights="population", event_study=False)
+
+
+def test_a_staggered_rollout_on_three_units_names_the_early_unit_and_runs_every_section(tmp_path):
+    """Three units: one started before the data, one during, one never. Callaway-Sant'Anna runs
+    on what is left, names the early unit; leave-one-out refits that cannot be estimated are
+    gaps in the robustness table, not a failed report."""
+    import matplotlib.pyplot as plt
+
+    ws = tmp_path / "rollout"
+    ws.mkdir()
+    obs = observations(months=12)
+    obs[obs["unit_id"].isin(["Q01", "Q02", "Q03"])].to_csv(ws / "observations.csv", index=False)
+    pd.DataFrame([{"campaign_id": "C1", "name_zh": "分批推行的垃圾分类", "unit_id": u, "phase": "推行", "phase_order": 1,
+                   "start_date": s, "end_date": "2024-12-31", "outcomes": "waste_kg_per_capita"}
+                  for u, s in (("Q01", "2020-06-01"), ("Q02", "2021-05-01"))]).to_csv(ws / "campaigns.csv", index=False)
+    rep = analyse(workspace=str(ws), campaign_id="C1", freq="M", robustness_checks=["leave_one_out"])
+    assert rep.outcome.indicator == "waste_kg_per_capita"  # the campaign's own outcomes name the indicator
+    assert rep.staggered is not None and rep.its is None
+    assert "东区 在数据开始(2021-01-01)之前已推行,没有推行前的数据,未纳入估计。" in rep.sentences
+    for show in (report.show_scope, report.show_key_points, report.show_its, report.show_did,
+                 report.show_robustness, report.show_spec):
+        show(rep)
+    plt.close("all")

@@ -182,6 +182,9 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
     for e in range(-pre_w, post_w + 1):
         selectors[e] = (lambda e_: (lambda g, t: t - g == e_))(e)
     cells, est = _estimates(Y, G, control, base_k, selectors, with_if=True)
+    if "att_simple" not in est:
+        raise ValueError("no cohort has a comparison group in any period after its start (too few units or periods) / "
+                         "没有任何推行批次在推行后找得到对照单位(单位或期数太少),无法估计")
     df_t = max(n - 1, 1)
     tq = stats.t.ppf(0.5 + level / 2, df_t)
     ses = {}
@@ -210,7 +213,8 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
     gt = pd.DataFrame([{"cohort": pd.Timestamp(periods[g]), "period": pd.Timestamp(periods[t]), "g": g, "t": t,
                         "event_time": t - g, "att": a, "n_treated": ng, "n_control": nc}
                        for (g, t), (a, _, ng, nc) in cells.items()])
-    es = pd.DataFrame([{"event_time": e, **row(e)} for e in range(-pre_w, post_w + 1) if e in est])
+    es = pd.DataFrame([{"event_time": e, **row(e)} for e in range(-pre_w, post_w + 1) if e in est],
+                      columns=["event_time", "coef", "se", "ci_low", "ci_high", "p_value", "n_cells"])
     if base_k == 1:
         es = pd.concat([es, pd.DataFrame([{"event_time": -1, "coef": 0.0, "se": 0.0, "ci_low": 0.0, "ci_high": 0.0,
                                             "p_value": np.nan, "n_cells": 0}])], ignore_index=True)
