@@ -142,6 +142,7 @@ def test_recipe_maps_every_export_and_says_synthetic(demo):
     units = pd.read_csv(ws / "units.csv", dtype=str)
     assert list(units["unit_id"]) == list(expected["districts"]["unit_id"])
     assert (ws / "targets.yaml").is_file() and (ws / "tables").is_dir()
+    assert (ws / "README.txt").read_text(encoding="utf-8").startswith("合成演示数据,非真实城市")
     # the project's runs and schedule, reading the workspace instead of data/demo
     runs = {p.name: p.read_text(encoding="utf-8") for p in (ws / "params").glob("*.yaml")}
     assert "schedule.yaml" in runs and "data_quality.yaml" in runs and len(runs) >= 5

@@ -70,6 +70,24 @@ def recipe() -> dict:
     return yaml.safe_load(RECIPE)
 
 
+README = f"""\
+合成演示数据,非真实城市 / SYNTHETIC DEMO DATA - NOT A REAL CITY
+
+{CITY_NAME} is made up; so is every export in exports/. They were written by
+`cityanalytics demo --workspace` from the demo's canonical tables, to look like what a
+bureau's systems send: GBK CSV and Excel files with Chinese headers, title rows above the
+header, a 合计 row at the bottom, unit names instead of ids, one file per month.
+
+sources.yaml   the recipe mapping the exports to the canonical tables (synthetic: true)
+units.csv      the districts table the unit names are resolved against
+targets.yaml   plan targets (the shipped registry)
+params/        run files and schedule.yaml for the reports on this workspace
+exports/       the raw exports
+tables/        canonical tables, written by `cityanalytics build <this folder>`
+outputs/       reports
+"""
+
+
 def write_units(root: Path, districts: pd.DataFrame) -> Path:
     path = root / "units.csv"
     districts.to_csv(path, index=False, encoding="utf-8")
@@ -123,7 +141,9 @@ def write_workspace(root: Path, districts: pd.DataFrame) -> list[Path]:
     assert set(CATEGORY_OF_SUBCATEGORY) == set(SUB_NAMES)
     recipe_path = root / "sources.yaml"
     recipe_path.write_text(RECIPE, encoding="utf-8")
-    files = [recipe_path, write_units(root, districts), write_targets(root), *write_run_files(root)]
+    readme = root / "README.txt"
+    readme.write_text(README, encoding="utf-8")
+    files = [recipe_path, readme, write_units(root, districts), write_targets(root), *write_run_files(root)]
     for folder in ("tables", "outputs"):
         (root / folder).mkdir(exist_ok=True)
     return files
