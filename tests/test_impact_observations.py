@@ -274,3 +274,13 @@ def test_a_staggered_rollout_on_three_units_names_the_early_unit_and_runs_every_
                  report.show_robustness, report.show_spec):
         show(rep)
     plt.close("all")
+
+
+def test_a_covariate_the_run_names_that_cannot_be_used_fails_the_run_naming_it(obs_workspace):
+    obs = observations()
+    extra = obs[obs["indicator"] == "population"].assign(indicator="population_x2",
+                                                          value=lambda d: 2 * d["value"] + 5)
+    pd.concat([obs, extra]).to_csv(obs_workspace / "observations.csv", index=False)
+    with pytest.raises(ValueError, match=r"collinear.*'(population_x2|population)' = linear combination"):
+        analyse(workspace=str(obs_workspace), phases=PHASES, treated_units=TREATED, outcome="waste_kg_per_capita",
+                freq="M", robustness_checks=[], covariates=["population", "population_x2"])

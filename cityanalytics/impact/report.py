@@ -38,6 +38,7 @@ class CampaignReport:
     outcome: Outcome | None = None
     exposure: str = ""
     covariates: list = field(default_factory=list)
+    weights: str = ""
     its: object = None
     did: object = None
     staggered: object = None
@@ -108,8 +109,8 @@ def build_campaign(tables: dict, campaign_id: str = "", *, campaign_name: str = 
 
 def analyse(workspace=None, campaign_id: str = "", *, data_dir=None, campaign_name: str = "", phases=None,
             treated_units=None, control_units=None, outcomes=None, outcome: str = "", outcome_label: str = "",
-            exposure: str = "", covariates=None, weights: str = "", freq: str = "W", its_units: str = "treated", effect: str = "phases",
-            post: str = "decay", family: str = "poisson", did_model: str = "poisson", event_window=None,
+            exposure: str = "", covariates=None, weights: str = "", freq: str = "W", its_units: str = "treated",
+            effect: str = "phases", post: str = "decay", family: str = "poisson", did_model: str = "poisson", event_window=None,
             control_group: str = "notyet", robustness_checks=None, ri_max_sets: int = 252, level: float = 0.95,
             tables: dict | None = None, window=None) -> CampaignReport:
     """Run every analysis the notebook shows for one campaign.
@@ -169,7 +170,7 @@ def analyse(workspace=None, campaign_id: str = "", *, data_dir=None, campaign_na
                          tables, "exposure/covariate/weights")
     names = unit_names(tables)
     label = outcome_label or out.label + (f"({out.unit})" if out.unit and not out.is_count else "")
-    rep = CampaignReport(camp, panel, names, str(source), used_freq, label, out, exposure, covariates,
+    rep = CampaignReport(camp, panel, names, str(source), used_freq, label, out, exposure, covariates, weights,
                          load_summary=load_summary, tables=tables)
     rep.notes += notes
     ev_window = tuple(event_window) if event_window else None
@@ -220,13 +221,19 @@ def _check_choices(**given) -> None:
 
 def _attempt(rep: CampaignReport, title_zh: str, fit):
     """Run one analysis; when the data cannot support it (too few periods or units, a campaign
-    starting before the data, a collinear covariate), say why in the report instead of failing."""
+    starting before the data), say why in the report instead of failing. A covariate, exposure
+    or weight the run names that cannot be used (collinear, constant, missing) stays an error:
+    the run asked for something the report would silently not do."""
     from cityanalytics.impact.within import RankDeficientError
 
     try:
         return fit()
     except (ValueError, RankDeficientError) as exc:
         text = str(exc)
+        if isinstance(exc, RankDeficientError) and set(exc.columns) & set(rep.covariates):
+            raise
+        if text.startswith(("covariate", "exposure", "weights")):
+            raise
         reason = text.split(" / ", 1)[1] if " / " in text else text
         rep.notes.append(f"{title_zh}未做:{reason}")
         return None
@@ -255,6 +262,8 @@ def scope_markdown(rep: CampaignReport) -> str:
              f"{FREQ_ZH[rep.freq]}度汇总,{rep.panel['unit_id'].nunique()} 个单位,{size}"]
     if rep.covariates:
         lines.append("**协变量**(双重差分):" + "、".join(rep.covariates))
+    if rep.weights:
+        lines.append(f"**权重**:{rep.weights}(双重差分为加权最小二乘,中断时间序列取加权平均)")
     if not c.staggered:
         ctrl = sorted(set(rep.panel["unit_id"]) - set(c.units))
         lines.insert(2, f"**对照单位**({len(ctrl)} 个):" + "、".join(rep.names.get(u, u) for u in ctrl))
