@@ -284,3 +284,11 @@ def test_a_covariate_the_run_names_that_cannot_be_used_fails_the_run_naming_it(o
     with pytest.raises(ValueError, match=r"collinear.*'(population_x2|population)' = linear combination"):
         analyse(workspace=str(obs_workspace), phases=PHASES, treated_units=TREATED, outcome="waste_kg_per_capita",
                 freq="M", robustness_checks=[], covariates=["population", "population_x2"])
+
+
+def test_a_workspace_whose_tables_are_not_built_says_so(tmp_path):
+    ws = tmp_path / "new"
+    (ws / "tables").mkdir(parents=True)
+    (ws / "sources.yaml").write_text("name: 新城\ntables: {}\n", encoding="utf-8")
+    with pytest.raises(FileNotFoundError, match=r"no cases or observations table.*cityanalytics build"):
+        analyse(workspace=str(ws), phases=PHASES, treated_units=TREATED)

@@ -73,8 +73,9 @@ def load_inputs(workspace, outcome: str = "") -> tuple[dict, pd.DataFrame]:
         rows.append({"表": name, "文件": Path(str(ws.path(name))).name, "读入行": rep.rows_read,
                      "保留行": len(frame), "拒绝行": rep.rows_rejected})
     if all(tables.get(t) is None for t in ("cases", "observations")):
+        hint = f"; build the tables first: cityanalytics build {ws.root}" if ws.is_recipe else ""
         raise FileNotFoundError(f"{ws.root}: no cases or observations table to take an outcome from "
-                                f"(tables present: {', '.join(ws.present) or 'none'})")
+                                f"(tables present: {', '.join(ws.present) or 'none'}{hint})")
     return tables, pd.DataFrame(rows)
 
 
