@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import io
 import shutil
-from datetime import datetime
-from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
