@@ -167,3 +167,27 @@ def test_analyse_takes_the_exposure_from_the_districts_table(demo):
     with pytest.raises(ValueError, match=r"exposure/covariate/weights 'road_km' is not a panel column.*districts column "
                                          r"\(.*population.*households"):
         analyse(**kw, exposure="road_km")
+
+
+def test_a_case_measure_that_is_a_value_runs_gaussian(demo):
+    """outcome: disposal_hours (mean hours to disposal, a case measure that is not a count):
+    Gaussian ITS and least-squares DiD, equal to OLS with unit and period dummies."""
+    from cityanalytics.impact.report import analyse
+
+    rep = analyse(workspace=str(demo), campaign_id="C2022-BRGJ", outcome="disposal_hours", freq="M", post="exclude",
+                  effect="level", robustness_checks=[])
+    assert rep.outcome.column == "disposal_hours" and rep.outcome.unit == "小时"
+    assert rep.its.options["family"] == "gaussian" and rep.did.options["model"] == "ols"
+    d = rep.panel.dropna(subset=["disposal_hours"])
+    d = d[d["period"] <= rep.campaign.end].copy()
+    assert len(rep.did.data) == len(d)  # the DiD's own rows: the same observations
+    d["t"] = d["period"].dt.strftime("%Y-%m")
+    # the campaign term: the share of the month's days inside the campaign (July 2022: 10 of 31 days)
+    from cityanalytics.impact.design import DayAxis, campaign_columns
+
+    grid = rep.panel.drop_duplicates("period").sort_values("period")[["period", "period_end"]]
+    axis = DayAxis(grid.reset_index(drop=True), rep.panel.attrs["window"])
+    share_by_period = dict(zip(grid["period"], campaign_columns(axis, rep.campaign, effect="level")["campaign"]))
+    d["D"] = d["unit_id"].isin(rep.campaign.units) * d["period"].map(share_by_period)
+    m = smf.ols("disposal_hours ~ D + C(unit_id) + C(t)", d).fit()
+    assert rep.did.table.iloc[0]["coef"] == pytest.approx(m.params["D"], abs=1e-8)
