@@ -482,6 +482,121 @@ BINARY_BUILDERS = {
 }
 
 
+# ---- hostile and careless files (issue 12: readers) ----
+
+TEXT_FILES.update({
+    # An unclosed quote: 5 records written, the parser sees 3; the row that swallowed two is rejected.
+    "cases_unclosed_quote.csv": (_lines(
+        "案件编号,所属街道,案件类型,上报时间,问题描述",
+        "HL001,城东街道,事件,2022-08-01 09:00,垃圾未清运",
+        'HL002,城西街道,事件,2022-08-01 10:00,"占道经营',
+        "HL003,城西街道,部件,2022-08-01 11:00,井盖破损",
+        'HL004,城东街道,事件,2022-08-01 12:00,"乱堆物料"',
+        "HL005,城东街道,事件,2022-08-01 13:00,路面破损",
+    ), "utf-8"),
+    # Old Mac "CSV (Macintosh)": lines end with CR alone.
+    "cases_cr_only.csv": (_lines(
+        CASES,
+        "HL001,城东街道,事件,2022-08-01 09:00,2022-08-01 12:00",
+        "HL002,城西街道,部件,2022-08-01 10:00,2022-08-01 15:00",
+        newline="\r",
+    ), "utf-8"),
+    # UTF-16 (little-endian) saved without a byte-order mark.
+    "cases_utf16_nobom.txt": (_lines(
+        "案件编号\t所属街道\t案件类型\t上报时间",
+        "HL001\t城东街道\t事件\t2022/8/1 9:00",
+        "HL002\t城西街道\t部件\t2022/8/1 10:00",
+        newline="\r\n",
+    ), "utf-16-le"),
+    # One description longer than 131,072 characters (csv.field_size_limit): a clear error.
+    "cases_oversized_field.csv": (_lines(
+        CASES + ",问题描述",
+        "HL001,城东街道,事件,2022-08-01 09:00,2022-08-01 12:00," + "x" * 140_000,
+    ), "utf-8"),
+})
+
+
+def xlsx_stray_cell(path: Path) -> None:
+    """A small table and one stray cell at XFD1048576 (the last cell of a sheet): 17 billion cells as a grid."""
+    wb = _workbook()
+    ws = wb.active
+    ws.title = "案件"
+    _rows(ws, [["案件编号", "所属街道", "案件类型", "上报时间"], ["HL001", "城东街道", "事件", datetime(2022, 8, 1, 9)]])
+    ws["XFD1048576"] = "x"
+    _save_xlsx(wb, path)
+
+
+def xlsx_zip_bomb(path: Path) -> None:
+    """A valid workbook whose sheet XML carries 16 MiB of blanks: a ~16 kB file inflating about 1000-fold."""
+    xlsx_stray_cell(path)
+    buffer = io.BytesIO(path.read_bytes())
+    out = io.BytesIO()
+    with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<sheetData>", b"<sheetData>" + b" " * (16 << 20))
+            dst.writestr(zipfile.ZipInfo(info.filename, date_time=(2022, 9, 1, 8, 0, 0)), data,
+                         compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    path.write_bytes(out.getvalue())
+
+
+def xlsx_hidden_sheet(path: Path) -> None:
+    """A visible monthly sheet and a hidden sheet of old rows nobody sees when opening the file."""
+    wb = _workbook()
+    ws = wb.active
+    ws.title = "8月"
+    _rows(ws, [["案件编号", "所属街道", "案件类型", "上报时间"],
+               ["HL0801", "城东街道", "事件", datetime(2022, 8, 1, 9)],
+               ["HL0802", "城西街道", "部件", datetime(2022, 8, 2, 9)]])
+    old = wb.create_sheet("旧数据")
+    _rows(old, [["案件编号", "所属街道", "案件类型", "上报时间"], ["HL0001", "城东街道", "事件", datetime(2021, 1, 1, 9)]])
+    old.sheet_state = "hidden"
+    _save_xlsx(wb, path)
+
+
+def xlsx_uncached_formula(path: Path) -> None:
+    """A category computed by a formula, saved by a program that does not calculate (no cached value)."""
+    wb = _workbook()
+    ws = wb.active
+    ws.title = "案件"
+    _rows(ws, [["案件编号", "所属街道", "案件类型", "上报时间"],
+               ["HL001", "城东街道", "事件", datetime(2022, 8, 1, 9)],
+               ["HL002", "城西街道", '=IF(B3="","","部件")', datetime(2022, 8, 2, 9)]])
+    _save_xlsx(wb, path)
+
+
+def xlsx_numeric_ids(path: Path) -> None:
+    """Case ids typed as numbers: a 12-digit integer, a float 1001.0, and an 18-digit id Excel kept as a double."""
+    wb = _workbook()
+    ws = wb.active
+    ws.title = "案件"
+    _rows(ws, [["案件编号", "所属街道", "案件类型", "上报时间"],
+               [202208010001, "城东街道", "事件", datetime(2022, 8, 1, 9)],
+               [1001.0, "城西街道", "部件", datetime(2022, 8, 2, 9)],
+               [320123456789012345, "城西街道", "事件", datetime(2022, 8, 3, 9)]])
+    _save_xlsx(wb, path)
+    buffer = io.BytesIO(path.read_bytes())
+    out = io.BytesIO()
+    with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":  # as Excel writes a double
+                data = re.sub(rb"<v>3\.20123[0-9eE+.]+</v>", b"<v>3.2012345678901197E+17</v>", data)
+            dst.writestr(zipfile.ZipInfo(info.filename, date_time=(2022, 9, 1, 8, 0, 0)), data,
+                         compress_type=zipfile.ZIP_DEFLATED)
+    path.write_bytes(out.getvalue())
+
+
+BINARY_BUILDERS.update({
+    "cases_stray_cell.xlsx": xlsx_stray_cell,
+    "cases_zip_bomb.xlsx": xlsx_zip_bomb,
+    "cases_hidden_sheet.xlsx": xlsx_hidden_sheet,
+    "cases_uncached_formula.xlsx": xlsx_uncached_formula,
+    "cases_numeric_ids.xlsx": xlsx_numeric_ids,
+})
+
+
 def build(outdir: Path = HERE) -> list[str]:
     """Write every corpus file into ``outdir``; returns their names."""
     outdir.mkdir(parents=True, exist_ok=True)
