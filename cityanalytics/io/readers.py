@@ -262,10 +262,16 @@ def _read_csv(path: Path, table_name: str, aliases: dict, encoding: str | None =
         cells, rows = pd.DataFrame(columns=range(len(headers)), dtype=object), np.array([], dtype=int)
     except pd.errors.ParserError:
         cells, rows = _read_csv_ragged(path, text, delimiter, skip, len(headers))
+    if skip + len(cells) < _physical_lines(text):
+        # A record spans lines: read the rows with the same parser that finds which ones, so
+        # that the rows it rejects are exactly the rows read.
+        cells, rows = _read_csv_ragged(path, text, delimiter, skip, len(headers))
+        problems = _swallowed_records(path, text, delimiter, skip, len(headers))
+    else:
+        problems = []
     cells = _fit_width(cells, len(headers))
     if len(text) > MAX_FIELD_CHARS:
         _refuse_oversized_fields(path, cells, rows)
-    problems = _swallowed_records(path, text, delimiter, skip, len(cells), len(headers))
     if cells.empty:
         notes.append(f"header only: no data rows below the header on row {skip}")
     return RawSheet(path.name, headers, cells, rows, notes, problems)
@@ -367,19 +373,19 @@ def _physical_lines(text: str) -> int:
     return text.count("\n") + (0 if text.endswith("\n") else 1)
 
 
-def _swallowed_records(path: Path, text: str, delimiter: str, skip: int, n_rows: int,
+def _swallowed_records(path: Path, text: str, delimiter: str, skip: int,
                        width: int) -> list[tuple[int, int | None, str, str]]:
     """Rows whose quoted value runs over lines that look like records of their own.
 
     An unclosed quote makes the parser read on, through the following lines, to the next
     quote: several records become one description and the row count drops without an error.
     Records are counted against physical lines (cheap); only when a record spans lines is
-    the file re-read to find which, and a row whose multi-line value holds a line with at
-    least as many fields as the header is rejected, naming the lines it swallowed.
+    the file re-read to find which. A row whose multi-line value holds a line with at least
+    half as many fields as the header (and two or more) is rejected, naming the lines it
+    swallowed; a description broken over lines rarely holds the separator at all.
     """
-    if skip + n_rows >= _physical_lines(text):
-        return []
     problems = []
+    least = max(2, (width + 1) // 2)
     previous_line = 0
     for i, (record, line) in enumerate(_csv_records(path, text, delimiter)):
         first_line, previous_line = previous_line + 1, line
@@ -389,7 +395,7 @@ def _swallowed_records(path: Path, text: str, delimiter: str, skip: int, n_rows:
             if "\n" not in value:
                 continue
             inner = value.split("\n")[1:]
-            like_records = [s for s in inner if len(s.split(delimiter)) >= max(width, 2)]
+            like_records = [s for s in inner if len(s.split(delimiter)) >= least]
             if not like_records:
                 continue
             firsts = ", ".join(s.split(delimiter)[0] for s in like_records[:3])
