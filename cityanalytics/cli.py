@@ -19,6 +19,8 @@ SUBCOMMANDS: dict[str, str] = {
     "reports": "cityanalytics.report.cli_reports",
     "lab": "cityanalytics.lab",
     "map": "cityanalytics.workspace.draft",
+    "init": "cityanalytics.workspace.scaffold",
+    "build": "cityanalytics.workspace.build",
 }
 
 SUMMARIES: dict[str, str] = {
@@ -29,6 +31,8 @@ SUMMARIES: dict[str, str] = {
     "reports": "Execute every scheduled run (params/schedule.yaml): the main job.",
     "lab": "Open JupyterLab on notebooks/ with the project kernel registered.",
     "map": "Read an export and draft its recipe block (column mapping with evidence) and a units.csv.",
+    "init": "Make a data workspace (recipe, units.csv, targets.yaml, run files) for your own exports.",
+    "build": "Turn a workspace's raw exports into canonical tables (tables/*.parquet) following its recipe.",
 }
 
 

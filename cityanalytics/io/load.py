@@ -17,6 +17,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from cityanalytics import schemas
+from cityanalytics.io.derive import add_columns
 from cityanalytics.io.headers import map_columns, merged_aliases, normalize_header
 from cityanalytics.io.parsing import EMPTY_MARKERS, normalize_text, parse_column
 from cityanalytics.io.readers import RawSheet, read_sheets, reader_rejections
@@ -42,6 +43,8 @@ def load(
     value_fixes: Mapping[str, str] | None = None,
     units: pd.DataFrame | None = None,
     encoding: str | None = None,
+    constants: Mapping | None = None,
+    derive: Mapping | None = None,
 ) -> LoadResult:
     """Load ``source`` (CSV, .xlsx, Parquet file, or SQLAlchemy URL) as canonical ``table``.
 
@@ -54,6 +57,9 @@ def load(
         for this table is loaded.
     sql: for a database URL, a query to run instead of reading the table named ``table``.
     encoding: for CSV and text files, the text encoding (e.g. ``gbk``) instead of detecting it.
+    constants, derive: columns the source lacks, added before headers are mapped
+        (``cityanalytics.io.derive``): ``{"category": "事件"}``, ``{"unit_id": {"column": "地址",
+        "pattern": r"(\\S+?街道)"}}``.
     """
     spec = schemas.table(table)
     alias_table = merged_aliases(aliases)
@@ -62,6 +68,8 @@ def load(
 
     parts, rejected = [], []
     for raw in read_sheets(source, table, alias_table, sheet=sheet, sql=sql, encoding=encoding):
+        if constants or derive:
+            add_columns(raw, table, constants, derive)
         frame, rows_rejected = _prepare_sheet(raw, spec, alias_table, fixes, report)
         parts.append(frame)
         rejected.append(rows_rejected)
