@@ -1,4 +1,4 @@
-"""Data quality: what was loaded from a data directory, and what the loaders made of it.
+"""Data quality: what was loaded from a workspace, and what the loaders made of it.
 
 The ``data_quality`` notebook is a thin outline over these functions::
 
@@ -8,10 +8,12 @@ The ``data_quality`` notebook is a thin outline over these functions::
     missing_values(loaded)                            # empty cells per column
     out_of_order(loaded)                              # lifecycle timestamps in the wrong order
     plot_monthly_rows(loaded)                         # rows per month for each dated table
+    indicator_support(loaded)                         # which indicators each table can support, and why not
+    unassigned_rows(loaded)                           # rows with no unit (未归属单位) and their share
 
-Tables are found by file name in the data directory: ``<table>.parquet``, ``.csv``,
-``.xlsx`` or ``.xls`` (what ``cityanalytics demo`` writes). Units are resolved against the
-``districts`` table when there is one, so unknown units show up as rejections.
+Tables come from ``cityanalytics.workspace`` (a workspace folder or a folder of canonical
+tables, as ``cityanalytics demo`` writes). Units are resolved against the ``districts`` table
+when there is one, so unknown units show up as rejections.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import pandas as pd
 
 from cityanalytics import schemas
 
-SUFFIXES = (".parquet", ".csv", ".xlsx", ".xls")
 DATE_KINDS = ("datetime", "date", "month")
 # How reports name the canonical tables (the id follows in brackets).
 TABLE_ZH = {
@@ -59,21 +60,13 @@ class LoadedTable:
 
 @dataclass
 class Loaded:
-    data_dir: Path
+    data_dir: Path  # the workspace's root
     unit_id: str | None
     tables: dict[str, LoadedTable] = field(default_factory=dict)
+    workspace: object | None = None  # cityanalytics.workspace.Workspace
 
     def ok(self) -> dict[str, LoadedTable]:
         return {k: t for k, t in self.tables.items() if t.frame is not None}
-
-
-def find_table_file(data_dir: str | Path, table: str) -> Path | None:
-    """The file holding ``table`` in ``data_dir`` (``<table>.parquet`` first), or None."""
-    for suffix in SUFFIXES:
-        path = Path(data_dir) / f"{table}{suffix}"
-        if path.is_file():
-            return path
-    return None
 
 
 def date_column(table: str) -> str | None:
@@ -96,27 +89,31 @@ def unit_subtree(districts: pd.DataFrame, unit_id: str) -> set[str]:
     return out
 
 
-def load_tables(data_dir: str | Path, tables: list[str] | None = None, unit_id: str | None = None) -> Loaded:
-    """Load every table in ``tables`` (default: every canonical table) found in ``data_dir``.
+def load_tables(workspace, tables: list[str] | None = None, unit_id: str | None = None) -> Loaded:
+    """Load every table in ``tables`` (default: every canonical table) the workspace holds.
 
+    workspace: a workspace folder, a folder of canonical tables, or a ``Workspace``.
     With ``unit_id``, frames are cut to that unit and the units below it; the load reports
     stay those of the whole files (a rejected row may not have a usable unit).
     """
-    from cityanalytics.io import LoadError, load
+    from cityanalytics.io import LoadError
+    from cityanalytics.workspace import open_workspace
 
+    ws = open_workspace(workspace)
+    data_dir = ws.root
     names = list(tables) if tables else list(schemas.TABLES)
     for name in names:
         schemas.table(name)  # unknown table names are an error, not a silent skip
-    out = Loaded(Path(data_dir), unit_id)
+    out = Loaded(ws.root, unit_id, workspace=ws)
     districts = None
     order = sorted(names, key=lambda n: n != "districts")  # districts first: the others use it
     for name in order:
-        path = find_table_file(data_dir, name)
+        path = ws.path(name)
         if path is None:
             out.tables[name] = LoadedTable(name, None, problem="file not found")
             continue
         try:
-            result = load(path, name, units=districts if name != "districts" else None)
+            result = ws.load(name, units=districts if name != "districts" else None)
         except LoadError as exc:
             out.tables[name] = LoadedTable(name, path, problem=str(exc))
             continue
@@ -136,11 +133,39 @@ def load_tables(data_dir: str | Path, tables: list[str] | None = None, unit_id: 
     return out
 
 
+def absent(loaded: Loaded) -> list[str]:
+    """The tables asked for that the workspace does not hold (no file at all)."""
+    return [n for n, t in loaded.tables.items() if t.frame is None and t.problem == "file not found"]
+
+
+def present(loaded: Loaded) -> dict[str, LoadedTable]:
+    """The tables asked for that have a file (read, or that failed to read)."""
+    return {n: t for n, t in loaded.tables.items() if not (t.frame is None and t.problem == "file not found")}
+
+
+def introduction(loaded: Loaded) -> str:
+    """The report's first paragraph, written from the tables the workspace holds."""
+    held = [TABLE_ZH.get(n, n) for n in present(loaded)]
+    text = ("本报告说明从工作区读入了什么:" + ("、".join(held) + "各表" if held else "(没有任何规范表)")
+            + "读入、保留和拒绝的行数,覆盖的月份和单位,被拒绝的行按原因的分布,各列缺失值,时间戳顺序错误"
+              "(如结案早于上报),没有所属单位的行,以及各表能支持和不能支持的指标。后续各项分析都以这里读入的数据为准。")
+    return text
+
+
+def absent_text(loaded: Loaded) -> str | None:
+    """One line naming the tables the workspace does not hold (their indicators cannot be computed)."""
+    missing = absent(loaded)
+    if not missing:
+        return None
+    return (f"工作区没有以下 {len(missing)} 张表,本报告不涉及,其指标均不能计算:"
+            + "、".join(table_label(n) for n in missing) + "。")
+
+
 def scope_text(loaded: Loaded) -> str:
-    """One Markdown paragraph: which directory and units the report covers (data text escaped)."""
+    """One Markdown paragraph: which workspace and units the report covers (data text escaped)."""
     found = [n for n, t in loaded.tables.items() if t.frame is not None]
-    missing = [n for n, t in loaded.tables.items() if t.frame is None]
-    text = f"数据目录 `{html.escape(str(loaded.data_dir))}`:读入 {len(found)} 张表"
+    missing = [n for n, t in loaded.tables.items() if t.frame is None and t.problem != "file not found"]
+    text = f"数据 `{html.escape(str(loaded.data_dir))}`:读入 {len(found)} 张表"
     text += f"({'、'.join(found)})" if found else ""
     if missing:
         text += f";未能读入 {len(missing)} 张({'、'.join(missing)},见下表“状态”)"
@@ -171,7 +196,7 @@ def _month(values: pd.Series) -> pd.Series:
 def overview(loaded: Loaded, period: str | None = None) -> pd.DataFrame:
     """One row per table: status, rows read / kept / rejected, rows in scope, months and units covered."""
     rows = []
-    for name, t in loaded.tables.items():
+    for name, t in present(loaded).items():
         row = {"表": name}
         if t.frame is None:
             rows.append({**row, "状态": "未找到文件" if t.problem == "file not found" else f"无法读入:{t.problem}"})
@@ -302,3 +327,38 @@ def plot_rejections(loaded: Loaded):
     ax.set_title("读入时被拒绝的行:按原因", loc="left")
     fig.tight_layout()
     return fig
+
+
+def indicator_support(loaded: Loaded) -> pd.DataFrame:
+    """For every indicator of the registry whose table the workspace holds: can it be computed
+    from the rows kept, and if not, why (a needed column absent or empty, from the registry's
+    ``needs``; see ``cityanalytics.indicators.computable``). Tables the workspace does not hold
+    are named once by ``absent_text`` instead of listing each of their indicators."""
+    from cityanalytics.indicators.computable import computability
+
+    held = {n: t.frame for n, t in loaded.ok().items()}
+    out = computability(held)
+    out = out[out["table"].isin(list(present(loaded)))]
+    failed = {n for n, t in present(loaded).items() if t.frame is None}
+    rows = pd.DataFrame({
+        "表": out["table"], "指标": [f"{z}({i})" for z, i in zip(out["name_zh"], out["indicator"])],
+        "能否计算": ["能" if c else "不能" for c in out["computable"]],
+        "原因": [("该表未能读入" if t in failed else (f"{z}({r})" if r else ""))
+               for t, z, r in zip(out["table"], out["reason_zh"], out["reason"])],
+    })
+    rows.loc[rows["表"].isin(failed), "原因"] = "该表未能读入"
+    return _for_reading(rows.reset_index(drop=True), "表")
+
+
+def unassigned_rows(loaded: Loaded) -> pd.DataFrame:
+    """Rows kept with no unit (未归属单位), per table with a unit column: how many and their share.
+    They count in the city's totals; the comparison shows them as their own line."""
+    rows = []
+    for name, t in loaded.ok().items():
+        if name == "districts" or "unit_id" not in t.frame.columns or not len(t.frame):
+            continue
+        u = t.frame["unit_id"]
+        n = int((u.isna() | (u.astype("string").str.strip() == "")).sum())
+        if n:
+            rows.append({"表": name, "未归属单位行": n, "全部行": len(t.frame), "占比": f"{n / len(t.frame):.2%}"})
+    return _for_reading(pd.DataFrame(rows, columns=["表", "未归属单位行", "全部行", "占比"]), "表")

@@ -2,7 +2,7 @@
 
 Each analysis notebook computes its result as before, then hands it to an explorer:
 
-    ui = widgets.comparison_explorer(b, data_dir)   # notebooks/district_comparison.ipynb
+    ui = widgets.comparison_explorer(b, workspace)  # notebooks/district_comparison.ipynb
     ui.show()                                        # the control bar (nothing in a report run)
     ui.section(report.leagues)                       # one live output per report section
 
@@ -295,9 +295,11 @@ class ComparisonSession:
 
     def periods(self) -> list[str]:
         if not self._offered:
-            from cityanalytics.compare.data import latest_complete_month
+            from cityanalytics.compare.data import latest_complete_month, period_freq
 
-            latest = max(latest_complete_month(self.data_dir), self.base.period)
+            latest = self.base.period
+            if period_freq(latest) == "M":  # quarters and years step by their own length
+                latest = max(latest_complete_month(self.data_dir), latest)
             self._offered = [str(latest - i) for i in range(self.months)]
         return self._offered
 
@@ -373,7 +375,9 @@ def comparison_update(session: ComparisonSession, values: dict):
 
     b = session.base
     s = dict(b.settings)
-    period = pd.Period(values["period"], freq="M")
+    from cityanalytics.compare.data import parse_period
+
+    period = parse_period(values["period"])
     if values["indicator"]:
         s["indicators"] = [values["indicator"]]
     s["focus"] = values["focus"] or None
@@ -394,10 +398,12 @@ def comparison_explorer(b, data_dir: str, *, months: int = 12, interactive: bool
     A report run shows every indicator; in JupyterLab the league, funnel and trend sections
     show the indicator chosen (the first to begin with; the overview keeps them all).
     """
-    session = ComparisonSession(b, str(data_dir), months)
+    from cityanalytics.compare.data import parse_period
+
+    session = ComparisonSession(b, data_dir if hasattr(data_dir, "root") else str(data_dir), months)
 
     def prefetch(values: dict) -> None:
-        session.prefetch(pd.Period(values["period"], freq="M"), float(values["ci_level"]))
+        session.prefetch(parse_period(values["period"]), float(values["ci_level"]))
 
     ex = Explorer(b, partial(comparison_controls, session), partial(comparison_update, session),
                   COMPARISON_DEPENDS, interactive, after=prefetch)

@@ -39,8 +39,12 @@ def bulletin(demo):
 def test_period_defaults_to_the_latest_complete_month(demo, bulletin):
     assert latest_complete_month(demo) == pd.Period("2025-06", "M")  # the demo ends on 2025-06-30
     assert bulletin.period == pd.Period("2025-06", "M")
+    # the period the run asks for is the period reported (folder, title page and body agree);
+    # past the data's end the report says where the data end and shows no figure of another month
     later = build_bulletin(demo, period="2026-10", indicators=["case_closure_rate"], n_boot=0)
-    assert later.period == pd.Period("2025-06", "M") and any("2026-10" in n for n in later.notes)
+    assert later.period == pd.Period("2026-10", "M")
+    assert "数据只覆盖到 2025-06(最近的完整月份),报告期 2026-10 的数据不完整或没有数据。" in later.notes
+    assert not later.leagues and later.skipped["case_closure_rate"] == "结案率:2026-10 没有数据"
     earlier = build_bulletin(demo, period="2024-11", indicators=["case_closure_rate"], n_boot=0)
     assert earlier.period == pd.Period("2024-11", "M") and not [n for n in earlier.notes if "报告期" in n]
 
@@ -100,11 +104,11 @@ def test_run_files_load_against_the_notebook():
 def test_notebook_is_committed_clean():
     nb = nbformat.read(NOTEBOOK, as_version=4)
     assert nb.cells[0].cell_type == "markdown"
-    assert nb.cells[0].source.splitlines()[0] == "# 城市管理月度考评通报(区县/街道比较)"
+    assert nb.cells[0].source.splitlines()[0] == "# 城市管理考评通报(区县/街道比较)"
     tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
     params = nb.cells[tagged[0]].source
-    for name in ("data_dir = \"data/demo\"", "period = \"\"", "unit_id = \"\"", "level =", "indicators =",
+    for name in ("workspace = \"data/demo\"", "period = \"\"", "as_of = \"\"", "min_denominator = 30", "unit_id = \"\"", "level =", "indicators =",
                  "weights =", "list_rule =", "target_plan =", "ci_level ="):
         assert name in params
     after = next(c for c in nb.cells[tagged[0] + 1:] if c.cell_type == "code")
@@ -122,7 +126,7 @@ def test_notebook_is_committed_clean():
 def test_notebook_runs_under_papermill(demo, tmp_path):
     out = tmp_path / "district_comparison.ipynb"
     markdown, html, images = papermill_outputs(
-        NOTEBOOK, out, {"data_dir": str(demo), "unit_id": BAISHA, "period": "2025-06", "n_boot": 200})
+        NOTEBOOK, out, {"workspace": str(demo), "unit_id": BAISHA, "period": "2025-06", "n_boot": 200})
     assert "报告期:**2025-06**" in markdown and "重点单位:**白沙镇**" in markdown
     assert "- 白沙镇按期处置率" in markdown  # the focus unit's lines first in the key points
     assert "红榜" in markdown and "黑榜" in markdown and "海陵区" in markdown

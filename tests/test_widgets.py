@@ -233,7 +233,7 @@ def test_comparison_explorer_starts_on_one_indicator_in_jupyterlab(shell, demo, 
 
 @pytest.fixture(scope="module")
 def forecast(demo):
-    return run_notebook(data_dir=str(demo), target_id="hl_sorting_coverage", n_paths=300, backtest_origins=2, seed=7)
+    return run_notebook(workspace=str(demo), target_id="hl_sorting_coverage", n_paths=300, backtest_origins=2, seed=7)
 
 
 def _forecast_session(res):

@@ -1,6 +1,7 @@
 """The monthly bulletin (一月一考评、一月一通报): every comparison for one period in one object.
 
     b = build_bulletin("data/demo", period="", level="街道", indicators=[...], weights_preset="gbt30428_unit")
+    # the first argument: a workspace folder, a folder of canonical tables, or a Workspace
     b.sentences()          # the Chinese summary, the focus unit's lines first
     b.leagues[ind].table   # league table of one indicator; .plot() draws it
 
@@ -31,7 +32,8 @@ from .trend import trend
 
 # Settings the league tables, funnels and trends depend on (the rest: weights, lists, targets).
 PER_INDICATOR = ("indicators", "focus", "n_boot", "rank_draws", "seed", "funnel_method", "overdispersion",
-                 "trend_periods", "worse_rule")
+                 "trend_periods", "worse_rule", "min_denominator")
+MIN_DENOMINATOR = 30  # default: a unit with fewer cases (observations) is shown, not ranked or listed
 
 
 @dataclass
@@ -50,6 +52,14 @@ class Bulletin:
     notes: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # comparison -> why it was left out (Chinese)
     settings: dict = field(default_factory=dict, repr=False)  # assemble_bulletin's keywords, to recompute
+    dropped: dict[str, str] = field(default_factory=dict)  # indicator -> why the data cannot compute it (Chinese)
+    unassigned: tuple[int, int] = (0, 0)  # (cases with no unit, all cases) in the period
+    as_of: str = ""  # the moment case figures describe
+    tables: list[str] = field(default_factory=list)  # the canonical tables the workspace holds
+
+    @property
+    def min_denominator(self) -> float:
+        return float(self.settings.get("min_denominator", 0) or 0)
 
     @property
     def focus_name(self) -> str | None:
@@ -96,42 +106,58 @@ class Bulletin:
         exposure = self.level.exposure or None
         for ind in dict.fromkeys([*self.leagues, *self.frame["indicator"].unique()]):
             try:
-                s = pick(self.frame, ind, self.period, units=self.level.units,
+                s = pick(self.frame, ind, self.period, units=[*self.level.units, D.UNASSIGNED],
                          exposure=exposure if get(ind).kind == "count" else None)
             except ValueError:  # no rows for the period: left out, as from the league tables
                 continue
             label = f"{s.indicator.name_zh}({s.unit_label})"
             rows[label] = s.units.set_index("unit_id")["value"]
             city[label] = s.city["value"] if s.city is not None else None
-        out = pd.DataFrame(rows).reindex(self.level.units)
-        out.loc["city"] = pd.Series(city)
-        out.insert(0, "单位", [self.level.names.get(u, u) for u in out.index])
+        shown = [*self.level.units, *([D.UNASSIGNED] if self.unassigned[0] else [])]
+        if rows:
+            out = pd.DataFrame(rows).reindex(shown)
+        else:
+            out = pd.DataFrame(index=shown)
+        out.loc["city"] = pd.Series(city, dtype=object)
+        out.insert(0, "单位", [D.UNASSIGNED_NAME if u == D.UNASSIGNED else self.level.names.get(u, u)
+                               for u in out.index])
         return out.reset_index(names="unit_id")
 
 
-def resolve_period(requested: str | None, data_dir: str | Path) -> tuple[pd.Period, list[str]]:
-    """The report period: ``requested`` (YYYY-MM), or the latest complete month of the data.
+def resolve_period(requested: str | None, data) -> tuple[pd.Period, list[str]]:
+    """The report period: ``requested`` (a month 2025-06, a quarter 2025Q2 or a year 2025), or
+    the latest complete month the data cover.
 
-    A requested month after the data's last complete month falls back to that month with a
-    note (a scheduled run on the demo data asks for the current month).
+    One rule for every report: the period the run asks for is the period reported (the folder,
+    the title page and the body agree). A period after the data's end is kept, with a note
+    saying where the data end (its figures are then blank, never silently another period's).
     """
-    latest = D.latest_complete_month(data_dir)
+    latest = D.latest_complete_month(data)
     if not requested:
-        return latest, [f"报告期未指定,取数据中最近的完整月份 {latest}。"]
-    asked = pd.Period(str(requested), freq="M")
-    if asked > latest:
-        return latest, [f"请求的报告期 {asked} 晚于数据中最近的完整月份 {latest},本报告改用 {latest}。"]
+        return latest, [f"报告期未指定,取数据覆盖的最近一个完整月份 {latest}。"]
+    asked = D.parse_period(requested)
+    if asked.end_time.to_period("M") > latest:
+        return asked, [f"数据只覆盖到 {latest}(最近的完整月份),报告期 {asked} 的数据不完整或没有数据。"]
     return asked, []
 
 
-def build_bulletin(data_dir: str | Path, *, period: str | None = "", level: str = "街道",
+def build_bulletin(workspace, *, period: str | None = "", level: str = "街道",
                    indicators: list[str] | None = None, weights: dict[str, float] | None = None,
                    normalisation: str = "raw", weights_preset: str = "", list_rule: dict | None = None,
                    target_plan: str = "", targets_path: str | Path | None = None, ci_level: float = 0.95,
                    overdispersion: str | None = None, funnel_method: str = "exact", trend_periods: int = 5,
                    worse_rule: str = "significant", target_window: int = 12, n_boot: int = 2000,
-                   rank_draws: str = "binomial", unit_id: str | None = "", seed: int = 0) -> Bulletin:
-    """Compute every comparison of the bulletin. Parameters as in the notebook's parameters cell."""
+                   rank_draws: str = "binomial", unit_id: str | None = "", seed: int = 0,
+                   min_denominator: float = MIN_DENOMINATOR, as_of: str | None = "") -> Bulletin:
+    """Compute every comparison of the bulletin. Parameters as in the notebook's parameters cell.
+
+    workspace: a workspace folder, a folder of canonical tables, or a ``Workspace``.
+    Indicators the workspace cannot compute (table missing, a needed column absent or empty)
+    are left out with their reason (``Bulletin.dropped``), and so are their weights.
+    min_denominator: units below it are shown but not ranked or listed (``league_table``).
+    as_of: the moment case figures describe; default the end of the report period.
+    """
+    ws = D.as_workspace(workspace)
     notes: list[str] = []
     rule = check_rule(list_rule)
     if weights_preset:
@@ -146,9 +172,17 @@ def build_bulletin(data_dir: str | Path, *, period: str | None = "", level: str 
         raise ValueError("indicators: choose at least one indicator id")
     for ind in indicators:
         get(ind)
-    p, more = resolve_period(period, data_dir)
+    indicators, dropped = D.computable(ws, indicators)
+    if weights and any(k in dropped for k in weights):
+        weights = {k: v for k, v in weights.items() if k not in dropped}
+        notes.append("综合得分只用可计算的指标:" + ("、".join(get(k).name_zh for k in weights) if weights
+                                                  else "没有可计算的加权指标,不计算综合得分") + "。")
+    if not indicators:
+        raise ValueError(f"{ws.root}: none of the chosen indicators can be computed from this workspace ("
+                         + "; ".join(f"{k}: {v}" for k, v in dropped.items()) + ")")
+    p, more = resolve_period(period, ws)
     notes += more
-    lvl = D.load_level(data_dir, normalise_level(level))
+    lvl = D.load_level(ws, normalise_level(level))
     focus = unit_id or None
     if focus and focus not in lvl.units and lvl.unit_map.get(focus) in lvl.units and focus not in lvl.names:
         # a retired unit (e.g. 撤镇设街道): report on the unit that carries its series
@@ -156,7 +190,7 @@ def build_bulletin(data_dir: str | Path, *, period: str | None = "", level: str 
         notes.append(f"单位 {focus} 已因区划调整并入或更名为{lvl.names[successor]}({successor}),本报告按后者统计。")
         focus = successor
     if focus and focus not in lvl.units:
-        other = D.load_level(data_dir, "区" if lvl.level == "街道" else "街道")
+        other = D.load_level(ws, "区" if lvl.level == "街道" else "街道")
         if focus in other.units:
             notes.append(f"单位 {other.names[focus]} 属于{'区县' if other.level == '区' else '街镇'}一级,"
                          f"本报告改在该级比较。")
@@ -164,7 +198,12 @@ def build_bulletin(data_dir: str | Path, *, period: str | None = "", level: str 
         else:
             raise ValueError(f"unit_id {focus!r} is not a unit of the data (units: {', '.join(lvl.units)})")
     history = max(target_window, trend_periods, 2)
-    frame = D.compute(data_dir, indicators, lvl, p, history=history, ci_level=ci_level)
+    frame = D.compute(ws, indicators, lvl, p, history=history, ci_level=ci_level, as_of=as_of or None)
+    unassigned = D.unassigned_in_period(ws, p)
+    if unassigned[0]:
+        lvl.names[D.UNASSIGNED] = D.UNASSIGNED_NAME
+        notes.append(f"{D.UNASSIGNED_NAME}:报告期内 {unassigned[0]} 件案件没有所属单位,占全部 {unassigned[1]} 件的 "
+                     f"{100 * unassigned[0] / unassigned[1]:.1f}%;计入全市合计,在总览中单列,不参与排名和榜单。")
     targets = None
     if target_plan or targets_path:
         targets = load_targets(targets_path or None)
@@ -176,7 +215,8 @@ def build_bulletin(data_dir: str | Path, *, period: str | None = "", level: str 
                              weights_label=label, list_rule=rule, targets=targets, target_window=target_window,
                              trend_periods=trend_periods, worse_rule=worse_rule, n_boot=n_boot, rank_draws=rank_draws,
                              seed=seed, funnel_method=funnel_method, overdispersion=overdispersion, focus=focus,
-                             notes=notes)
+                             notes=notes, min_denominator=min_denominator, dropped=dropped, unassigned=unassigned,
+                             tables=list(ws.present))
 
 
 def assemble_bulletin(frame: pd.DataFrame, lvl: Level, period: pd.Period, *, indicators: list[str],
@@ -184,7 +224,8 @@ def assemble_bulletin(frame: pd.DataFrame, lvl: Level, period: pd.Period, *, ind
                       list_rule: dict, targets: pd.DataFrame | None, target_window: int, trend_periods: int,
                       worse_rule: str, n_boot: int, rank_draws: str, seed: int, funnel_method: str,
                       overdispersion: str | None, focus: str | None, notes=(),
-                      reuse: Bulletin | None = None) -> Bulletin:
+                      reuse: Bulletin | None = None, min_denominator: float = 0, dropped: dict | None = None,
+                      unassigned: tuple[int, int] = (0, 0), tables: list[str] | None = None) -> Bulletin:
     """Every comparison of one period from an IndicatorFrame that already holds its months.
 
     ``build_bulletin`` resolves the parameters and computes the frame; the JupyterLab
@@ -193,7 +234,8 @@ def assemble_bulletin(frame: pd.DataFrame, lvl: Level, period: pd.Period, *, ind
     reuse: an earlier bulletin whose per-indicator comparisons still hold when only the
     weights or the list rule changed (same frame, period and per-indicator settings).
     """
-    settings = {k: v for k, v in locals().items() if k not in ("frame", "lvl", "period", "notes", "reuse")}
+    settings = {k: v for k, v in locals().items()
+                if k not in ("frame", "lvl", "period", "notes", "reuse", "dropped", "unassigned", "tables")}
     notes = list(notes)
     p = period
     exposure = lvl.exposure or None
@@ -209,9 +251,12 @@ def assemble_bulletin(frame: pd.DataFrame, lvl: Level, period: pd.Period, *, ind
         ex = exposure if get(ind).kind == "count" else None
         rows = by_indicator.get(ind, frame.iloc[:0])
         rows.attrs.update(frame.attrs)
+        if rows.empty or not (rows["period"] == p).any():
+            skipped[ind] = f"{get(ind).name_zh}:{p} 没有数据"
+            continue
         try:
             leagues[ind] = league_table(rows, ind, p, exposure=ex, n_boot=n_boot, seed=seed, rank_draws=rank_draws,
-                                        **kw)
+                                        min_denominator=min_denominator, **kw)
         except ValueError as exc:
             skipped[ind] = getattr(exc, "zh", f"{get(ind).name_zh}:{exc}")
             continue
@@ -224,18 +269,30 @@ def assemble_bulletin(frame: pd.DataFrame, lvl: Level, period: pd.Period, *, ind
                             worse_rule=worse_rule, **kw)
     comp = None
     if weights:
-        comp = composite_score(frame, p, weights, normalisation=normalisation, units=lvl.units, names=names,
-                               focus=focus, label=weights_label)
+        unranked = {u for k in weights if k in leagues
+                    for u in leagues[k].table.loc[leagues[k].table["suppressed"].astype(bool), "unit_id"]}
+        try:
+            comp = composite_score(frame, p, weights, normalisation=normalisation, units=lvl.units, names=names,
+                                   focus=focus, label=weights_label, unranked=unranked)
+        except ValueError as exc:
+            skipped["composite"] = f"综合得分:{getattr(exc, 'zh', exc)}"
     rule = list_rule
-    if rule["basis"] == "composite" and comp is None:
-        notes.append("未设权重,红黑榜改按第一个指标排名。")
-        rule = {**rule, "basis": indicators[0]}
-    lists = red_black_lists(rule, composite=comp.table if comp else None,
-                            leagues={k: v.table for k, v in leagues.items()}, funnels=funnels, names=names)
+    if rule["basis"] == "composite" and comp is None and leagues:
+        notes.append(f"没有综合得分,红黑榜改按{get(next(iter(leagues))).name_zh}排名。")
+        rule = {**rule, "basis": next(iter(leagues))}
+    if (rule["basis"] == "composite" and comp is None) or (rule["basis"] != "composite" and rule["basis"] not in leagues):
+        lists = None
+        skipped["lists"] = "红黑榜:没有可排名的指标,未列榜单"
+    else:
+        lists = red_black_lists(rule, composite=comp.table if comp else None,
+                                leagues={k: v.table for k, v in leagues.items()}, funnels=funnels, names=names)
     status = None
     if targets is not None:
         status = target_status(frame, targets, p, units=lvl.units, names=names, window=target_window,
                                level=level_of(frame), focus=focus)
     return Bulletin(period=p, level=lvl, frame=frame, indicators=indicators, leagues=leagues, funnels=funnels,
                     trends=trends, composite=comp, lists=lists, targets=status, focus=focus, notes=notes,
-                    skipped=skipped, settings=settings)
+                    skipped=skipped, settings=settings, dropped=dict(dropped or (reuse.dropped if reuse else {})),
+                    unassigned=unassigned if unassigned != (0, 0) or reuse is None else reuse.unassigned,
+                    as_of=str(frame.attrs.get("as_of", "")),
+                    tables=list(tables if tables is not None else (reuse.tables if reuse else [])))

@@ -126,7 +126,8 @@ def scenarios(weights: dict[str, float], step: float = 0.10) -> dict[str, dict[s
 
 def composite_score(frame: pd.DataFrame, period, weights: dict[str, float], *, normalisation: str = "minmax",
                     units: list[str] | None = None, names: dict[str, str] | None = None, group: str = "",
-                    step: float = 0.10, focus: str | None = None, label: str | None = None) -> AnalysisResult:
+                    step: float = 0.10, focus: str | None = None, label: str | None = None,
+                    unranked: set[str] | None = None) -> AnalysisResult:
     """Composite score per unit in ``period`` with a rank-sensitivity table.
 
     ``table``: unit_id, name, the raw value of each indicator, its normalised term
@@ -145,8 +146,10 @@ def composite_score(frame: pd.DataFrame, period, weights: dict[str, float], *, n
     if units is not None:
         values = values.reindex(units)
     terms = _normalise(values, normalisation)
+    # units shown but not ranked (too few cases in a league table): scored, never ranked
+    rankable = pd.Series([u not in (unranked or set()) for u in terms.index], index=terms.index)
     sc = scenarios(w, step)
-    ranks = pd.DataFrame({name: _rank(_score(terms, ws)) for name, ws in sc.items()})
+    ranks = pd.DataFrame({name: _rank(_score(terms, ws).where(rankable)) for name, ws in sc.items()})
     base = ranks["基准权重"]
     moves = ranks.sub(base, axis=0).abs()
     score = _score(terms, w)
@@ -194,11 +197,23 @@ def _sentences(t: pd.DataFrame, focus) -> list[str]:
     lines = []
     if focus and focus in set(t["unit_id"]):
         r = t[t["unit_id"] == focus].iloc[0]
-        lines.append(f"{r['name']}综合得分 {r['score']:.1f},排名第 {int(r['rank'])}(共 {len(t)} 个单位),"
-                     f"不同权重下名次最多变动 {int(r['max_rank_change'])} 位。")
-    top = t.iloc[0]
-    lines.append(f"综合得分最高的是{top['name']}({top['score']:.1f}),最低的是{t.iloc[-1]['name']}"
-                 f"({t.iloc[-1]['score']:.1f})。")
+        if pd.isna(r["rank"]):
+            lines.append(f"{r['name']}综合得分 {r['score']:.1f},样本量不足,不参与排名。")
+        else:
+            lines.append(f"{r['name']}综合得分 {r['score']:.1f},排名第 {int(r['rank'])}(共 {len(t)} 个单位),"
+                         f"不同权重下名次最多变动 {int(r['max_rank_change'])} 位。")
+    ranked = t.dropna(subset=["rank"])
+    hi, lo = ranked["score"].max(), ranked["score"].min()
+    if len(ranked) >= 2 and round(hi, 1) == round(lo, 1):
+        lines.append(f"参与排名的 {len(ranked)} 个单位综合得分相同({hi:.1f}),并列,不分高低。")
+    elif len(ranked) >= 2:
+        top = "、".join(ranked.loc[ranked["score"].round(1) == round(hi, 1), "name"])
+        bottom = "、".join(ranked.loc[ranked["score"].round(1) == round(lo, 1), "name"])
+        lines.append(f"综合得分最高的是{top}({hi:.1f}),最低的是{bottom}({lo:.1f})。")
+    if len(ranked) < 2:
+        lines.append("参与排名的单位不足 2 个(其余样本量不足),综合得分不排名。")
+        return lines
+    t = ranked
     stable = t[t["max_rank_change"] == 0]["name"].tolist()
     moving = t[t["max_rank_change"] == t["max_rank_change"].max()]
     if t["max_rank_change"].max() == 0:

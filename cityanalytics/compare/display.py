@@ -69,6 +69,8 @@ def league(result):
         d[f"与全市差({diff_unit})"] = [_num(v, digits) for v in t["diff"]]
         d["差异显著"] = [_yes(v) for v in t["significant"]]
     d[f"较上期({diff_unit})"] = [_with_star(v, sig, digits) for v, sig in zip(t["change"], t["change_significant"])]
+    if "suppressed" in t and t["suppressed"].any():
+        d["备注"] = ["样本不足,不排名" if x else "" for x in t["suppressed"]]
     return _styled(d, t["focus"])
 
 

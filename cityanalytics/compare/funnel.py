@@ -189,6 +189,12 @@ def funnel(frame: pd.DataFrame, indicator: str, period, *, group: str = "", unit
                             f"{name}各单位当期只有 1 个观测值,无法估计离散程度,未画漏斗图")
     u = s.units.dropna(subset=["value", "denominator"])
     u = u[u["denominator"] > 0]
+    if u.empty:
+        raise NotComparable(f"{indicator}: no unit has a value in {s.period}",
+                            f"{name}在 {s.period} 没有单位有数值,未画漏斗图")
+    if not np.isfinite(theta) or (s.stat == "proportion" and not 0 <= theta <= 1):
+        raise NotComparable(f"{indicator}: the city figure in {s.period} is not a number",
+                            f"{name}在 {s.period} 的全市值无法计算,未画漏斗图")
     size = u["denominator"].to_numpy(dtype=float)
     y = u["value"].to_numpy(dtype=float) / scale
     disp = dispersion(y, size, theta, s.stat, sigma=sigma, winsor=winsor)

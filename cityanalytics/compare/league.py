@@ -7,7 +7,14 @@
 Columns: unit_id, name, numerator, denominator, value, ci_low, ci_high, city_value, diff
 (unit minus city), p_value, test, significant, better (difference in the good direction),
 rank (1 = best; ties share the best rank), rank_low, rank_high (rank interval),
-prev_value, change (value minus the previous period's), change_p, change_significant.
+prev_value, change (value minus the previous period's), change_p, change_significant,
+size (what the minimum applies to), suppressed (True: below ``min_denominator``).
+
+Small numbers (as Public Health England's suppression rules do): a unit whose size is below
+``min_denominator`` (the denominator of a proportion, the count behind a rate per 10,000
+residents) keeps its value in the table but gets no rank and no rank interval, and is never
+put on a list; the report states the minimum. Means (scores, dust loads) carry their own t
+interval and plain counts are not rates, so the minimum does not apply to them.
 
 Rank interval: parametric bootstrap. Each replicate draws every unit's figure from its
 sampling distribution (binomial(n, p̂)/n for proportions, or Beta(x+½, n−x+½) with
@@ -34,7 +41,7 @@ RANK_DRAWS = ("binomial", "jeffreys")
 def league_table(frame: pd.DataFrame, indicator: str, period, *, group: str = "", units: list[str] | None = None,
                  names: dict[str, str] | None = None, exposure: dict[str, float] | None = None,
                  n_boot: int = 2000, seed: int = 0, rank_draws: str = "binomial",
-                 focus: str | None = None, alpha: float | None = None) -> AnalysisResult:
+                 focus: str | None = None, alpha: float | None = None, min_denominator: float = 0) -> AnalysisResult:
     """The league table of one indicator in one period (see the module docstring).
 
     alpha: significance level of the tests; default 1 - the frame's confidence level.
@@ -53,8 +60,11 @@ def league_table(frame: pd.DataFrame, indicator: str, period, *, group: str = ""
     t["significant"] = _significant(t, s, alpha, cv)
     sign = s.sign if s.sign != 0 else 1
     t["better"] = np.where(t["diff"].isna(), None, np.sign(t["diff"]) * sign > 0) if s.sign != 0 else None
-    t["rank"] = _ranks(t["value"].to_numpy(), sign)
-    low, high = rank_interval(s, n_boot=n_boot, seed=seed, level=1 - alpha, draws=rank_draws)
+    t["size"] = unit_size(s)
+    t["suppressed"] = t["value"].notna() & (t["size"].fillna(0) < min_denominator) & (s.stat in SMALL_NUMBER_STATS)
+    ranked = ~t["suppressed"].to_numpy()
+    t["rank"] = _ranks(np.where(ranked, t["value"].to_numpy(dtype=float), np.nan), sign)
+    low, high = rank_interval(s, n_boot=n_boot, seed=seed, level=1 - alpha, draws=rank_draws, keep=ranked)
     t["rank_low"], t["rank_high"] = low, high
     prev = _previous(frame, s, group, exposure)
     t = t.merge(prev, on="unit_id", how="left")
@@ -66,11 +76,26 @@ def league_table(frame: pd.DataFrame, indicator: str, period, *, group: str = ""
     t = t.drop(columns=[c for c in ("prev_numerator", "prev_denominator") if c in t])
 
     city_prev = prev_city_value(frame, s, group, exposure)
-    lines = _sentences(t, s, names, focus, city_prev)
-    spec = _spec(s, alpha, n_boot, rank_draws, cv)
+    lines = _sentences(t, s, names, focus, city_prev, min_denominator)
+    spec = _spec(s, alpha, n_boot, rank_draws, cv, min_denominator)
     return AnalysisResult(table=t, sentences=lines, spec=spec, plotter=_plot,
                           extra={"slice": s, "alpha": alpha, "city_prev": city_prev, "focus": focus,
-                                 "names": names or {}})
+                                 "names": names or {}, "min_denominator": min_denominator})
+
+
+def unit_size(s: Slice) -> np.ndarray:
+    """What the minimum denominator applies to: the denominator of a proportion, the
+    observations behind a mean, the count of a count or a rate."""
+    u = s.units
+    if s.stat in ("proportion", "mean"):
+        return u["denominator"].to_numpy(dtype=float)
+    if s.stat == "rate":
+        return u["numerator"].to_numpy(dtype=float)
+    return u["value"].to_numpy(dtype=float)
+
+
+SIZE_WORD = {"proportion": "分母", "mean": "观测数", "rate": "件数", "count": "件数"}
+SMALL_NUMBER_STATS = ("proportion", "rate")  # what the minimum denominator applies to
 
 
 # --- tests -----------------------------------------------------------------------------------
@@ -167,11 +192,13 @@ def _draws(s: Slice, n_boot: int, rng: np.random.Generator, draws: str) -> np.nd
 
 
 def rank_interval(s: Slice, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95,
-                  draws: str = "binomial") -> tuple[np.ndarray, np.ndarray]:
-    """Central ``level`` interval of each unit's rank over parametric bootstrap replicates."""
+                  draws: str = "binomial", keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Central ``level`` interval of each unit's rank over parametric bootstrap replicates.
+
+    keep: the units that are ranked (the others, e.g. below the minimum size, get none)."""
     v = s.units["value"].to_numpy(dtype=float)
     low, high = np.full(len(v), np.nan), np.full(len(v), np.nan)
-    ok = ~np.isnan(v)
+    ok = ~np.isnan(v) if keep is None else (~np.isnan(v) & np.asarray(keep, dtype=bool))
     if ok.sum() == 0 or n_boot <= 0:
         return low, high
     sign = s.sign if s.sign != 0 else 1
@@ -187,14 +214,22 @@ def rank_interval(s: Slice, *, n_boot: int = 2000, seed: int = 0, level: float =
 # --- text ------------------------------------------------------------------------------------
 
 
-def _sentences(t: pd.DataFrame, s: Slice, names, focus, city_prev) -> list[str]:
+def _sentences(t: pd.DataFrame, s: Slice, names, focus, city_prev, min_denominator=0) -> list[str]:
     city_name = name_of(CITY, names)
     lines = []
     order = t.sort_values("focus", ascending=False, kind="stable") if focus else t
     for _, row in order.iterrows():
         if np.isnan(row["value"]):
             continue
-        lines.append(S.versus_city(row, s.indicator.name_zh, s.stat, s.unit_label, s.level, city_name))
+        line = S.versus_city(row, s.indicator.name_zh, s.stat, s.unit_label, s.level, city_name)
+        if row["suppressed"]:
+            line = line[:-1] + (f";{SIZE_WORD[s.stat]}仅 {S.num(row['size'], 0)},少于 {S.num(min_denominator, 0)},"
+                                f"不参与排名。")
+        lines.append(line)
+    ranked = t.dropna(subset=["rank"])
+    if len(ranked) >= 2 and (ranked["rank"] == 1).all():
+        lines.append(f"参与排名的 {len(ranked)} 个单位{s.indicator.name_zh}相同"
+                     f"({S.fmt_value(ranked['value'].iloc[0], s.stat, s.unit_label)}),并列第 1,不分先后。")
     if s.city is not None and s.stat != "count":
         change = city_value(s) - city_prev
         lines.insert(1 if focus else 0, S.city_line(s.city["value"], s.city["ci_low"], s.city["ci_high"], change,
@@ -207,7 +242,7 @@ def _previous_label(period: pd.Period) -> str:
     return {"M": "上月", "Q": "上季度", "Y": "上年"}.get(period.freqstr[0], "上期")
 
 
-def _spec(s: Slice, alpha: float, n_boot: int, draws: str, cv: float) -> str:
+def _spec(s: Slice, alpha: float, n_boot: int, draws: str, cv: float, min_denominator: float = 0) -> str:
     tests = {
         "proportion": "单位与全市其余部分比较:双侧两比例 z 检验(合并方差,各期望频数≥5),否则 Fisher 精确检验",
         "rate": "单位与全市其余部分比较:每万人发生率的精确条件检验(二项分布)",
@@ -219,7 +254,9 @@ def _spec(s: Slice, alpha: float, n_boot: int, draws: str, cv: float) -> str:
     return (f"{s.indicator.name_zh}({s.indicator.id}),{s.period},{s.group or '全部'}。"
             f"差值 = 单位 − 全市({S.fmt_value(cv, s.stat, s.unit_label)});{tests};显著性水平 {alpha:g},"
             f"未做多重比较校正。排名:{direction[s.indicator.direction]},并列取最优名次;"
-            f"排名区间为参数自助法({draw},{n_boot} 次)的 {100 * (1 - alpha):g}% 区间。")
+            f"排名区间为参数自助法({draw},{n_boot} 次)的 {100 * (1 - alpha):g}% 区间。"
+            + (f"小数原则:{SIZE_WORD[s.stat]}少于 {S.num(min_denominator, 0)} 的单位列出数值但不排名、不列入红黑榜。"
+               if min_denominator and s.stat in SMALL_NUMBER_STATS else ""))
 
 
 def _plot(result: AnalysisResult, ax=None, **kwargs):

@@ -13,7 +13,10 @@ The rule is a flat mapping (run files allow one level of mapping)::
   0 or None turns this off.
 
 A unit with a black-list reason is not put on the red list (its red reasons are kept in the
-``note``).
+``note``). Ties: a unit tied with the worst ranked unit is never put on the red list by its
+rank, nor one tied with the best on the black list; when every ranked unit ties, nobody is
+listed by rank. Units without a rank (e.g. below the minimum denominator of the league
+tables, column ``suppressed``) are never listed, neither by rank nor by a funnel limit.
 """
 
 from __future__ import annotations
@@ -79,17 +82,20 @@ def red_black_lists(rule: dict | None, *, composite: pd.DataFrame | None = None,
     top_n = min(rule["red_top"], n // 2)
     bottom_n = min(rule["black_bottom"], n // 2)
     reasons: dict[tuple[str, str], list[str]] = {}
+    unlisted = _unranked(leagues)
 
     def add(lst, uid, text):
-        reasons.setdefault((lst, uid), []).append(text)
+        if uid not in unlisted:
+            reasons.setdefault((lst, uid), []).append(text)
 
+    best, worst = (ranked["rank"].min(), ranked["rank"].max()) if n else (None, None)
     if top_n:
         cut = ranked.nsmallest(top_n, "rank")["rank"].max()
-        for _, r in ranked[ranked["rank"] <= cut].iterrows():
+        for _, r in ranked[(ranked["rank"] <= cut) & (ranked["rank"] != worst)].iterrows():
             add("红榜", r["unit_id"], f"{what}排名第 {int(r['rank'])}({show(r)}),位列前 {top_n}")
     if bottom_n:
         cut = ranked.nlargest(bottom_n, "rank")["rank"].min()
-        for _, r in ranked[ranked["rank"] >= cut].iterrows():
+        for _, r in ranked[(ranked["rank"] >= cut) & (ranked["rank"] != best)].iterrows():
             add("黑榜", r["unit_id"], f"{what}排名第 {int(r['rank'])}/{n}({show(r)}),位列后 {bottom_n}")
     lim = rule["outside_limit"]
     if lim and funnels:
@@ -133,11 +139,22 @@ def red_black_lists(rule: dict | None, *, composite: pd.DataFrame | None = None,
         t = pd.concat([t[t["list"] == "红榜"], t[t["list"] == "黑榜"]], ignore_index=True)
     spec = _spec(rule, what, n, top_n, bottom_n)
     lines = []
+    if n >= 2 and best == worst:
+        lines.append(f"参与排名的 {n} 个单位{what}并列,不按排名列入红黑榜。")
     for lst in ("红榜", "黑榜"):
         part = t[t["list"] == lst]
         lines.append(f"{lst}:" + ("无" if part.empty else
                                   ";".join(f"{r['name']}({r['reasons']})" for _, r in part.iterrows())) + "。")
     return AnalysisResult(table=t, sentences=lines, spec=spec, extra={"rule": rule})
+
+
+def _unranked(leagues: dict[str, pd.DataFrame] | None) -> set[str]:
+    """Units some league table shows but does not rank for want of cases (``suppressed``)."""
+    out: set[str] = set()
+    for t in (leagues or {}).values():
+        if "suppressed" in t:
+            out |= set(t.loc[t["suppressed"].astype(bool), "unit_id"])
+    return out
 
 
 def _spec(rule, what, n, top_n, bottom_n) -> str:
@@ -147,5 +164,6 @@ def _spec(rule, what, n, top_n, bottom_n) -> str:
         parts.append(f"单位数不足 {2 * max(rule['red_top'], rule['black_bottom'])} 个,名额减为单位数的一半")
     if rule["outside_limit"]:
         parts.append(f"任一比较指标超出 {rule['outside_limit'] * 100:g}% 控制限:不利一侧列入黑榜,有利一侧列入红榜")
-    parts.append("有黑榜事由的单位不列入红榜")
+    parts.append("与末位并列的单位不因排名列入红榜,与首位并列的不因排名列入黑榜")
+    parts.append("有黑榜事由的单位不列入红榜;样本量不足而未排名的单位不列入榜单")
     return "榜单规则:" + ";".join(parts) + "。"

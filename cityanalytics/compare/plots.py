@@ -24,6 +24,13 @@ def _ax(ax, size=(7, 4)):
     return ax
 
 
+def nothing_to_draw(ax, text: str):
+    """An empty figure that says in one line why there is nothing to draw (never an error)."""
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=10, transform=ax.transAxes, wrap=True)
+    return ax
+
+
 def _axis_label(s) -> str:
     return f"{s.indicator.name_zh}({s.unit_label})"
 
@@ -33,6 +40,8 @@ def league_plot(result, ax=None):
     t = result.table.dropna(subset=["value"]).iloc[::-1]
     s = result.extra["slice"]
     ax = _ax(ax, (7, 0.35 * len(t) + 1.2))
+    if t.empty:
+        return nothing_to_draw(ax, f"{s.indicator.name_zh}:{s.period} 各单位均无数值,无图可画。")
     y = np.arange(len(t))
     colors = [FOCUS if f else UNIT for f in t["focus"]]
     err = np.vstack([t["value"] - t["ci_low"], t["ci_high"] - t["value"]])
@@ -58,6 +67,9 @@ def funnel_plot(result, ax=None):
     t, c, s = result.table, result.extra["curves"], result.extra["slice"]
     levels = result.extra["levels"]
     ax = _ax(ax)
+    keys = [f"lower_{lv * 100:g}".replace(".", "") for lv in levels]
+    if t.empty or len(c) == 0 or any(k not in c for k in keys):
+        return nothing_to_draw(ax, f"{s.indicator.name_zh}:{s.period} 没有可画的控制限或数据点。")
     styles = {0: ("--", "#888888"), 1: ("-", "#555555")}
     for i, lv in enumerate(levels):
         key = f"{lv * 100:g}".replace(".", "")
@@ -85,6 +97,9 @@ def sensitivity_plot(result, ax=None):
     """Ranks of each unit (rows) under each weighting scenario (columns)."""
     r = result.extra["sensitivity"]
     ax = _ax(ax, (min(1.0 + 0.6 * r.shape[1], 14), 0.35 * r.shape[0] + 1.8))
+    r = r.dropna(how="all")
+    if r.empty or r.shape[1] == 0:
+        return nothing_to_draw(ax, "没有单位得到综合名次,无图可画。")
     order = r["基准权重"].sort_values().index
     r = r.loc[order]
     im = ax.imshow(r.to_numpy(dtype=float), cmap="RdYlGn_r", aspect="auto")
@@ -105,6 +120,8 @@ def trend_plot(result, ax=None):
     series, t = result.extra["series"], result.table
     s = result.extra["slice"]
     ax = _ax(ax)
+    if series is None or len(series) == 0 or series["value"].notna().sum() == 0:
+        return nothing_to_draw(ax, f"{s.indicator.name_zh}:近几期没有数值,无走势可画。")
     flagged = set(t.loc[t["flag"], "unit_id"])
     focus = set(t.loc[t["focus"], "unit_id"]) if "focus" in t else set()
     for uid, g in series.groupby("unit_id", sort=False):

@@ -1,6 +1,10 @@
 """What the sorting_forecast notebook calls: its parameters in, a ForecastResult out.
 
-    res = run_notebook(data_dir="data/demo", period="2025-06", target_id="hl_sorting_coverage")
+    res = run_notebook(workspace="data/demo", period="2025-06", target_id="hl_sorting_coverage")
+
+``workspace`` is a workspace folder, a folder of canonical tables or a ``Workspace``. When it
+holds no table to forecast from, ``missing_table`` says so in one line and the notebook shows
+that line instead of its sections (``Absent``).
 
 The target comes from the targets registry (``target_id``) or from a value and a deadline.
 A registry target also says what is counted (communities or households, started or
@@ -36,7 +40,28 @@ def data_end(period: str, series_end: pd.Period) -> pd.Timestamp | None:
     return min(p, series_end).end_time
 
 
-def run_notebook(*, data_dir: str, period: str = "", table: str = "communities", indicator: str = "",
+def missing_table(workspace, table: str = "communities") -> str | None:
+    """One line saying why there is no forecast (the workspace lacks the table), or None."""
+    from cityanalytics.workspace import open_workspace
+
+    if open_workspace(workspace).has(table):
+        return None
+    what = {"communities": "社区(小区)垃圾分类台账(communities 表)",
+            "observations": "按月汇总的指标表(observations 表)"}.get(table, f"{table} 表")
+    return f"工作区没有{what},无法预测覆盖率,本报告各节略去。"
+
+
+class Absent:
+    """Stands in for the explorer when there is nothing to forecast: every section is skipped."""
+
+    def show(self) -> None:
+        pass
+
+    def section(self, render) -> None:
+        pass
+
+
+def run_notebook(*, workspace, period: str = "", table: str = "communities", indicator: str = "",
                  target_id: str = "", target_value: float | None = None, target_deadline: str = "",
                  measure: str = "communities", area_type: str = "auto", units=(), models=DEFAULT_MODELS,
                  levels=(0.8, 0.95), n_paths: int = 1000, backtest_origins: int = 4, seed: int = 0) -> ForecastResult:
@@ -44,7 +69,7 @@ def run_notebook(*, data_dir: str, period: str = "", table: str = "communities",
     event = target.event if target is not None and target_id else "started"
     measure = target.measure if target is not None and target_id else measure
     area = (target.area_type if target is not None else None) if area_type == "auto" else (area_type or None)
-    series = load_series(data_dir, table=table, measure=measure, event=event, area_type=area,
+    series = load_series(workspace, table=table, measure=measure, event=event, area_type=area,
                          indicator=indicator or None)
     end = data_end(period, series.months[-1])
     if end is not None and end.to_period("M") < series.months[-1]:

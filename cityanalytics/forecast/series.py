@@ -16,7 +16,6 @@ table of covered/total per month, ``n_eff`` is the denominator unless you say ot
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -280,34 +279,26 @@ def series_from_frame(frame: pd.DataFrame, *, indicator: str | None = None, meas
     )
 
 
-def find_table_file(data_dir: str | Path, table: str) -> Path | None:
-    """``<table>.parquet``, ``.csv``, ``.xlsx`` or ``.xls`` in ``data_dir`` (first found), or None."""
-    for suffix in (".parquet", ".csv", ".xlsx", ".xls"):
-        path = Path(data_dir) / f"{table}{suffix}"
-        if path.is_file():
-            return path
-    return None
-
-
-def load_series(data_dir: str | Path, *, table: str = "communities", measure: str = "communities",
+def load_series(workspace, *, table: str = "communities", measure: str = "communities",
                 event: str = "started", area_type: str | None = None, as_of=None, indicator: str | None = None,
                 cluster_size: float | None = None) -> CoverageSeries:
-    """Load the register (or an observations table) from ``data_dir`` and build the series.
+    """Load the register (or an observations table) from a workspace and build the series.
 
-    Goes through the loaders (``cityanalytics.io.load``), so a real export is validated the same
+    workspace: a workspace folder, a folder of canonical tables, or a ``Workspace``. Goes
+    through the loaders (``cityanalytics.io.load``), so a real export is validated the same
     way; unit names come from the districts table when there is one.
     """
-    from cityanalytics.io import load
+    from cityanalytics.workspace import open_workspace
 
-    path = find_table_file(data_dir, table)
+    ws = open_workspace(workspace)
+    path = ws.path(table)
     if path is None:
-        raise FileNotFoundError(f"no {table} table (.parquet/.csv/.xlsx) in {data_dir}")
+        raise FileNotFoundError(f"{ws.root}: no {table} table (.parquet/.csv/.xlsx in {ws.tables_dir})")
     names = {}
-    dpath = find_table_file(data_dir, "districts")
-    if dpath is not None:
-        d = load(dpath, "districts").frame
+    d = ws.table("districts")
+    if d is not None:
         names = dict(zip(d["unit_id"].astype(str), d["name_zh"].astype(str)))
-    frame = load(path, table).frame
+    frame = ws.load(table).frame
     if table == "communities":
         return coverage_series(frame, measure=measure, event=event, area_type=area_type, as_of=as_of,
                                unit_names=names, source=f"{path.name}(社区垃圾分类台账)")

@@ -177,8 +177,17 @@ def _shown(path: Path, kind: str, root: Path, inputs: list[dict]) -> str:
 
 
 def default_period(paths: list[tuple[str, Path, str]]) -> str:
-    """The last complete month; on the synthetic demo data, the last month the demo covers
-    (its truth.json ``window.end``), so the demo's reports have data for their period."""
+    """The last complete month the run's data cover (asked of its workspace: the folder, the
+    title page and the body then name the same period); on the synthetic demo data without
+    that, the last month the demo covers (its truth.json ``window.end``); else today's."""
+    from cityanalytics.compare.data import latest_complete_month
+
+    for _, path, kind in paths:
+        if kind == "dir" and path.is_dir():
+            try:
+                return str(latest_complete_month(path))
+            except (ValueError, FileNotFoundError, OSError):
+                continue  # not a folder of tables, or nothing dated in it
     truth = manifest.demo_truth(paths)
     end = str(((truth or {}).get("window") or {}).get("end", ""))[:7]
     return end if layout.PERIOD_PATTERN.match(end) else layout.default_period()

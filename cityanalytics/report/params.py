@@ -8,6 +8,7 @@ A run file names a notebook and the values of its parameters::
     timeout: 600                   # optional; seconds any one cell may run
     for_each: unit_id              # optional; one report per unit ...
     units: {level: 区}             # ... units from the districts table in data_dir, or a list
+    workspace: ../my_city          # optional; the data workspace the notebook reads
     parameters:
       data_dir: data/demo
       tables: [cases, districts]
@@ -23,6 +24,14 @@ Everything is checked before a kernel starts, against the notebook's cell tagged
 - data files: a parameter whose name ends in ``_path`` names a file (or a list of files),
   one ending in ``_dir`` a directory, relative to the project root; it must exist. This
   holds for the notebook's defaults too, since those are what run when a key is left out.
+
+Workspaces. ``workspace: DIR`` sets the notebook parameter ``workspace`` (a workspace made
+by ``cityanalytics init``, or a folder of canonical tables). While notebooks move from
+``data_dir`` to ``workspace``, either name is accepted for the other: a notebook that still
+declares ``data_dir`` gets the workspace's built tables (``DIR/tables``). A run file kept in a
+workspace's ``params/`` folder reads its relative data paths (``workspace: .``, ``*_path``,
+``*_dir``) against the workspace folder, not the project; its notebook still comes from the
+project. The manifest's inputs are the workspace's built tables.
 
 Errors name the run file and the key (``ParamError``).
 """
@@ -42,7 +51,9 @@ import yaml
 
 from cityanalytics.report import layout
 
-RUN_KEYS = {"notebook", "title", "source", "description", "timeout", "for_each", "units", "parameters"}
+RUN_KEYS = {"notebook", "title", "source", "description", "timeout", "for_each", "units", "parameters", "workspace"}
+WORKSPACE_PARAMETER = "workspace"
+LEGACY_WORKSPACE_PARAMETER = "data_dir"  # the notebooks' former name; accepted as a synonym
 DEFAULT_TIMEOUT = 600
 RUNNER_PARAMETERS = ("period",)  # set by the runner from --period, not by run files
 NO_DEFAULT = object()  # the parameter's default is an expression, not a literal
@@ -89,6 +100,7 @@ class RunSpec:
     timeout: int | None = None  # None: the schedule's default, else DEFAULT_TIMEOUT
     for_each: str | None = None
     units: list[str] | dict[str, Any] | None = None
+    data_root: Path | None = None  # where the run file's relative data paths were read (default: root)
 
     def values(self, **runner_values: Any) -> dict[str, Any]:
         """Every parameter the notebook will run with: its literal defaults, then the run
@@ -187,6 +199,10 @@ def load_run(path: str | Path, root: Path | None = None) -> RunSpec:
     if not path.is_file():
         raise ParamError(f"{path}: no such run file")
     root = Path(root).resolve() if root else layout.project_root(path)
+    data_root = workspace_of(path)
+    if data_root is not None and not (root / "notebooks").is_dir() and (PROJECT / "notebooks").is_dir():
+        root = PROJECT  # a workspace outside the project: the notebooks are the project's
+    data_root = data_root or root
     try:
         name = layout.check_name(path.stem, "run name", path)
     except layout.UnsafeName as exc:
@@ -214,6 +230,7 @@ def load_run(path: str | Path, root: Path | None = None) -> RunSpec:
     checked = {}
     for key, value in values.items():
         where = f"{path}: parameters.{key}"
+        key = _synonym(key, declared)
         if key not in declared:
             raise ParamError(
                 f"{where}: unknown parameter; {notebook.name} declares {', '.join(declared) or 'none'}"
@@ -221,6 +238,7 @@ def load_run(path: str | Path, root: Path | None = None) -> RunSpec:
         if key in RUNNER_PARAMETERS or key == raw.get("for_each"):
             raise ParamError(f"{where}: set by the runner (--period, for_each), not by the run file")
         checked[key] = _check_value(literal(value, where), declared[key], where)
+    checked = _workspace_parameters(path, raw, checked, declared, notebook, root, data_root)
 
     timeout = check_timeout(raw.get("timeout"), f"{path}: timeout")
     for_each = raw.get("for_each")
@@ -238,8 +256,68 @@ def load_run(path: str | Path, root: Path | None = None) -> RunSpec:
     return RunSpec(
         name=name, path=path, root=root, notebook=notebook, declared=declared,
         parameters=checked, title=title, source=raw.get("source"), description=raw.get("description"),
-        timeout=timeout, for_each=for_each, units=units,
+        timeout=timeout, for_each=for_each, units=units, data_root=data_root,
     )
+
+
+PROJECT = Path(__file__).resolve().parents[2]  # the source checkout (holds notebooks/)
+
+
+def workspace_of(run_file: Path) -> Path | None:
+    """The workspace a run file belongs to (``DIR/params/NAME.yaml`` beside ``DIR/sources.yaml``)."""
+    folder = Path(run_file).resolve().parent
+    if folder.name == "params" and (folder.parent / "sources.yaml").is_file():
+        return folder.parent
+    return None
+
+
+def _synonym(key: str, declared: dict) -> str:
+    """``data_dir`` and ``workspace`` stand for each other while the notebooks are renamed."""
+    pair = {WORKSPACE_PARAMETER: LEGACY_WORKSPACE_PARAMETER, LEGACY_WORKSPACE_PARAMETER: WORKSPACE_PARAMETER}
+    if key in pair and key not in declared and pair[key] in declared:
+        return pair[key]
+    return key
+
+
+def _is_path_key(key: str) -> bool:
+    return key.endswith(("_path", "_dir")) or key == WORKSPACE_PARAMETER
+
+
+def _tables_of(folder: Path) -> Path:
+    """A workspace's built tables (``DIR/tables``); a plain folder of tables is its own."""
+    return folder / "tables" if (folder / "sources.yaml").is_file() else folder
+
+
+def _workspace_parameters(path: Path, raw: dict, checked: dict, declared: dict, notebook: Path,
+                          root: Path, data_root: Path) -> dict:
+    """Apply ``workspace:`` and the workspace/data_dir synonyms; make workspace-relative paths absolute."""
+    out = dict(checked)
+    if data_root != root:  # read against the workspace folder, run from the project
+        for key, value in out.items():
+            if _is_path_key(key) and isinstance(value, str) and value:
+                out[key] = str((data_root / value).resolve())
+            elif _is_path_key(key) and isinstance(value, list):
+                out[key] = [str((data_root / str(v)).resolve()) for v in value]
+    if LEGACY_WORKSPACE_PARAMETER in out and LEGACY_WORKSPACE_PARAMETER in declared and out[LEGACY_WORKSPACE_PARAMETER]:
+        folder = (root / str(out[LEGACY_WORKSPACE_PARAMETER])).resolve()
+        if (folder / "sources.yaml").is_file():  # a notebook reading tables, given a workspace
+            out[LEGACY_WORKSPACE_PARAMETER] = str(_tables_of(folder))
+    if "workspace" not in raw:
+        return out
+    value = raw["workspace"]
+    if not isinstance(value, str) or not value.strip():
+        raise ParamError(f"{path}: workspace: expected a folder (a workspace or a folder of canonical tables)")
+    for key in (WORKSPACE_PARAMETER, LEGACY_WORKSPACE_PARAMETER):
+        if key in (raw.get("parameters") or {}):
+            raise ParamError(f"{path}: workspace: also set as parameters.{key}; name the workspace once")
+    folder = (data_root / value).resolve()
+    if WORKSPACE_PARAMETER in declared:
+        out[WORKSPACE_PARAMETER] = str(folder)
+    elif LEGACY_WORKSPACE_PARAMETER in declared:
+        out[LEGACY_WORKSPACE_PARAMETER] = str(_tables_of(folder))
+    else:
+        raise ParamError(f"{path}: workspace: {notebook.name} has no workspace (or data_dir) parameter")
+    return out
 
 
 def check_timeout(value: Any, where: str) -> int | None:
@@ -299,24 +377,33 @@ def _check_value(value: Any, param: Param, where: str) -> Any:
 
 
 def data_paths(spec: RunSpec, values: dict[str, Any] | None = None) -> list[tuple[str, Path, str]]:
-    """``(key, absolute path, "file" | "dir")`` for every ``*_path`` and ``*_dir`` parameter."""
+    """``(key, absolute path, "file" | "dir")`` for every ``*_path``, ``*_dir`` and ``workspace``
+    parameter. A workspace with a recipe stands for its built tables (``DIR/tables``): they are
+    the run's inputs, not the raw exports or the outputs beside them."""
     values = spec.values() if values is None else values
     out = []
     for key, value in values.items():
-        kind = "file" if key.endswith("_path") else "dir" if key.endswith("_dir") else None
+        kind = "file" if key.endswith("_path") else "dir" if key.endswith("_dir") or key == WORKSPACE_PARAMETER else None
         if kind is None or value in (None, ""):
             continue
         for item in value if isinstance(value, list) else [value]:
-            out.append((key, (spec.root / str(item)).resolve(), kind))
+            path = (spec.root / str(item)).resolve()
+            if key == WORKSPACE_PARAMETER:
+                path = _tables_of(path)
+            out.append((key, path, kind))
     return out
 
 
 def check_files(spec: RunSpec, values: dict[str, Any] | None = None) -> None:
     """Raise ParamError for the first ``*_path`` / ``*_dir`` parameter that does not exist."""
     for key, path, kind in data_paths(spec, values):
+        origin = f"parameters.{key}" if key in spec.parameters else f"{key} (the notebook's default)"
+        if key in (WORKSPACE_PARAMETER, LEGACY_WORKSPACE_PARAMETER) and path.name == "tables" \
+                and (path.parent / "sources.yaml").is_file() and not (path / "build.json").is_file():
+            raise ParamError(f"{spec.path}: {origin}: the workspace {path.parent} has no built tables yet; "
+                             f"run `cityanalytics build {path.parent}` first")
         exists = path.is_file() if kind == "file" else path.is_dir()
         if not exists:
-            origin = f"parameters.{key}" if key in spec.parameters else f"{key} (the notebook's default)"
             raise ParamError(f"{spec.path}: {origin}: {kind} {path} does not exist")
 
 
@@ -333,7 +420,7 @@ def unit_list(spec: RunSpec, values: dict[str, Any] | None = None) -> list[tuple
     or a list, e.g. ``[区, 功能区]``) and ``parent`` (only units directly under it). Without
     ``units`` every unit in the districts table except the city itself is used.
     """
-    from cityanalytics.quality import find_table_file
+    from cityanalytics.workspace import open_workspace
 
     values = spec.values() if values is None else values
     where = f"{spec.path}: units"
@@ -343,8 +430,9 @@ def unit_list(spec: RunSpec, values: dict[str, Any] | None = None) -> list[tuple
         raise ParamError(f"{where}: unknown key {unknown[0]!r}; expected {', '.join(sorted(UNIT_KEYS))}")
     if cfg.get("path"):
         path = (spec.root / str(cfg["path"])).resolve()
-    elif values.get("data_dir"):
-        path = find_table_file(spec.root / str(values["data_dir"]), "districts")
+    elif values.get("workspace") or values.get("data_dir"):
+        folder = spec.root / str(values.get("workspace") or values["data_dir"])
+        path = open_workspace(folder).path("districts") if folder.is_dir() else None
     else:
         path = None
     districts = _districts(path, where) if path is not None and path.is_file() else None
@@ -381,10 +469,10 @@ def unit_list(spec: RunSpec, values: dict[str, Any] | None = None) -> list[tuple
 
 def _current(districts, folder: Path, where: str):
     from cityanalytics.io import LoadError, load
-    from cityanalytics.quality import find_table_file
     from cityanalytics.units import current_units
+    from cityanalytics.workspace import open_workspace
 
-    changes = find_table_file(folder, "unit_changes")
+    changes = open_workspace(folder).path("unit_changes")
     if changes is None:
         return districts
     try:
