@@ -19,6 +19,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="only the runs scheduled this often (one cron line per frequency)")
     parser.add_argument("--schedule", type=Path, default=Path("params/schedule.yaml"),
                         help="schedule file (default: params/schedule.yaml)")
+    parser.add_argument("--workspace", type=Path, metavar="DIR",
+                        help="run DIR/params/schedule.yaml on a data workspace (paths read against DIR, "
+                             "reports in DIR/outputs)")
     add_common(parser)
 
 
@@ -33,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
     schedule_path = args.schedule.resolve()
     root = layout.project_root(schedule_path)
     try:
+        if getattr(args, "workspace", None) is not None:
+            from cityanalytics.workspace.runs import workspace_batch
+
+            schedule_path, root, args.outputs = workspace_batch(args.workspace, args.outputs)
         schedule = batch.load_schedule(schedule_path)
         planner = _planner(args, root)
     except ValueError as exc:
