@@ -38,7 +38,8 @@ MAX_XLSX_UNCOMPRESSED = 1 << 30  # all members of a workbook, decompressed
 MAX_XLSX_RATIO = 200  # decompressed/compressed size of one member (zip bombs run 1000x and more)
 RATIO_CHECKED_ABOVE = 8 << 20  # small members may compress better than that; they are harmless
 MAX_SHEET_COLUMNS = 1_000  # a cell further right is refused, naming it
-MAX_SHEET_CELLS = 20_000_000  # rows x columns of one sheet's grid
+MAX_SHEET_CELLS = 10_000_000  # rows x columns of one sheet's grid (a larger table: save it as CSV)
+MAX_BLANK_RUN = 10_000  # empty rows inside a sheet before more cells: a stray cell far below the table
 
 FORMULA_NOT_CACHED = "formula without a cached value; open and save the file in Excel"
 
@@ -300,9 +301,13 @@ def _decode(path: Path, raw: bytes, encoding: str | None) -> tuple[str, str]:
         return raw.decode(found), f"encoding {found} (UTF-16 without a byte-order mark)"
     try:
         found = detect_encoding(raw)
+        return raw.decode(found), f"encoding {found}"
     except LoadError as exc:
         raise LoadError(str(path), str(exc).lstrip(": ")) from None
-    return raw.decode(found), f"encoding {found}"
+    except UnicodeDecodeError as exc:  # a best guess (or a BOM) that the rest of the bytes contradict
+        line = raw[:exc.start].count(b"\n") + 1
+        raise LoadError(str(path), f"is not valid {exc.encoding} text (bytes {exc.start}-{exc.end - 1}, near line "
+                                   f"{line}: {exc.reason}); the file is damaged or truncated, or save it as UTF-8") from None
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -380,32 +385,30 @@ def _swallowed_records(path: Path, text: str, delimiter: str, skip: int,
     An unclosed quote makes the parser read on, through the following lines, to the next
     quote: several records become one description and the row count drops without an error.
     Records are counted against physical lines (cheap); only when a record spans lines is
-    the file re-read to find which. A row whose multi-line value holds a line with at least
-    half as many fields as the header (and two or more) is rejected, naming the lines it
+    the file re-read to find which. A row is rejected when one of the further lines it spans
+    holds at least half as many fields as the header (and two or more), naming the lines it
     swallowed; a description broken over lines rarely holds the separator at all.
     """
     problems = []
     least = max(2, (width + 1) // 2)
+    lines = text.split("\n")
     previous_line = 0
     for i, (record, line) in enumerate(_csv_records(path, text, delimiter)):
         first_line, previous_line = previous_line + 1, line
         if i < skip or line == first_line:
             continue
-        for position, value in enumerate(record):
-            if "\n" not in value:
-                continue
-            inner = value.split("\n")[1:]
-            like_records = [s for s in inner if len(s.split(delimiter)) >= least]
-            if not like_records:
-                continue
-            firsts = ", ".join(s.split(delimiter)[0] for s in like_records[:3])
-            reason = (f"a quoted value runs from line {first_line} to line {line} and holds "
-                      f"{len(like_records)} line(s) that look like records of their own ({firsts}"
-                      f"{' ...' if len(like_records) > 3 else ''}); is a quote left open? The row is "
-                      "rejected so that those records are not merged into it silently")
-            shown = value if len(value) <= 200 else value[:200] + " ..."
-            problems.append((i + 1, position if position < width else None, shown, reason))
-            break
+        like_records = [s for s in lines[first_line:line] if len(s.split(delimiter)) >= least]
+        if not like_records:
+            continue
+        position = next((p for p, v in enumerate(record) if "\n" in v), None)
+        firsts = ", ".join(s.split(delimiter)[0].strip('"') for s in like_records[:3])
+        reason = (f"a quoted value runs from line {first_line} to line {line} and holds "
+                  f"{len(like_records)} line(s) that look like records of their own ({firsts}"
+                  f"{' ...' if len(like_records) > 3 else ''}); is a quote left open? The row is "
+                  "rejected so that those records are not merged into it silently")
+        value = record[position] if position is not None else delimiter.join(record)
+        shown = value if len(value) <= 200 else value[:200] + " ..."
+        problems.append((i + 1, position if position is not None and position < width else None, shown, reason))
     return problems
 
 
@@ -553,14 +556,18 @@ def _stream_sheet(path: Path, workbook, ws, source: str) -> tuple[list, int, lis
     grid: list = []
     width = 0
     formulas = []
-    with ws._get_source() as src:
+    try:
+        src = ws._get_source()
+    except Exception as exc:  # a member that cannot be decompressed
+        raise LoadError(str(path), f"cannot read sheet {ws.title!r} ({type(exc).__name__}: {exc}); "
+                                   "the file is damaged (open and save it in Excel)") from None
+    with src:
         parser = _sheet_parser(workbook, ws, src)
         try:
             for idx, cells in parser.parse():
                 if idx <= len(grid) or idx > 1_048_576:
                     raise LoadError(str(path), f"sheet {ws.title!r}: row {idx} is out of order or beyond Excel's "
                                                "last row; the file is damaged (open and save it in Excel)")
-                grid.extend([_EMPTY_ROW] * (idx - 1 - len(grid)))
                 row: list = []
                 for cell in cells:
                     col, value = cell["column"], cell["value"]
@@ -576,6 +583,15 @@ def _stream_sheet(path: Path, workbook, ws, source: str) -> tuple[list, int, lis
                         formulas.append((idx - 1, col - 1, str(value)))
                         value = None
                     row[col - 1] = value
+                if not row:
+                    continue  # an empty (formatted) row: only a row with cells after it makes it a row
+                if idx - 1 - len(grid) > MAX_BLANK_RUN:
+                    first = next((i for i, v in enumerate(row) if v is not None), 0) + 1
+                    raise LoadError(str(path), f"sheet {ws.title!r}: rows {len(grid) + 1:,}-{idx - 1:,} are empty and "
+                                               f"cell {get_column_letter(first)}{idx} follows them; more than "
+                                               f"{MAX_BLANK_RUN:,} empty rows inside a table is a stray cell far below "
+                                               "it: delete it")
+                grid.extend([_EMPTY_ROW] * (idx - 1 - len(grid)))
                 grid.append(row)
                 width = max(width, len(row))
                 if len(grid) * width > MAX_SHEET_CELLS:
@@ -595,8 +611,9 @@ def _stream_sheet(path: Path, workbook, ws, source: str) -> tuple[list, int, lis
         except (TypeError, ValueError):
             continue  # a damaged range names no cells: nothing to fill
     _fill_merged(grid, ranges, width, path, ws.title)
-    while grid and all(_cell_text(x) == "" for x in grid[-1]):
-        grid.pop()  # rows that are formatted but empty
+    formula_rows = {r for r, _, _ in formulas}
+    while grid and len(grid) - 1 not in formula_rows and all(_cell_text(x) == "" for x in grid[-1]):
+        grid.pop()  # rows that are formatted but empty (a row whose formula has no value is kept)
     return grid, len(ranges), formulas
 
 
