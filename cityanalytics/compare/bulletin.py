@@ -280,9 +280,15 @@ def assemble_bulletin(frame: pd.DataFrame, lvl: Level, period: pd.Period, *, ind
     if rule["basis"] == "composite" and comp is None and leagues:
         notes.append(f"没有综合得分,红黑榜改按{get(next(iter(leagues))).name_zh}排名。")
         rule = {**rule, "basis": next(iter(leagues))}
-    if (rule["basis"] == "composite" and comp is None) or (rule["basis"] != "composite" and rule["basis"] not in leagues):
+    basis = comp.table if rule["basis"] == "composite" and comp is not None else (
+        leagues[rule["basis"]].table if rule["basis"] in leagues else None)
+    if basis is None:
         lists = None
         skipped["lists"] = "红黑榜:没有可排名的指标,未列榜单"
+    elif basis["rank"].notna().sum() < 2:
+        lists = None
+        small = f"(样本量少于 {min_denominator:g} 的单位不排名)" if min_denominator else ""
+        skipped["lists"] = f"红黑榜:参与排名的单位不足 2 个{small},未列榜单"
     else:
         lists = red_black_lists(rule, composite=comp.table if comp else None,
                                 leagues={k: v.table for k, v in leagues.items()}, funnels=funnels, names=names)

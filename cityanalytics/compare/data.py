@@ -15,6 +15,7 @@ one pseudo-unit, ``UNASSIGNED`` (未归属单位), which is shown but never rank
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -66,6 +67,8 @@ def parse_period(text) -> pd.Period:
     if isinstance(text, pd.Period):
         return text
     s = str(text).strip().upper()
+    if not re.fullmatch(r"\d{4}(-\d{1,2}|Q[1-4])?", s):
+        raise ValueError(f"period {text!r}: expected a month 2025-06, a quarter 2025Q2 or a year 2025")
     try:
         if "Q" in s:
             return pd.Period(s, freq="Q")

@@ -49,6 +49,7 @@ def _heading(text: str) -> None:
 
 def _absent(title: str, why: str) -> None:
     """A section with nothing to show: one line saying why, instead of the section."""
+    why = why.split(":", 1)[1] if why.split(":", 1)[0] in (title, title[:4], "红黑榜", "综合得分") else why
     display(Markdown(f"**{title}**:本报告略去,{why}。"))
 
 
@@ -98,7 +99,6 @@ def scope(b: Bulletin, workspace) -> None:
     if b.min_denominator:
         lines.append(f"小数原则:样本量(比例指标的分母、每万人发生率的件数)少于 "
                      f"{b.min_denominator:g} 的单位列出数值,但不排名、不列入红黑榜。")
-    lines += [f"数据不支持的指标:{get(k).name_zh}({v})。" for k, v in b.dropped.items()]
     lines += b.notes
     lines += [f"未做的比较:{v}。" for v in b.skipped.values()]
     _bullets(lines)
@@ -163,6 +163,9 @@ def composite(b: Bulletin) -> None:
     _heading("综合得分与权重敏感性")
     _bullets(b.composite.sentences)
     display(D.composite(b.composite))
+    if b.composite.table["rank"].notna().sum() < 2:  # nothing ranked: no sensitivity to show
+        _method(b.composite.spec)
+        return
     display(Markdown("#### 各情形下的权重(%)"))
     display(D.weights(b.composite))
     display(Markdown("#### 各情形下的名次"))
@@ -198,6 +201,10 @@ def lists(b: Bulletin) -> None:
 def targets(b: Bulletin) -> None:
     if b.targets is None:
         _absent("规划目标对照", "本次未选择对照的规划目标")
+        return
+    if b.targets.table.empty:
+        n = len(b.targets.extra["skipped"])
+        _absent("规划目标对照", "所选规划中没有可与本报告指标对照的目标" + (f"(其 {n} 项目标的指标本报告未计算)" if n else ""))
         return
     _heading("规划目标对照")
     _bullets(b.targets.sentences)
