@@ -324,7 +324,12 @@ def test_reports_workspace_plans_the_workspace_schedule(ws, monkeypatch):
     from cityanalytics.report import batch, params
     from cityanalytics.workspace.runs import workspace_batch
 
+    (ws / "sources.yaml").write_text(RECIPE.replace("source: 测试导出", "source: 测试导出\nsynthetic: true"),
+                                     encoding="utf-8")
     build(ws)
+    w = open_workspace(ws)
+    assert w.recipe.synthetic is True and w.recipe.name == "示范市(测试)"
+    assert w.build_info["tables"]["cases"]["rows_kept"] == 5
     schedule, root, outputs = workspace_batch(ws, None)
     assert schedule == ws.resolve() / "params" / "schedule.yaml" and outputs == ws.resolve() / "outputs"
     assert root == params.PROJECT
@@ -334,6 +339,7 @@ def test_reports_workspace_plans_the_workspace_schedule(ws, monkeypatch):
     assert jobs[0].target.is_relative_to(ws.resolve() / "outputs")
     shown = {i["path"] for i in jobs[0].inputs}
     assert any(p.endswith("tables/cases.parquet") for p in shown) and not any("exports/" in p for p in shown)
+    assert jobs[0].synthetic is True  # the recipe says so: every report says the data are synthetic
     with pytest.raises(ValueError, match="no params/schedule.yaml"):
         (ws / "params" / "schedule.yaml").unlink()
         workspace_batch(ws, None)

@@ -181,6 +181,13 @@ def _set_column(raw: RawSheet, name: str, values: pd.Series) -> int:
     return pos
 
 
+def _filled_rows(raw: RawSheet) -> pd.Series:
+    filled = pd.Series(False, index=raw.cells.index)
+    for c in raw.cells.columns:
+        filled |= _text(raw.cells[c]).notna().to_numpy()
+    return filled
+
+
 def add_columns(raw: RawSheet, table: str, constants: Mapping[str, Any] | None = None,
                 derive: Mapping[str, Any] | None = None, base: Path | None = None) -> RawSheet:
     """Add the constant and derived columns to ``raw`` (in place; returned for chaining).
@@ -189,9 +196,8 @@ def add_columns(raw: RawSheet, table: str, constants: Mapping[str, Any] | None =
     (rejections with the rule's reason); for an optional column they are counted in a note.
     """
     spec = schemas.table(table)
-    # Blank rows stay blank (the loader reports them as such): nothing is added to them.
-    filled = (pd.concat([_text(raw.cells[c]).notna() for c in raw.cells.columns], axis=1).any(axis=1)
-              if len(raw.cells.columns) else pd.Series(False, index=raw.cells.index))
+    # Blank rows stay blank (the loader reports them as such): no constant is put on them.
+    filled = _filled_rows(raw) if constants else None
     for name, value in (constants or {}).items():
         if name not in spec.names:
             raise LoadError(raw.source, f"constants: {name!r} is not a column of the {table} table")

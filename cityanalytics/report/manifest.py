@@ -58,7 +58,15 @@ def demo_truth(data_paths: list[tuple[str, Path, str]]) -> dict | None:
 
 
 def synthetic_data(data_paths: list[tuple[str, Path, str]]) -> bool:
-    return demo_truth(data_paths) is not None
+    return demo_truth(data_paths) is not None or any(_built_synthetic(p) for _, p, kind in data_paths if kind == "dir")
+
+
+def _built_synthetic(folder: Path) -> bool:
+    """A workspace's built tables whose recipe says ``synthetic: true`` (tables/build.json)."""
+    try:
+        return json.loads((folder / "build.json").read_text(encoding="utf-8"))["recipe"]["synthetic"] is True
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def package_versions() -> dict[str, str]:

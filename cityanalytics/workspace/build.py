@@ -279,10 +279,23 @@ def build(root: str | Path, *, force: bool = False) -> Build:
                 + (" (the table of the previous build is removed)" if has_table else "")]))
             continue
         if not force and before and before.get("fingerprint") == fp and has_table:
-            tables.append(TableResult(name, fp, skipped=True, previous=before))
+            tables.append(_skipped(name, fp, before, root))
             continue
         tables.append(load_table(t, paths, root, units, fp))
     return Build(root, recipe, tables, notes)
+
+
+def _skipped(name: str, fp: dict, before: dict, root: Path) -> TableResult:
+    """A table left as the last build wrote it; its files, notes and rejections are reported again."""
+    t = TableResult(name, fp, skipped=True, previous=before, notes=list(before.get("notes") or []))
+    try:
+        t.files = [FileResult(**f) for f in before.get("files") or []]
+    except TypeError:
+        t.files = []
+    path = root / "tables" / f"{name}.rejections.csv"
+    if path.is_file():
+        t.rejections = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    return t
 
 
 def _previous(root: Path) -> dict:
@@ -380,11 +393,12 @@ def report_markdown(b: Build, failed: list[str] | None = None) -> str:
         lines.append(f"| {t.name} | {read} | {kept} | {rej} | {status} |")
     for t in b.tables:
         lines += ["", f"## {t.name}", ""]
-        if t.absent or t.skipped:
-            lines += [f"- {n}" for n in t.notes] or [f"- 源文件、配方与 units.csv 均未变化,沿用上次构建 / "
-                                                     f"no source file, recipe block or units.csv changed since the "
-                                                     f"last build ({t.previous.get('rows_kept')} rows kept)"]
+        if t.absent:
+            lines += [f"- {n}" for n in t.notes]
             continue
+        if t.skipped:
+            lines += ["源文件、配方与 units.csv 均未变化,沿用上次构建的表 / no source file, recipe block or "
+                      "units.csv changed since the last build: its table is kept as it was.", ""]
         lines += ["| 文件 file | sha256 | 读入 read | 保留 kept | 拒绝 rejected |", "|---|---|---:|---:|---:|"]
         lines += [f"| {f.path} | `{f.sha256[:12]}` | {f.rows_read} | {f.rows_kept} | {f.rows_rejected} |"
                   for f in t.files]

@@ -43,6 +43,26 @@ class Workspace:
         path = self.root / "targets.yaml"
         return path if path.is_file() else None
 
+    @cached_property
+    def recipe(self):
+        """The checked recipe (``cityanalytics.workspace.recipe.Recipe``: name, source, synthetic,
+        as_of, tables), or None for a plain folder of tables. Raises ``RecipeError`` when it is wrong."""
+        if not self.is_recipe:
+            return None
+        from cityanalytics.workspace.recipe import read_recipe
+
+        return read_recipe(self.recipe_path)
+
+    @property
+    def build_info(self) -> dict | None:
+        """``tables/build.json`` of the last ``cityanalytics build`` (None when never built)."""
+        import json
+
+        path = self.tables_dir / "build.json"
+        if not self.is_recipe or not path.is_file():
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+
     def path(self, table: str) -> Path | None:
         """The file holding canonical ``table`` (Parquet first), or None when there is none."""
         for suffix in TABLE_SUFFIXES:
