@@ -148,7 +148,7 @@ def test_recipe_maps_every_export_and_says_synthetic(demo):
     assert "schedule.yaml" in runs and "data_quality.yaml" in runs and len(runs) >= 5
     assert not any("data/demo" in text for text in runs.values())
     assert f"workspace: {ws.resolve()}\n" in runs["campaign_impact_100day.yaml"]
-    assert f"data_dir: {ws.resolve() / 'tables'}\n" in runs["data_quality.yaml"]
+    assert f"workspace: {ws.resolve()}\n" in runs["data_quality.yaml"]
 
 
 # ---- the round trip ----------------------------------------------------------------------------

@@ -182,7 +182,8 @@ def funnel(frame: pd.DataFrame, indicator: str, period, *, group: str = "", unit
         raise NotComparable(f"{indicator}: no city figure in {s.period} to centre the funnel on",
                             f"{name}在 {s.period} 没有全市值,未画漏斗图")
     scale = _scale(s.stat)
-    theta = float(s.city["numerator"] / s.city["denominator"]) if s.stat == "proportion" else float(s.city["value"])
+    with np.errstate(invalid="ignore", divide="ignore"):  # no due cases: NaN, said below
+        theta = float(s.city["numerator"] / s.city["denominator"]) if s.stat == "proportion" else float(s.city["value"])
     sigma = _pooled_sigma(s) if s.stat == "mean" else np.nan
     if s.stat == "mean" and np.isnan(sigma):
         raise NotComparable(f"{indicator}: no unit has two or more observations to estimate the spread from",
