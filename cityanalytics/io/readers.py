@@ -447,7 +447,7 @@ def _check_zip(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+    except Exception as exc:  # BadZipFile, NotImplementedError (zip version), OSError, ValueError ...
         raise LoadError(str(path), f"cannot open as an Excel workbook (not a valid .xlsx zip archive: {exc})") from None
     total = sum(m.file_size for m in members)
     if total > MAX_XLSX_UNCOMPRESSED:
