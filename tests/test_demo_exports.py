@@ -4,7 +4,6 @@ canonical tables -> raw exports -> loaded through the recipe -> the same canonic
 from __future__ import annotations
 
 import glob
-import importlib
 import re
 from pathlib import Path
 
@@ -13,10 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from cityanalytics import io as ca_io
 from cityanalytics.demo import generate, write_demo
 from cityanalytics.demo.exports import CATEGORY_OF_SUBCATEGORY, DUST_ADDRESS_PATTERN, write_exports
-from cityanalytics.io import readers
 
 N_CASES = 3_000
 MONTHS = 78  # 2019-01 .. 2025-06
@@ -33,49 +30,23 @@ def demo(tmp_path_factory):
     return root / "ws", files, generate(n_cases=N_CASES)
 
 
+@pytest.fixture(scope="module")
+def built(demo):
+    """`cityanalytics build` on the demo workspace: the recipe's exports back to canonical tables."""
+    from cityanalytics.workspace.build import build, write
+
+    ws, _, _ = demo
+    result = build(ws)
+    write(result)
+    return {t.name: t for t in result.tables}
+
+
 def _recipe(ws: Path) -> dict:
     return yaml.safe_load((ws / "sources.yaml").read_text(encoding="utf-8"))
 
 
 def _files(ws: Path, spec: dict) -> list[str]:
     return sorted(f for pattern in spec["files"] for f in glob.glob(str(ws / pattern)))
-
-
-def _with_derived(read_sheets, rules: dict):
-    """read_sheets, plus the recipe's derived columns on every sheet (a pattern's first group,
-    or a lookup), computed from the raw cells as the recipe states them."""
-    def wrapped(*args, **kwargs):
-        sheets = read_sheets(*args, **kwargs)
-        for raw in sheets:
-            for column, rule in rules.items():
-                source = raw.cells[raw.headers.index(rule["column"])].astype("string")
-                if "pattern" in rule:
-                    values = source.str.extract(rule["pattern"])[0]
-                else:
-                    values = source.map(rule["lookup"])
-                raw.cells[len(raw.headers)] = values.astype(object)
-                raw.headers = [*raw.headers, column]
-        return sheets
-    return wrapped
-
-
-def load_by_recipe(ws: Path, table: str, monkeypatch) -> tuple[pd.DataFrame, list]:
-    """Every file the recipe names for ``table``, loaded with the recipe's options."""
-    spec = _recipe(ws)["tables"][table]
-    units = pd.read_csv(ws / "units.csv", dtype=str)
-    monkeypatch.setattr(importlib.import_module("cityanalytics.io.load"), "read_sheets",
-                        _with_derived(readers.read_sheets, spec.get("derive") or {}))
-    frames, reports = [], []
-    for path in _files(ws, spec):
-        options = {"units": units} if table != "districts" else {}
-        if spec.get("aliases"):
-            options["aliases"] = {table: spec["aliases"]}
-        if spec.get("encoding") and path.endswith(".csv"):
-            options["encoding"] = spec["encoding"]
-        result = ca_io.load(path, table, **options)
-        frames.append(result.frame)
-        reports.append(result.report)
-    return pd.concat(frames, ignore_index=True), reports
 
 
 # ---- what the exports look like ----------------------------------------------------------------
@@ -147,39 +118,49 @@ def test_recipe_maps_every_export_and_says_synthetic(demo):
     runs = {p.name: p.read_text(encoding="utf-8") for p in (ws / "params").glob("*.yaml")}
     assert "schedule.yaml" in runs and "data_quality.yaml" in runs and len(runs) >= 5
     assert not any("data/demo" in text for text in runs.values())
-    assert f"workspace: {ws.resolve()}\n" in runs["campaign_impact_100day.yaml"]
-    assert f"workspace: {ws.resolve()}\n" in runs["data_quality.yaml"]
+    for name in ("campaign_impact_100day.yaml", "data_quality.yaml", "district_comparison.yaml"):
+        assert "  workspace: .   # this workspace" in runs[name], name
 
 
 # ---- the round trip ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("table", list(KEYS))
-def test_round_trip_through_the_recipe(demo, table, monkeypatch):
+def test_round_trip_through_the_recipe(demo, built, table):
+    """canonical tables -> raw exports -> `cityanalytics build` -> the same canonical tables."""
     ws, files, expected = demo
-    got, reports = load_by_recipe(ws, table, monkeypatch)
+    t = built[table]
     key = KEYS[table]
-    pd.testing.assert_frame_equal(got.sort_values(key, ignore_index=True),
+    pd.testing.assert_frame_equal(t.frame.sort_values(key, ignore_index=True),
                                   expected[table].sort_values(key, ignore_index=True))
-    read = sum(r.rows_read for r in reports)
-    kept = sum(r.rows_kept for r in reports)
-    rejected = pd.concat([r.rejections for r in reports], ignore_index=True)
-    assert read == kept + len(rejected) and kept == len(expected[table])
+    assert t.rows_read == t.rows_kept + t.rows_rejected and t.rows_kept == len(expected[table])
     # Only the 合计 rows are rejected: one per file (per sheet for the communities register).
     totals = {"districts": 0, "campaigns": 0, "communities": 3, "cases": MONTHS, "dust_samples": MONTHS,
               "assessments": 1, "unit_changes": 1}
-    assert len(rejected) == totals[table]
-    assert set(rejected["reason"]) <= {"summary row (合计/总计), not a record"}
-    notes = " ".join(n for r in reports for n in r.notes)
+    assert t.rows_rejected == len(t.rejections) == totals[table]
+    assert set(t.rejections["reason"]) <= {"summary row (合计/总计), not a record"}
+    notes = " ".join(n for f in t.files for n in f.notes)
     if table not in ("districts", "campaigns"):
-        assert re.search(r"header (found )?on row 3", notes), notes
+        assert re.search(r"header (found )?on row 3", notes), notes  # the two title rows skipped
     if table in ("cases", "assessments", "unit_changes"):
         assert "gbk" in notes
     if table == "cases":
         # Unit names came back as the canonical ids, the pre-2021 石鼓镇 with its own id.
         assert "unit names resolved to unit_id" in notes
-        before = got[got["reported_at"] < "2021-01-01"]
+        before = t.frame[t.frame["reported_at"] < "2021-01-01"]
         assert "990102101000" in set(before["unit_id"]) and "990102004000" not in set(before["unit_id"])
+    # what build wrote is what it returned
+    on_disk = pd.read_parquet(ws / "tables" / f"{table}.parquet")
+    assert len(on_disk) == len(expected[table])
+
+
+def test_run_files_read_the_built_workspace(demo, built):
+    from cityanalytics.report import params
+
+    ws, _, _ = demo
+    spec = params.load_run(ws / "params" / "district_comparison.yaml")
+    assert spec.parameters["workspace"] == str(ws.resolve())
+    params.check_files(spec)  # the built tables are there
 
 
 def test_cli_writes_the_workspace(tmp_path):

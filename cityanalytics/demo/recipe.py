@@ -105,30 +105,26 @@ def write_targets(root: Path) -> Path:
 # The project's own run files (a source checkout): the demo workspace gets the same runs,
 # pointed at the workspace instead of data/demo.
 PROJECT_PARAMS = Path(__file__).resolve().parents[2] / "params"
-_DATA_DIR = re.compile(r"^(\s*)(data_dir|workspace):\s*data/demo\b")
+_DATA_DIR = re.compile(r"^(\s*)(data_dir|workspace):\s*data/demo\b.*$")
 
 
 def write_run_files(root: Path, project_params: Path = PROJECT_PARAMS) -> list[Path]:
-    """params/: the project's run files and schedule.yaml, reading the workspace instead of data/demo.
+    """params/: the project's run files and schedule.yaml, reading this workspace instead of data/demo.
 
-    ``workspace:`` parameters get the workspace folder (its recipe says the data are
-    synthetic); ``data_dir:`` parameters its built tables (``tables/``, written by
-    ``cityanalytics build``). Paths are absolute: the runner resolves relative paths
-    against the project root, and the workspace may live anywhere.
+    ``workspace: .`` (paths in a workspace's run files are read against the workspace, as in
+    the run files ``cityanalytics init`` writes), so the folder can be moved.
     """
     if not (project_params / "schedule.yaml").is_file():
         return []
     out = root / "params"
     out.mkdir(exist_ok=True)
-    ws = root.resolve()
     written = []
     for path in sorted(project_params.glob("*.yaml")):
         lines = []
         for line in path.read_text(encoding="utf-8").splitlines():
             m = _DATA_DIR.match(line)
             if m:
-                target = ws if m.group(2) == "workspace" else ws / "tables"
-                line = f"{m.group(1)}{m.group(2)}: {target}"
+                line = f"{m.group(1)}{m.group(2)}: .   # this workspace (paths are read against it)"
             lines.append(line)
         (out / path.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
         written.append(out / path.name)
