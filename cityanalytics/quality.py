@@ -187,6 +187,13 @@ def or_note(frame: pd.DataFrame, note: str):
     return frame if len(frame) else Markdown(note)
 
 
+def _period(period) -> pd.Period:
+    """The report period: a month 2025-06, a quarter 2025Q2 or a year 2025."""
+    from cityanalytics.compare.data import parse_period
+
+    return parse_period(period)
+
+
 def _month(values: pd.Series) -> pd.Series:
     if isinstance(values.dtype, pd.PeriodDtype):
         return values.dt.asfreq("M")
@@ -209,7 +216,8 @@ def overview(loaded: Loaded, period: str | None = None) -> pd.DataFrame:
             months = _month(t.frame[col].dropna())
             row["起始月"], row["截止月"] = str(months.min()), str(months.max())
             if period:
-                row["报告期行"] = int((months == pd.Period(period, "M")).sum())
+                p = _period(period)
+                row["报告期行"] = int(((months >= p.asfreq("M", "start")) & (months <= p.asfreq("M", "end"))).sum())
         if "unit_id" in t.frame.columns:
             row["单位数"] = int(t.frame["unit_id"].nunique())
         rows.append(row)
@@ -305,7 +313,7 @@ def plot_monthly_rows(loaded: Loaded, period: str | None = None):
         ax.set_title(table_label(name), loc="left", fontsize=9)
         ax.set_ylim(bottom=0)
         if period:
-            ax.axvline(pd.Period(period, "M").to_timestamp(), color="tab:red", lw=0.8, ls="--")
+            ax.axvline(_period(period).start_time, color="tab:red", lw=0.8, ls="--")
     axes[-1, 0].set_xlabel("月份" + (f"(红色虚线:报告期 {period})" if period else ""))
     fig.suptitle("各表每月行数", x=0.01, ha="left")
     fig.tight_layout()

@@ -237,3 +237,19 @@ def test_the_comparison_and_quality_notebooks_run_on_cases_only(tiny, tmp_path):
                                             {"workspace": str(tiny)})
     assert markdown == "工作区没有社区(小区)垃圾分类台账(communities 表),无法预测覆盖率,本报告各节略去。"
     assert not images
+
+
+def test_quarter_and_year_periods_reach_the_runner_quality_and_forecast(tiny):
+    from cityanalytics import quality
+    from cityanalytics.forecast.report import data_end
+    from cityanalytics.report import layout
+
+    assert layout.check_period("2025Q2") == "2025Q2" and layout.check_period("2025") == "2025"
+    with pytest.raises(ValueError, match="a quarter"):
+        layout.check_period("2025Q5")
+    loaded = quality.load_tables(tiny, ["districts", "cases"])
+    rows = quality.overview(loaded, "2025Q1")
+    assert rows.loc["案件(cases)", "报告期行"] == 3 * (3 + 4 + 2) + 1  # every case is in 2025Q1
+    assert quality.overview(loaded, "2025-02").loc["案件(cases)", "报告期行"] == 9
+    assert data_end("2025Q1", pd.Period("2025-06", "M")) == pd.Period("2025-03", "M").end_time
+    assert data_end("2025", pd.Period("2025-06", "M")) == pd.Period("2025-06", "M").end_time  # never past the data

@@ -36,7 +36,9 @@ def data_end(period: str, series_end: pd.Period) -> pd.Timestamp | None:
     date of its own, and months after its last entry must not pass for months without growth."""
     if not period:
         return None
-    p = pd.Period(period, freq="M")
+    from cityanalytics.compare.data import parse_period
+
+    p = parse_period(period).asfreq("M", "end")  # a quarter or a year ends with its last month
     return min(p, series_end).end_time
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
-PERIOD_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+PERIOD_PATTERN = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|Q[1-4])?$")  # a month, a quarter (2025Q2) or a year
 NAME_PATTERN = re.compile(r"^[^\W][\w.\-]{0,99}$")  # \w is Unicode-aware: 城关街道 passes
 # "failed" holds a failed attempt inside a report directory; the rest are Windows device names.
 RESERVED = {"failed", "index.html", "con", "prn", "aux", "nul", "com1", "lpt1"}
@@ -38,7 +38,7 @@ def check_name(name: object, what: str, source: str | Path | None = None) -> str
 
 def check_period(period: str) -> str:
     if not PERIOD_PATTERN.match(str(period)):
-        raise ValueError(f"period {period!r} is not of the form YYYY-MM (e.g. 2025-06)")
+        raise ValueError(f"period {period!r} is not a month YYYY-MM (e.g. 2025-06), a quarter (2025Q2) or a year (2025)")
     return str(period)
 
 
