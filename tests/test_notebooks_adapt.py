@@ -253,3 +253,26 @@ def test_quarter_and_year_periods_reach_the_runner_quality_and_forecast(tiny):
     assert quality.overview(loaded, "2025-02").loc["案件(cases)", "报告期行"] == 9
     assert data_end("2025Q1", pd.Period("2025-06", "M")) == pd.Period("2025-03", "M").end_time
     assert data_end("2025", pd.Period("2025-06", "M")) == pd.Period("2025-06", "M").end_time  # never past the data
+
+
+@pytest.mark.slow
+def test_the_folder_the_title_page_and_the_body_name_the_same_period(tiny, tmp_path):
+    """No --period: the batch asks the workspace (its last complete month, 2025-03, not today's)."""
+    import shutil
+
+    from cityanalytics import cli
+
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    shutil.copy(ROOT / "notebooks" / "district_comparison.ipynb", project / "notebooks")
+    shutil.copytree(tiny, project / "data" / "city")
+    (project / "params").mkdir()
+    (project / "params" / "cmp.yaml").write_text(
+        "notebook: notebooks/district_comparison.ipynb\ntitle: 考评通报\nsource: 测试数据\n"
+        "parameters:\n  workspace: data/city\n  n_boot: 50\n  target_plan: ''\n", encoding="utf-8")
+    assert cli.main(["run", str(project / "params" / "cmp.yaml"), "--no-pdf", "--no-progress"]) == 0
+    html = (project / "outputs" / "2025-03" / "cmp" / "report.html").read_text(encoding="utf-8")
+    assert "<th>报告期</th><td>2025-03</td>" in html  # the title page
+    assert "报告期:<strong>2025-03</strong>(月度)" in html  # the body
+    assert "城市管理月度考评通报(街镇比较,2025-03)" in html
+    assert not (project / "outputs" / pd.Timestamp.today().strftime("%Y-%m")).exists()
