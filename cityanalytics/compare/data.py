@@ -121,6 +121,9 @@ def latest_complete_month(data: str | Path | Workspace) -> pd.Period:
     """The last month the data cover to its end: the last dated row's day ends its month, or the month before."""
     ws = as_workspace(data)
     last = data_end(ws)
+    if last is None and ws.is_recipe and not (ws.tables_dir.is_dir() and any(ws.tables_dir.iterdir())):
+        raise FileNotFoundError(f"{ws.root}: the workspace has no built tables in {ws.tables_dir}; "
+                                f"run `cityanalytics build {ws.root}` first")
     if last is None:
         raise ValueError(f"{ws.root}: no dated table (cases, dust_samples, assessments) holds a row; "
                          f"there is no report period to take")
