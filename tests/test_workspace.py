@@ -106,8 +106,9 @@ def test_init_makes_the_workspace_and_refuses_a_folder_that_is_not_empty(tmp_pat
     import yaml
 
     schedule = yaml.safe_load((root / "params" / "schedule.yaml").read_text(encoding="utf-8"))
-    assert [r["run"] for r in schedule["runs"]] == ["data_quality", "district_comparison", "sorting_forecast",
-                                                    "campaign_impact"]
+    # campaign_impact waits (commented out) until its run file names a campaign
+    assert [r["run"] for r in schedule["runs"]] == ["data_quality", "district_comparison", "sorting_forecast"]
+    assert "# - run: campaign_impact" in (root / "params" / "schedule.yaml").read_text(encoding="utf-8")
     for name in RUN_FILES:
         assert yaml.safe_load((root / "params" / name).read_text(encoding="utf-8"))["workspace"] == "."
     capsys.readouterr()
@@ -340,6 +341,11 @@ def test_reports_workspace_plans_the_workspace_schedule(ws, monkeypatch):
     shown = {i["path"] for i in jobs[0].inputs}
     assert any(p.endswith("tables/cases.parquet") for p in shown) and not any("exports/" in p for p in shown)
     assert jobs[0].synthetic is True  # the recipe says so: every report says the data are synthetic
+    # `cityanalytics run DIR/params/NAME.yaml`: the project's notebooks, reports in DIR/outputs
+    from cityanalytics.workspace.runs import workspace_run
+
+    assert workspace_run(ws / "params" / "data_quality.yaml", None) == (params.PROJECT, ws.resolve() / "outputs")
+    assert workspace_run(params.PROJECT / "params" / "data_quality.yaml", None) is None
     with pytest.raises(ValueError, match="no params/schedule.yaml"):
         (ws / "params" / "schedule.yaml").unlink()
         workspace_batch(ws, None)

@@ -31,6 +31,11 @@ def run(args: argparse.Namespace) -> int:
     from cityanalytics.report import batch, layout
 
     root = layout.project_root(args.run_file)
+    from cityanalytics.workspace.runs import workspace_run
+
+    in_workspace = workspace_run(args.run_file, args.outputs)  # DIR/params/NAME.yaml: reports in DIR/outputs
+    if in_workspace:
+        root, args.outputs = in_workspace
     try:
         planner = _planner(args, root)
     except ValueError as exc:

@@ -25,3 +25,13 @@ def workspace_batch(workspace: Path, outputs: Path | None) -> tuple[Path, Path, 
         raise ValueError(f"--workspace {workspace}: no sources.yaml (the recipe) in it")
     project = PROJECT if (PROJECT / "notebooks").is_dir() else layout.project_root(Path.cwd() / "x")
     return schedule, project, Path(outputs) if outputs else root / "outputs"
+
+
+def workspace_run(run_file: Path, outputs: Path | None) -> tuple[Path, Path] | None:
+    """``(project root, outputs)`` for one run file kept in a workspace's params/; None otherwise."""
+    from cityanalytics.report.params import PROJECT, workspace_of
+
+    root = workspace_of(run_file)
+    if root is None or not (PROJECT / "notebooks").is_dir():
+        return None
+    return PROJECT, Path(outputs) if outputs else root / "outputs"
