@@ -276,3 +276,22 @@ def test_the_folder_the_title_page_and_the_body_name_the_same_period(tiny, tmp_p
     assert "报告期:<strong>2025-03</strong>(月度)" in html  # the body
     assert "城市管理月度考评通报(街镇比较,2025-03)" in html
     assert not (project / "outputs" / pd.Timestamp.today().strftime("%Y-%m")).exists()
+
+
+def test_no_computable_indicator_is_a_report_that_says_so(tmp_path, capsys):
+    from cityanalytics.compare import report
+
+    root = tiny_workspace(tmp_path / "w")
+    cases = pd.read_csv(root / "cases.csv")
+    cases["disposed_at"] = None
+    cases["closed_at"] = None  # a 311 export without closure times
+    cases.to_csv(root / "cases.csv", index=False)
+    b = build_bulletin(root, indicators=["case_closure_rate", "case_ontime_disposal_rate"],
+                       weights_preset="gbt30428_unit", n_boot=0)
+    assert b.dropped == {"case_closure_rate": "closed_at列全部为空", "case_ontime_disposal_rate": "disposed_at列全部为空",
+                         "case_rework_rate": "reopened列全部为空"}  # the preset's third weight
+    assert "所选指标都不能由这些数据计算,本报告没有可比较的指标。" in b.notes
+    assert not b.leagues and b.composite is None and b.lists is None
+    for section in (report.introduction, report.key_points, report.overview, report.leagues, report.funnels,
+                    report.composite, report.trends, report.lists, report.targets, report.all_sentences):
+        section(b)  # every section renders (one line where there is nothing to show)

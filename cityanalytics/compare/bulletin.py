@@ -177,9 +177,8 @@ def build_bulletin(workspace, *, period: str | None = "", level: str = "街道",
         weights = {k: v for k, v in weights.items() if k not in dropped}
         notes.append("综合得分只用可计算的指标:" + ("、".join(get(k).name_zh for k in weights) if weights
                                                   else "没有可计算的加权指标,不计算综合得分") + "。")
-    if not indicators:
-        raise ValueError(f"{ws.root}: none of the chosen indicators can be computed from this workspace ("
-                         + "; ".join(f"{k}: {v}" for k, v in dropped.items()) + ")")
+    if not indicators:  # a report that says so, not a crash: every section is one line
+        notes.append("所选指标都不能由这些数据计算,本报告没有可比较的指标。")
     p, more = resolve_period(period, ws)
     notes += more
     lvl = D.load_level(ws, normalise_level(level))
