@@ -10,6 +10,9 @@ and per-member decompressed size, compression ratio) and read in streaming mode 
 on columns and cells. Each limit breached is a ``LoadError`` naming the file and the limit.
 Rows the reader itself cannot vouch for (a quoted value that swallowed following records, a
 formula without a cached value) are handed on as ``RawSheet.problems`` and become rejections.
+Hidden sheets are not loaded unless named with ``sheet=`` (a person opening the workbook does
+not see their rows); a note says which were skipped. Numbers in a workbook's text columns
+(ids, codes) become their exact digits; CSV cells are always read as text.
 """
 
 from __future__ import annotations
