@@ -284,7 +284,7 @@ class ComparisonSession:
     (``prefetch``), so stepping through the months does not wait for them."""
 
     base: object  # Bulletin
-    data_dir: str
+    workspace: object  # a Workspace, or the path of one (a workspace folder or a folder of tables)
     months: int = 12  # report periods offered: the latest complete month and those before it
     frames: dict = field(default_factory=dict)  # (period, ci_level) -> Future of an IndicatorFrame
     tables: dict = field(default_factory=dict)  # loaded tables other than cases
@@ -299,7 +299,7 @@ class ComparisonSession:
 
             latest = self.base.period
             if period_freq(latest) == "M":  # quarters and years step by their own length
-                latest = max(latest_complete_month(self.data_dir), latest)
+                latest = max(latest_complete_month(self.workspace), latest)
             self._offered = [str(latest - i) for i in range(self.months)]
         return self._offered
 
@@ -340,7 +340,7 @@ class ComparisonSession:
         indicators = list(dict.fromkeys([*b.indicators, *(s["weights"] or {})]))
         history = max(s["target_window"], s["trend_periods"], 2)
         try:
-            future.set_result(compute(self.data_dir, indicators, b.level, key[0], history=history, ci_level=key[1],
+            future.set_result(compute(self.workspace, indicators, b.level, key[0], history=history, ci_level=key[1],
                                       tables=self.tables))
         except Exception as exc:  # raised where the frame is asked for
             future.set_exception(exc)
@@ -391,7 +391,7 @@ def comparison_update(session: ComparisonSession, values: dict):
     return session.last
 
 
-def comparison_explorer(b, data_dir: str, *, months: int = 12, interactive: bool | None = None) -> Explorer:
+def comparison_explorer(b, workspace, *, months: int = 12, interactive: bool | None = None) -> Explorer:
     """Controls over ``notebooks/district_comparison.ipynb``: period, indicator, focus unit,
     confidence level and composite weights.
 
@@ -400,7 +400,9 @@ def comparison_explorer(b, data_dir: str, *, months: int = 12, interactive: bool
     """
     from cityanalytics.compare.data import parse_period
 
-    session = ComparisonSession(b, data_dir if hasattr(data_dir, "root") else str(data_dir), months)
+    from cityanalytics.workspace import open_workspace
+
+    session = ComparisonSession(b, open_workspace(workspace), months)
 
     def prefetch(values: dict) -> None:
         session.prefetch(parse_period(values["period"]), float(values["ci_level"]))
