@@ -215,6 +215,13 @@ def test_a_glob_matching_nothing_leaves_the_table_absent(ws, capsys):
     assert build(ws) == 1
     assert "campaigns: no file matches exports/专项行动*.xlsx: the campaigns table is absent" in capsys.readouterr().out
     assert not open_workspace(ws).has("campaigns")
+    # a table taken out of the recipe is taken out of the workspace
+    (ws / "sources.yaml").write_text(RECIPE.replace("  districts: {files: [units.csv]}\n", ""), encoding="utf-8")
+    assert open_workspace(ws).path("districts") == ws / "tables" / "districts.parquet"
+    capsys.readouterr()
+    assert build(ws) == 1
+    assert "districts: no longer in the recipe; its table of the previous build is removed" in capsys.readouterr().out
+    assert open_workspace(ws).path("districts") == ws / "units.csv"  # the workspace's units, as before any build
 
 
 @pytest.mark.parametrize("edit, message", [

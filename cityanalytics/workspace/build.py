@@ -98,6 +98,7 @@ class Build:
     recipe: Recipe
     tables: list[TableResult]
     notes: list[str]
+    dropped: list[str] = field(default_factory=list)  # built before, no longer in the recipe
 
     @property
     def rows_rejected(self) -> int:
@@ -282,7 +283,9 @@ def build(root: str | Path, *, force: bool = False) -> Build:
             tables.append(_skipped(name, fp, before, root))
             continue
         tables.append(load_table(t, paths, root, units, fp))
-    return Build(root, recipe, tables, notes)
+    dropped = [name for name in previous if name not in recipe.tables]
+    notes += [f"{name}: no longer in the recipe; its table of the previous build is removed" for name in dropped]
+    return Build(root, recipe, tables, notes, dropped)
 
 
 def _skipped(name: str, fp: dict, before: dict, root: Path) -> TableResult:
@@ -354,10 +357,11 @@ def _replace(path: Path, write) -> None:
 def write(b: Build) -> None:
     tables_dir = b.root / "tables"
     tables_dir.mkdir(exist_ok=True)
+    gone = [t.name for t in b.tables if t.absent] + [name for name in b.dropped if name in schemas.TABLES]
+    for name in gone:
+        for suffix in (".parquet", ".rejections.csv"):
+            (tables_dir / f"{name}{suffix}").unlink(missing_ok=True)
     for t in b.tables:
-        if t.absent:
-            for suffix in (".parquet", ".rejections.csv"):
-                (tables_dir / f"{t.name}{suffix}").unlink(missing_ok=True)
         if t.skipped or t.absent:
             continue
         _replace(tables_dir / f"{t.name}.parquet", lambda p, f=t.frame: f.to_parquet(p, index=False))
@@ -456,6 +460,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for t in b.tables:
         print(_summary_line(t))
+    for note in b.notes:
+        print(note)
     failed = over_threshold(b, args.max_rejected)
     if failed:
         (root / "tables").mkdir(exist_ok=True)
