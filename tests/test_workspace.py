@@ -21,15 +21,15 @@ from cityanalytics.workspace.scaffold import RUN_FILES
 
 HEADER = ["流转编码", "登记时刻", "事发位置", "诉求细类", "办理情况", "归档时刻", "反映渠道"]
 MARCH = [
-    ["A001", "03/03/2025 08:00 AM", "示范市澄湖区鹭洲街道湖滨路1号", "暴露垃圾", "已办结", "2025-03-03 10:40", "电话"],
-    ["A002", "03/04/2025 01:30 PM", "示范市澄湖区东湖街道东湖路8号", "道路破损", "处理中", "", "电话"],
-    ["A003", "03/05/2025 09:15 AM", "示范市澄湖区某某路", "暴露垃圾", "已办结", "2025-03-05 15:00", "网站"],
-    ["A004", "03/06/2025 10:00 AM", "示范市澄湖区鹭洲街道", "垃圾满溢", "已办结", "2025-03-06 12:00", "电话"],
-    ["A005", "03/07/2025 02:00 PM", "示范市澄湖区东湖街道", "道路破损", "已退回", "2025-03-10 09:00", "电话"],
+    ["A001", "2025-03-03 08:00", "示范市澄湖区鹭洲街道湖滨路1号", "暴露垃圾", "已办结", "2025-03-03 10:40", "电话"],
+    ["A002", "2025-03-04 13:30", "示范市澄湖区东湖街道东湖路8号", "道路破损", "处理中", "", "电话"],
+    ["A003", "2025-03-05 09:15", "示范市澄湖区某某路", "暴露垃圾", "已办结", "2025-03-05 15:00", "网站"],
+    ["A004", "2025-03-06 10:00", "示范市澄湖区鹭洲街道", "垃圾满溢", "已办结", "2025-03-06 12:00", "电话"],
+    ["A005", "2025-03-07 14:00", "示范市澄湖区东湖街道", "道路破损", "已退回", "2025-03-10 09:00", "电话"],
 ]
 APRIL = [
-    ["B001", "04/01/2025 09:00 AM", "示范市澄湖区东湖街道东湖路", "暴露垃圾", "已结案", "2025-04-01 10:30", "电话"],
-    ["B002", "04/02/2025 04:30 PM", "示范市澄湖区鹭洲街道湖滨路", "道路破损", "处理中", "", "网站"],
+    ["B001", "2025-04-01 09:00", "示范市澄湖区东湖街道东湖路", "暴露垃圾", "已结案", "2025-04-01 10:30", "电话"],
+    ["B002", "2025-04-02 16:30", "示范市澄湖区鹭洲街道湖滨路", "道路破损", "处理中", "", "网站"],
 ]
 
 RECIPE = """\
@@ -46,9 +46,15 @@ tables:
       unit_id: {column: 事发位置, pattern: '([^市区县]+?街道)'}
       category: {column: 诉求细类, lookup: {暴露垃圾: 事件, 道路破损: 部件}}
       closed_at: {column: 归档时刻, when: {column: 办理情况, in: [已办结, 已结案]}}
-    date_formats: {reported_at: '%m/%d/%Y %I:%M %p'}
     time_limits: {hours_by_subcategory: {暴露垃圾: 2, 道路破损: 48}, working_hours: true}
 """
+# The same exports with US dates (登记时刻 03/03/2025 08:00 AM), read through date_formats.
+US_RECIPE = RECIPE.replace("    time_limits:", "    date_formats: {reported_at: '%m/%d/%Y %I:%M %p'}\n    time_limits:")
+
+
+def us_dates(rows):
+    """登记时刻 written as the US systems do: 2025-03-03 13:30 -> 03/03/2025 01:30 PM."""
+    return [[r[0], pd.Timestamp(r[1]).strftime("%m/%d/%Y %I:%M %p"), *r[2:]] for r in rows]
 
 
 def write_csv(path, rows, encoding="gbk"):
@@ -67,16 +73,25 @@ def write_xlsx(path, rows, title="示范市4月案件明细"):
     wb.save(path)
 
 
-@pytest.fixture
-def ws(tmp_path):
-    root = tmp_path / "ws"
+def make_workspace(root, recipe=RECIPE, dates=lambda rows: rows):
     assert main(["init", str(root)]) == 0
-    (root / "sources.yaml").write_text(RECIPE, encoding="utf-8")
+    (root / "sources.yaml").write_text(recipe, encoding="utf-8")
     pd.DataFrame({"unit_id": ["C", "S01", "S02"], "name_zh": ["示范市", "鹭洲街道", "东湖街道"],
                   "level": ["市", "街道", "街道"], "parent_id": ["", "C", "C"]}).to_csv(root / "units.csv", index=False)
-    write_csv(root / "exports" / "案件_2025-03.csv", MARCH)
-    write_xlsx(root / "exports" / "案件_2025-04.xlsx", APRIL)
+    write_csv(root / "exports" / "案件_2025-03.csv", dates(MARCH))
+    write_xlsx(root / "exports" / "案件_2025-04.xlsx", dates(APRIL))
     return root
+
+
+@pytest.fixture
+def ws(tmp_path):
+    return make_workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def ws_us(tmp_path):
+    """Exports with US dates and a recipe with date_formats."""
+    return make_workspace(tmp_path / "ws_us", US_RECIPE, us_dates)
 
 
 def build(root, *extra):
@@ -120,7 +135,9 @@ def test_init_makes_the_workspace_and_refuses_a_folder_that_is_not_empty(tmp_pat
 # --- build -----------------------------------------------------------------------------------
 
 
-def test_build_gives_the_hand_computed_canonical_rows(ws, capsys):
+def test_build_gives_the_hand_computed_canonical_rows(ws_us, capsys):
+    ws = ws_us
+    assert "03/04/2025 01:30 PM" in (ws / "exports" / "案件_2025-03.csv").read_bytes().decode("gbk")
     assert build(ws) == 1  # two rows rejected
     cases = pd.read_parquet(ws / "tables" / "cases.parquet").set_index("case_id")
     assert list(cases.index) == ["A001", "A002", "A005", "B001", "B002"]
@@ -174,8 +191,8 @@ def test_exit_codes_skip_new_month_and_max_rejected(ws, capsys):
 
     # a new month dropped in: one good row, one with an unknown street
     write_csv(ws / "exports" / "案件_2025-05.csv", [
-        ["C001", "05/06/2025 10:00 AM", "示范市澄湖区鹭洲街道", "暴露垃圾", "已办结", "2025-05-06 11:00", "电话"],
-        ["C002", "05/07/2025 10:00 AM", "示范市澄湖区西山街道", "暴露垃圾", "处理中", "", "电话"],
+        ["C001", "2025-05-06 10:00", "示范市澄湖区鹭洲街道", "暴露垃圾", "已办结", "2025-05-06 11:00", "电话"],
+        ["C002", "2025-05-07 10:00", "示范市澄湖区西山街道", "暴露垃圾", "处理中", "", "电话"],
     ])
     assert build(ws, "--max-rejected", "10%") == 2  # 3 of 9 rows rejected > 10%: the old tables stay
     assert cases_file.read_bytes() == first
@@ -200,7 +217,7 @@ def test_unusable_file_exits_2_and_keeps_the_tables(ws, capsys):
     before = (ws / "tables" / "cases.parquet").read_bytes()
     # a month whose export lost the address column: the unit cannot be derived at all
     bad = [h for h in HEADER if h != "事发位置"]
-    (ws / "exports" / "案件_2025-06.csv").write_bytes((",".join(bad) + "\nD001,06/02/2025 09:00 AM,暴露垃圾,已办结,,电话\n")
+    (ws / "exports" / "案件_2025-06.csv").write_bytes((",".join(bad) + "\nD001,2025-06-02 09:00,暴露垃圾,已办结,,电话\n")
                                                    .encode("gbk"))
     capsys.readouterr()
     assert build(ws) == 2
@@ -231,7 +248,8 @@ def test_a_glob_matching_nothing_leaves_the_table_absent(ws, capsys):
     (("lookup: {暴露垃圾: 事件, 道路破损: 部件}", "lookup_file: lookups/类别.csv"),
      "tables.cases.derive.category.lookup_file: lookup_file "),
     (("  cases:\n", "  case:\n"), "tables.case: not a canonical table"),
-    (("date_formats: {reported_at:", "date_formats: {unit_id:"), "tables.cases.date_formats.unit_id: unit_id is a str"),
+    (("time_limits:", "date_formats: {unit_id: '%Y'}\n    time_limits:"),
+     "tables.cases.date_formats.unit_id: unit_id is a str"),
     (("working_hours: true", "working_hours: yes please"), "tables.cases.time_limits.working_hours: expected true"),
 ])
 def test_a_bad_recipe_names_the_file_table_and_key(ws, capsys, edit, message):
@@ -280,7 +298,6 @@ def test_derive_in_the_loader_optional_column_keeps_the_row(tmp_path):
     path = tmp_path / "x.csv"
     write_csv(path, MARCH, encoding="utf-8")
     result = load(path, "cases", aliases={"cases": {"case_id": ["流转编码"], "reported_at": ["登记时刻"]}},
-                  date_formats={"reported_at": "%m/%d/%Y %I:%M %p"},
                   constants={"category": "事件", "unit_id": "S01"},
                   derive={"subcategory": {"column": "诉求细类", "lookup": {"暴露垃圾": "暴露垃圾"}}})
     # subcategory is optional: a label not in the lookup leaves it empty and the row is kept
