@@ -157,6 +157,37 @@ def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
+PKG = "http://schemas.openxmlformats.org/package/2006"
+OOXML = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+
+
+def _package_parts(states: list[str], sst: str) -> dict[str, str]:
+    """Content types, relationships, workbook, styles and shared strings of a workbook with these sheets."""
+    n = range(1, len(states) + 1)
+    types = (['<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>',
+              '<Default Extension="xml" ContentType="application/xml"/>',
+              f'<Override PartName="/xl/workbook.xml" ContentType="{OOXML}.sheet.main+xml"/>']
+             + [f'<Override PartName="/xl/worksheets/sheet{k}.xml" ContentType="{OOXML}.worksheet+xml"/>' for k in n]
+             + [f'<Override PartName="/xl/sharedStrings.xml" ContentType="{OOXML}.sharedStrings+xml"/>',
+                f'<Override PartName="/xl/styles.xml" ContentType="{OOXML}.styles+xml"/>'])
+    sheets = [f'<sheet name="{"案件" if k == 1 else f"表{k - 1}"}" sheetId="{k}" state="{st}" r:id="rId{k}"/>'
+              for k, st in zip(n, states)]
+    rels = ([f'<Relationship Id="rId{k}" Type="{REL_NS}/worksheet" Target="worksheets/sheet{k}.xml"/>' for k in n]
+            + [f'<Relationship Id="rId90" Type="{REL_NS}/sharedStrings" Target="sharedStrings.xml"/>',
+               f'<Relationship Id="rId91" Type="{REL_NS}/styles" Target="styles.xml"/>'])
+    return {
+        "[Content_Types].xml": f'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="{PKG}/content-types">'
+                               + "".join(types) + "</Types>",
+        "_rels/.rels": f'<Relationships xmlns="{PKG}/relationships"><Relationship Id="rId1" '
+                       f'Type="{REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<workbook {NS} xmlns:r="{REL_NS}"><sheets>' + "".join(sheets) + "</sheets></workbook>",
+        "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{PKG}/relationships">' + "".join(rels)
+                                      + "</Relationships>",
+        "xl/styles.xml": STYLES,
+        "xl/sharedStrings.xml": sst,
+    }
+
+
 def _xlsx_input(rng: random.Random, i: int) -> tuple[bytes, int | None]:
     """(bytes, expected data rows of the one visible sheet, or None when that is not known)."""
     strings: list[str] = []
@@ -235,21 +266,7 @@ def _xlsx_input(rng: random.Random, i: int) -> tuple[bytes, int | None]:
             expected = n_data
     sst = (f'<sst {NS} count="{len(strings)}" uniqueCount="{len(strings)}">'
            + "".join(f"<si><t>{_esc(x)}</t></si>" for x in strings) + "</sst>")
-    parts = {
-        "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-        + "".join(f'<Override PartName="/xl/worksheets/sheet{k + 1}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>' for k in range(len(sheets)))
-        + '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/><Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>',
-        "_rels/.rels": f'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
-        "xl/workbook.xml": f'<workbook {NS} xmlns:r="{REL_NS}"><sheets>'
-        + "".join(f'<sheet name="{"案件" if k == 0 else f"表{k}"}" sheetId="{k + 1}" state="{st}" r:id="rId{k + 1}"/>' for k, (_, st) in enumerate(sheets))
-        + "</sheets></workbook>",
-        "xl/_rels/workbook.xml.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-        + "".join(f'<Relationship Id="rId{k + 1}" Type="{REL_NS}/worksheet" Target="worksheets/sheet{k + 1}.xml"/>' for k in range(len(sheets)))
-        + f'<Relationship Id="rId90" Type="{REL_NS}/sharedStrings" Target="sharedStrings.xml"/>'
-        + f'<Relationship Id="rId91" Type="{REL_NS}/styles" Target="styles.xml"/></Relationships>',
-        "xl/styles.xml": STYLES,
-        "xl/sharedStrings.xml": sst,
-    }
+    parts = _package_parts([state for _, state in sheets], sst)
     for k, (xml, _) in enumerate(sheets):
         parts[f"xl/worksheets/sheet{k + 1}.xml"] = xml
     damage = rng.randrange(12)
