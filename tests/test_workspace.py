@@ -126,6 +126,15 @@ def test_init_makes_the_workspace_and_refuses_a_folder_that_is_not_empty(tmp_pat
     assert "# - run: campaign_impact" in (root / "params" / "schedule.yaml").read_text(encoding="utf-8")
     for name in RUN_FILES:
         assert yaml.safe_load((root / "params" / name).read_text(encoding="utf-8"))["workspace"] == "."
+    # the commented cases block of the template is a valid recipe once uncommented
+    import re
+
+    text = (root / "sources.yaml").read_text(encoding="utf-8")
+    (root / "sources.yaml").write_text("\n".join(re.sub(r"^  # ", "  ", line) for line in text.splitlines()),
+                                       encoding="utf-8")
+    cases = read_recipe(root).tables["cases"]
+    assert cases.aliases == {"case_id": ["工单号"], "reported_at": ["上报时间"]} and cases.time_limits.column == "due_at"
+    assert sorted(cases.derive) == ["category", "closed_at", "unit_id"]
     capsys.readouterr()
     assert main(["init", str(root)]) == 2
     assert "not empty" in capsys.readouterr().err
