@@ -382,3 +382,31 @@ def test_reports_workspace_plans_the_workspace_schedule(ws, monkeypatch):
     with pytest.raises(ValueError, match="no params/schedule.yaml"):
         (ws / "params" / "schedule.yaml").unlink()
         workspace_batch(ws, None)
+
+
+def test_a_table_from_a_database(tmp_path, capsys):
+    import sqlite3
+
+    root = tmp_path / "db_ws"
+    main(["init", str(root)])
+    rows = pd.DataFrame({"工单号": ["Q1", "Q2"], "上报时间": ["2025-03-03 08:00", "2025-03-04 09:00"],
+                         "街道": ["鹭洲街道", "东湖街道"], "类别": ["事件", "部件"]})
+    with sqlite3.connect(root / "exports" / "平台.db") as conn:
+        rows.to_sql("工单", conn, index=False)
+    pd.DataFrame({"unit_id": ["S01", "S02"], "name_zh": ["鹭洲街道", "东湖街道"], "level": ["街道", "街道"]}).to_csv(
+        root / "units.csv", index=False)
+    (root / "sources.yaml").write_text(
+        "tables:\n  cases:\n    database: sqlite:///exports/平台.db\n    sql: SELECT * FROM 工单 WHERE 工单号 <> 'x'\n"
+        "    aliases: {case_id: [工单号], reported_at: [上报时间], unit_id: [街道], category: [类别]}\n",
+        encoding="utf-8")
+    assert build(root) == 0
+    cases = pd.read_parquet(root / "tables" / "cases.parquet")
+    assert list(cases["unit_id"]) == ["S01", "S02"] and list(cases["category"]) == ["事件", "部件"]
+    info = json.loads((root / "tables" / "build.json").read_text(encoding="utf-8"))["tables"]["cases"]["files"]
+    assert info[0]["path"].startswith("sqlite:///") and len(info[0]["sha256"]) == 64  # a SQLite file is hashed
+    capsys.readouterr()
+    assert build(root) == 0 and "cases: unchanged" in capsys.readouterr().out
+    (root / "sources.yaml").write_text("tables:\n  cases:\n    files: [x.csv]\n    database: sqlite:///a.db\n",
+                                       encoding="utf-8")
+    with pytest.raises(RecipeError, match="tables.cases.database: give files or database, not both"):
+        read_recipe(root)

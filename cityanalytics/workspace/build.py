@@ -125,12 +125,23 @@ def _relative(path: Path, root: Path) -> str:
 
 def fingerprint(t: TableRecipe, paths: list[Path], root: Path, units_sha: str | None) -> dict:
     block = json.dumps(t.block, sort_keys=True, ensure_ascii=False, default=str)
+    files = {_relative(p, root): sha256(p) for p in paths}
+    if t.database is not None:
+        db = t.database_file()
+        # a database server has no checksum: its table is read again on every build
+        files = {shown_url(t.database): sha256(db) if db is not None and db.is_file() else uuid.uuid4().hex}
     return {
-        "files": {_relative(p, root): sha256(p) for p in paths},
+        "files": files,
         "recipe": hashlib.sha256(block.encode("utf-8")).hexdigest(),
         "lookup_files": {_relative(p, root): sha256(p) for p in t.lookup_files},
         "units": units_sha if _uses_units(t.name) else None,
     }
+
+
+def shown_url(url: str) -> str:
+    """A database URL as it may be printed: without user and password."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('@')[-1]}"
 
 
 def _uses_units(table: str) -> bool:
@@ -172,8 +183,8 @@ def load_table(t: TableRecipe, paths: list[Path], root: Path, units: pd.DataFram
         options["units"] = units
     out = TableResult(t.name, fp)
     frames, rejections = [], []
-    for path in paths:
-        rel = _relative(path, root)
+    sources = [(t.database, shown_url(t.database))] if t.database else [(p, _relative(p, root)) for p in paths]
+    for path, rel in sources:
         try:
             result = load(path, t.name, **options)
         except TypeError as exc:
@@ -185,8 +196,10 @@ def load_table(t: TableRecipe, paths: list[Path], root: Path, units: pd.DataFram
             raise Unusable(f"{rel}: {exc}") from None
         report = result.report
         rej = report.rejections.copy()
-        rej["file"] = [f"{rel}{str(f)[len(path.name):]}" if str(f).startswith(path.name) else str(f)
-                       for f in rej["file"]]  # "x.xlsx[sheet]" -> "exports/x.xlsx[sheet]"
+        if not t.database:
+            name = Path(path).name
+            rej["file"] = [f"{rel}{str(f)[len(name):]}" if str(f).startswith(name) else str(f)
+                           for f in rej["file"]]  # "x.xlsx[sheet]" -> "exports/x.xlsx[sheet]"
         frame = result.frame.copy()
         frame["_file"] = rel
         frames.append(frame)
@@ -270,11 +283,11 @@ def build(root: str | Path, *, force: bool = False) -> Build:
     previous = _previous(root)
     tables = []
     for name, t in recipe.tables.items():
-        paths = t.paths(root)
+        paths = t.paths(root) if t.database is None else []
         fp = fingerprint(t, paths, root, units_sha)
         before = previous.get(name)
         has_table = (root / "tables" / f"{name}.parquet").is_file()
-        if not paths:
+        if not paths and t.database is None:
             tables.append(TableResult(name, fp, absent=True, notes=[
                 f"no file matches {', '.join(t.files)}: the {name} table is absent"
                 + (" (the table of the previous build is removed)" if has_table else "")]))

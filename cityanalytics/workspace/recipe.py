@@ -23,8 +23,8 @@ from cityanalytics import schemas
 from cityanalytics.io.derive import DeriveError, Rule, check_rule
 
 RECIPE_KEYS = ("name", "source", "synthetic", "as_of", "tables")
-TABLE_KEYS = ("files", "encoding", "sheet", "aliases", "constants", "derive", "date_formats", "decimal",
-              "value_fixes", "time_limits")
+TABLE_KEYS = ("files", "database", "sql", "encoding", "sheet", "aliases", "constants", "derive", "date_formats",
+              "decimal", "value_fixes", "time_limits")
 TIME_LIMIT_KEYS = ("column", "hours_by_subcategory", "working_hours", "default")
 
 
@@ -46,6 +46,8 @@ class TimeLimits:
 class TableRecipe:
     name: str
     files: list[str]
+    database: str | None = None  # a SQLAlchemy URL instead of files (sqlite paths resolved against the workspace)
+    sql: str | None = None  # with database: a query instead of reading the table of the same name
     encoding: str | None = None
     sheet: str | int | None = None
     aliases: dict[str, list[str]] = field(default_factory=dict)
@@ -57,6 +59,12 @@ class TableRecipe:
     time_limits: TimeLimits | None = None
     block: dict = field(default_factory=dict)  # as written, for the build's fingerprint
     lookup_files: list[Path] = field(default_factory=list)
+
+    def database_file(self) -> Path | None:
+        """The file of a SQLite database (hashed like an export); None for a server."""
+        if self.database and self.database.startswith("sqlite:///"):
+            return Path(self.database[len("sqlite:///"):])
+        return None
 
     def paths(self, root: Path) -> list[Path]:
         """The files the globs match (relative to ``root``), each once, in natural name order
@@ -78,7 +86,7 @@ class TableRecipe:
         options: dict[str, Any] = {}
         if aliases:
             options["aliases"] = {self.name: aliases}
-        for key in ("encoding", "sheet", "decimal"):
+        for key in ("sql", "encoding", "sheet", "decimal"):
             if getattr(self, key) is not None:
                 options[key] = getattr(self, key)
         for key in ("constants", "derive", "date_formats", "value_fixes"):
@@ -173,11 +181,24 @@ def _check_table(name: str, block: Any, root: Path, fail) -> TableRecipe:
     unknown = [k for k in block if k not in TABLE_KEYS]
     if unknown:
         raise fail(f".{unknown[0]}", f"unknown key; a table has {', '.join(TABLE_KEYS)}")
-    files = _text_list(block.get("files"))
-    if files is None:
-        raise fail(".files", "expected a list of file names or globs relative to the workspace "
-                             "(e.g. [exports/案件*.csv])")
-    t = TableRecipe(name=name, files=files, block=block)
+    database = block.get("database")
+    if database is not None:
+        if "files" in block:
+            raise fail(".database", "give files or database, not both")
+        if not isinstance(database, str) or "://" not in database:
+            raise fail(".database", "expected a SQLAlchemy URL such as sqlite:///exports/平台.db or "
+                                    "postgresql://user@host/db")
+        if database.startswith("sqlite:///") and not database.startswith("sqlite:////"):
+            database = f"sqlite:///{(root / database[len('sqlite:///'):]).resolve()}"  # relative to the workspace
+        files = []
+    else:
+        files = _text_list(block.get("files"))
+        if files is None:
+            raise fail(".files", "expected a list of file names or globs relative to the workspace "
+                                 "(e.g. [exports/案件*.csv]), or database: a SQLAlchemy URL")
+    if block.get("sql") is not None and (database is None or not isinstance(block["sql"], str)):
+        raise fail(".sql", "a query (text), only with database:")
+    t = TableRecipe(name=name, files=files, database=database, sql=block.get("sql"), block=block)
 
     def columns_of(key: str, mapping: Any, kinds: tuple[str, ...] | None = None) -> dict:
         if not isinstance(mapping, dict):
