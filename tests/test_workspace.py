@@ -338,6 +338,11 @@ def test_run_files_of_a_workspace_read_it(ws, tmp_path):
     assert [(k, p) for k, p, _ in params.data_paths(spec) if k in ("workspace", "data_dir")] == [
         (k, ws.resolve() / "tables") for k in ("workspace", "data_dir") if k in spec.parameters]
 
+    # the recipe's as_of and source reach a run that does not set them
+    (ws / "sources.yaml").write_text(RECIPE.replace("source: 测试导出", "source: 测试导出\nas_of: 2025-04-30 18:00"),
+                                     encoding="utf-8")
+    comparison = params.load_run(ws / "params" / "district_comparison.yaml")
+    assert comparison.parameters["as_of"] == "2025-04-30T18:00:00" and comparison.source == "测试导出"
     impact = params.load_run(ws / "params" / "campaign_impact.yaml")
     assert impact.parameters["workspace"] == str(ws.resolve())
     # data_dir is accepted for a notebook that declares workspace (the former name), and the

@@ -31,7 +31,8 @@ by ``cityanalytics init``, or a folder of canonical tables). While notebooks mov
 declares ``data_dir`` gets the workspace's built tables (``DIR/tables``). A run file kept in a
 workspace's ``params/`` folder reads its relative data paths (``workspace: .``, ``*_path``,
 ``*_dir``) against the workspace folder, not the project; its notebook still comes from the
-project. The manifest's inputs are the workspace's built tables.
+project. The manifest's inputs are the workspace's built tables. The recipe's ``source`` and
+``as_of`` apply unless the run file sets them.
 
 Errors name the run file and the key (``ParamError``).
 """
@@ -239,6 +240,7 @@ def load_run(path: str | Path, root: Path | None = None) -> RunSpec:
             raise ParamError(f"{where}: set by the runner (--period, for_each), not by the run file")
         checked[key] = _check_value(literal(value, where), declared[key], where)
     checked = _workspace_parameters(path, raw, checked, declared, notebook, root, data_root)
+    recipe = _recipe_defaults(path, checked, declared, root)
 
     timeout = check_timeout(raw.get("timeout"), f"{path}: timeout")
     for_each = raw.get("for_each")
@@ -255,7 +257,8 @@ def load_run(path: str | Path, root: Path | None = None) -> RunSpec:
     title = raw.get("title") or notebook_title(nb) or name
     return RunSpec(
         name=name, path=path, root=root, notebook=notebook, declared=declared,
-        parameters=checked, title=title, source=raw.get("source"), description=raw.get("description"),
+        parameters=checked, title=title, source=raw.get("source") or (recipe.source if recipe else None),
+        description=raw.get("description"),
         timeout=timeout, for_each=for_each, units=units, data_root=data_root,
     )
 
@@ -286,6 +289,25 @@ def _is_path_key(key: str) -> bool:
 def _tables_of(folder: Path) -> Path:
     """A workspace's built tables (``DIR/tables``); a plain folder of tables is its own."""
     return folder / "tables" if (folder / "sources.yaml").is_file() else folder
+
+
+def _recipe_defaults(path: Path, checked: dict, declared: dict, root: Path):
+    """The run's workspace recipe (None for a plain folder of tables); its ``as_of`` becomes the
+    notebook's ``as_of`` when the run file leaves it out. The recipe's ``source`` is the
+    title page's data source line unless the run file has one (see ``load_run``)."""
+    param = declared.get(WORKSPACE_PARAMETER)
+    value = checked.get(WORKSPACE_PARAMETER, param.default if param is not None else None)
+    if not isinstance(value, str) or not value or not ((root / value) / "sources.yaml").is_file():
+        return None
+    from cityanalytics.workspace.recipe import RecipeError, read_recipe
+
+    try:
+        recipe = read_recipe(root / value)
+    except RecipeError as exc:
+        raise ParamError(f"{path}: workspace: {exc}") from None
+    if recipe.as_of and "as_of" in declared and "as_of" not in checked:
+        checked["as_of"] = recipe.as_of
+    return recipe
 
 
 def _workspace_parameters(path: Path, raw: dict, checked: dict, declared: dict, notebook: Path,
