@@ -160,12 +160,6 @@ def test_build_gives_the_hand_computed_canonical_rows(ws_us, capsys):
     assert cases.loc["A001", "closed_at"] == ts("2025-03-03 10:40")
     assert cases.loc["B001", "closed_at"] == ts("2025-04-01 10:30")
     assert cases[["closed_at"]].loc[["A002", "A005", "B002"]].isna().all().all()
-    # due_at in working hours (9-12, 13-18) on the official calendar:
-    # A001 Mon 08:00 + 2h -> 11:00; A002 Tue 13:30 + 48h -> Wed 03-12 13:30;
-    # A005 Fri 14:00 + 48h -> Mon 03-17 14:00; B001 Tue 09:00 + 2h -> 11:00;
-    # B002 Wed 04-02 16:30 + 48h, 清明 Fri 04-04 off -> Fri 04-11 16:30
-    assert list(cases["due_at"]) == [ts("2025-03-03 11:00"), ts("2025-03-12 13:30"), ts("2025-03-17 14:00"),
-                                     ts("2025-04-01 11:00"), ts("2025-04-11 16:30")]
 
     rejections = pd.read_csv(ws / "tables" / "cases.rejections.csv", dtype=str)
     reasons = dict(zip(rejections["row"], zip(rejections["column"], rejections["reason"])))
@@ -289,6 +283,22 @@ def test_lookup_file_and_time_limit_column(ws):
     (ws / "lookups" / "类别.csv").write_text("from,to\n暴露垃圾,事件\n道路破损,部件\n", encoding="utf-8")
     assert build(ws) == 1
     assert "A004" not in set(pd.read_parquet(ws / "tables" / "cases.parquet")["case_id"])
+
+
+def test_due_at_from_hours_by_subcategory_in_working_hours(ws, capsys):
+    assert build(ws) == 1
+    cases = pd.read_parquet(ws / "tables" / "cases.parquet").set_index("case_id")
+    # working hours 9-12 and 13-18 on the official calendar:
+    # A001 Mon 03-03 08:00 + 2h (暴露垃圾) -> 11:00 the same day;
+    # A002 Tue 03-04 13:30 + 48h (道路破损): 4.5 + 8 x 5 (Wed-Fri, Mon, Tue) = 44.5, 3.5 more -> Wed 03-12 13:30;
+    # A005 Fri 03-07 14:00 + 48h: 4 + 8 x 5 = 44, 4 more -> Mon 03-17 14:00;
+    # B001 Tue 04-01 09:00 + 2h -> 11:00;
+    # B002 Wed 04-02 16:30 + 48h: 1.5 + 8 (Thu); 清明 Fri 04-04 is a holiday; + 8 x 4 (Mon-Thu) = 41.5,
+    #      6.5 more on Fri 04-11 -> 16:30
+    assert list(cases["due_at"]) == [ts("2025-03-03 11:00"), ts("2025-03-12 13:30"), ts("2025-03-17 14:00"),
+                                     ts("2025-04-01 11:00"), ts("2025-04-11 16:30")]
+    assert "due_at computed for 5 row(s) from hours_by_subcategory (working hours)" in (
+        ws / "tables" / "load_report.md").read_text(encoding="utf-8")
 
 
 def test_clock_hours_deadlines_and_an_export_deadline_kept(ws):
