@@ -126,6 +126,10 @@ def test_init_makes_the_workspace_and_refuses_a_folder_that_is_not_empty(tmp_pat
     assert "# - run: campaign_impact" in (root / "params" / "schedule.yaml").read_text(encoding="utf-8")
     for name in RUN_FILES:
         assert yaml.safe_load((root / "params" / name).read_text(encoding="utf-8"))["workspace"] == "."
+    # built as it is: units.csv has only its header, so there is no districts table yet
+    assert main(["build", str(root)]) == 0
+    assert "units.csv: no data rows; the districts table is absent" in capsys.readouterr().out
+    assert not (root / "tables" / "districts.parquet").exists() and not open_workspace(root).has("districts")
     # the commented cases block of the template is a valid recipe once uncommented
     import re
 

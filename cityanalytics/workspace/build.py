@@ -295,7 +295,12 @@ def build(root: str | Path, *, force: bool = False) -> Build:
         if not force and before and before.get("fingerprint") == fp and has_table:
             tables.append(_skipped(name, fp, before, root))
             continue
-        tables.append(load_table(t, paths, root, units, fp))
+        result = load_table(t, paths, root, units, fp)
+        if result.rows_read == 0:  # header-only files (a fresh units.csv): no table rather than an empty one
+            result.absent = True
+            result.notes.insert(0, f"{', '.join(f.path for f in result.files)}: no data rows; the {name} table is absent"
+                                + (" (the table of the previous build is removed)" if has_table else ""))
+        tables.append(result)
     dropped = [name for name in previous if name not in recipe.tables]
     notes += [f"{name}: no longer in the recipe; its table of the previous build is removed" for name in dropped]
     return Build(root, recipe, tables, notes, dropped)

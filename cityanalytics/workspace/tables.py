@@ -69,8 +69,9 @@ class Workspace:
             candidate = self.tables_dir / f"{table}{suffix}"
             if candidate.is_file():
                 return candidate
-        if table == "districts" and self.is_recipe and (self.root / "units.csv").is_file():
-            return self.root / "units.csv"
+        units = self.root / "units.csv"
+        if table == "districts" and self.is_recipe and units.is_file() and _has_rows(units):
+            return units
         return None
 
     def has(self, table: str) -> bool:
@@ -101,6 +102,13 @@ class Workspace:
         if table not in self._cache:
             self._cache[table] = self.load(table).frame if self.has(table) else None
         return self._cache[table]
+
+
+def _has_rows(path: Path) -> bool:
+    """A CSV with at least one line below its header (init writes units.csv with the header only)."""
+    with open(path, "rb") as fh:
+        lines = (line.strip() for line, _ in zip(fh, range(1000)))
+        return sum(1 for line in lines if line) > 1
 
 
 def open_workspace(path: str | Path) -> Workspace:
