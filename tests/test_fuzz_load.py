@@ -218,14 +218,17 @@ def _xlsx_input(rng: random.Random, i: int) -> tuple[bytes, int | None]:
                     cells.append(f'<c r="{ref}" t="inlineStr"><is><t>{_esc(v)}</t></is></c>')
                 elif kind == 6:  # a number, maybe a date-styled serial or a long id
                     number = rng.choice(["44774.375", "320123456789012345", "3.2012345678901197E+17", "1001",
-                                         "-5", "1e308", "2958466", "abc"])
+                                         "-5", "1e308", "2958466"])
+                    if rng.random() < 0.03:
+                        number = "abc"  # not a number: Excel itself refuses the file, so do we
                     style = ' s="1"' if rng.random() < 0.5 else ""
                     cells.append(f'<c r="{ref}"{style}><v>{number}</v></c>')
                 elif kind == 7:  # a formula, with or without a cached value
                     cached = f"<v>{rng.choice(['1', '0'])}</v>" if rng.random() < 0.5 else ""
                     cells.append(f'<c r="{ref}"><f>IF(A{r}="","",1)</f>{cached}</c>')
                 elif kind == 8:
-                    cells.append(f'<c r="{ref}" t="b"><v>{rng.choice(["1", "0", "x"])}</v></c>')
+                    flag = rng.choice(["1", "0"]) if rng.random() > 0.03 else "x"
+                    cells.append(f'<c r="{ref}" t="b"><v>{flag}</v></c>')
                 else:
                     cells.append(f'<c r="{ref}" t="e"><v>#N/A</v></c>')
             rows_xml.append(f'<row r="{r}">{"".join(cells)}</row>')
@@ -329,7 +332,7 @@ def run_fuzz(workdir: Path, seed: int = SEED, n_csv: int = N_CSV, n_xlsx: int = 
     rng = random.Random(seed)
     tally = {"inputs": 0, "clear_errors": 0, "loaded": 0, "rows_read": 0, "kept": 0, "rejected": 0,
              "repairs": 0, "silent_losses": 0, "crashes": 0, "hangs": 0, "exit_code_mismatches": 0,
-             "validated": 0, "failures": []}
+             "validated": 0, "csv_inputs": 0, "xlsx_inputs": 0, "csv_errors": 0, "xlsx_errors": 0, "failures": []}
     for i in range(n_csv + n_xlsx):
         if i < n_csv:
             data, suffix, expected = _csv_input(rng, i, dates)
@@ -339,6 +342,8 @@ def run_fuzz(workdir: Path, seed: int = SEED, n_csv: int = N_CSV, n_xlsx: int = 
         path = workdir / f"fuzz_{i:04d}{suffix}"
         path.write_bytes(data)
         tally["inputs"] += 1
+        kind = "xlsx" if suffix == ".xlsx" else "csv"
+        tally[f"{kind}_inputs"] += 1
         outcome, error = None, None
         signal.alarm(HANG_SECONDS)
         try:
@@ -367,6 +372,7 @@ def run_fuzz(workdir: Path, seed: int = SEED, n_csv: int = N_CSV, n_xlsx: int = 
             signal.alarm(0)
         if outcome == "error":
             tally["clear_errors"] += 1
+            tally[f"{kind}_errors"] += 1
             if path.name not in str(error):
                 tally["failures"].append(f"input {i}: the error does not name the file: {error}")
             path.unlink()
@@ -417,7 +423,8 @@ def test_fuzz_load(tmp_path):
     assert out.returncode == 0, f"the fuzz loop died (memory limit or crash):\n{out.stderr[-3000:]}"
     line = next(x for x in out.stdout.splitlines() if x.startswith("FUZZ-TALLY "))
     tally = json.loads(line[len("FUZZ-TALLY "):])
-    print(f"\nfuzz: inputs {tally['inputs']} (seed {SEED}), clear errors {tally['clear_errors']}, "
+    print(f"\nfuzz: inputs {tally['inputs']} (seed {SEED}; {tally['csv_inputs']} CSV, {tally['xlsx_inputs']} xlsx), "
+          f"clear errors {tally['clear_errors']} (CSV {tally['csv_errors']}, xlsx {tally['xlsx_errors']}), "
           f"loaded {tally['loaded']} (rows read {tally['rows_read']}, kept {tally['kept']}, "
           f"rejected {tally['rejected']}), repairs noted {tally['repairs']}, silent losses {tally['silent_losses']}, "
           f"crashes {tally['crashes']}, hangs {tally['hangs']}, validate runs {tally['validated']} "

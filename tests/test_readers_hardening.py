@@ -342,3 +342,29 @@ def test_encoding_override(tmp_path):
         load(path, "cases", encoding="utf-8")
     with pytest.raises(LoadError, match="unknown encoding 'klingon'"):
         load(path, "cases", encoding="klingon")
+
+
+def test_a_sheet_whose_data_is_missing_is_said_and_a_chart_sheet_skipped(tmp_path):
+    wb, _ = workbook(CASE_ROWS, title="8月")
+    wb.create_sheet("9月").append(CASE_ROWS[0])
+    from openpyxl.chart import BarChart
+
+    wb.create_chartsheet("图表").add_chart(BarChart())
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    path = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(path, "w") as dst:
+        for info in src.infolist():
+            if info.filename != "xl/worksheets/sheet2.xml":  # 9月's part is gone; openpyxl drops it silently
+                dst.writestr(info.filename, src.read(info.filename))
+    frame, report = load(path, "cases")
+    assert frame["case_id"].tolist() == ["HL001", "HL002"]
+    assert any("sheet(s) 9月 are listed in the workbook but their data is missing" in n for n in report.notes)
+    assert any("chart sheet(s) 图表 hold no cells" in n for n in report.notes)
+    only = tmp_path / "only.xlsx"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(only, "w") as dst:
+        for info in src.infolist():
+            if info.filename != "xl/worksheets/sheet1.xml":
+                dst.writestr(info.filename, src.read(info.filename))
+    with pytest.raises(LoadError, match=r"only.xlsx: .*(no sheet data|no header row)"):
+        load(only, "cases")

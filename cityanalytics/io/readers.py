@@ -465,6 +465,11 @@ def _check_zip(path: Path) -> None:
 
 def _read_workbook(path: Path, workbook, table_name: str, aliases: dict, sheet: str | int | None) -> list[RawSheet]:
     names = workbook.sheetnames
+    missing = _declared_sheets(path, workbook) - set(names)
+    if not names:
+        raise LoadError(str(path), "the workbook holds no sheet data"
+                                   + (f" (sheet(s) {', '.join(sorted(missing))} listed but missing)" if missing else "")
+                                   + "; the file is damaged (open and save it in Excel)")
     if sheet is not None:
         chosen = [names[sheet]] if isinstance(sheet, int) and -len(names) <= sheet < len(names) else [sheet]
         if chosen[0] not in names:
@@ -475,8 +480,12 @@ def _read_workbook(path: Path, workbook, table_name: str, aliases: dict, sheet: 
     table_lookup = lookup(table_name, aliases)
     text_columns = _text_columns(table_name)
     sheets, skipped, hidden, first_rows = [], [], [], []
+    charts = []
     for name in chosen:
         ws = workbook[name]
+        if not hasattr(ws, "_get_source"):
+            charts.append(name)  # a chart sheet holds no cells
+            continue
         is_hidden = getattr(ws, "sheet_state", "visible") != "visible"
         if is_hidden and sheet is None:
             hidden.append(name)  # a person opening the file does not see these rows
@@ -508,7 +517,7 @@ def _read_workbook(path: Path, workbook, table_name: str, aliases: dict, sheet: 
             notes.append(f"{source}: header only: no data rows below the header on row {h + depth}")
         sheets.append(RawSheet(source, headers, cells, rows, notes, problems))
     if not sheets:
-        where = f" of sheet(s) {', '.join(n for n in chosen if n not in hidden)}"
+        where = f" of sheet(s) {', '.join(n for n in chosen if n not in hidden and n not in charts) or 'none'}"
         message = _no_header_message(table_name, first_rows, where)
         if hidden:
             message += f"; hidden sheet(s) {', '.join(hidden)} not searched (name one with sheet= to load it)"
@@ -518,7 +527,27 @@ def _read_workbook(path: Path, workbook, table_name: str, aliases: dict, sheet: 
     if hidden:
         sheets[0].notes.append(f"sheet(s) {', '.join(hidden)} are hidden in the workbook; not loaded "
                                "(name one with sheet= to load it)")
+    if charts:
+        sheets[0].notes.append(f"chart sheet(s) {', '.join(charts)} hold no cells; not loaded")
+    if missing:
+        sheets[0].notes.append(f"sheet(s) {', '.join(sorted(missing))} are listed in the workbook but their data "
+                               "is missing from the file (damaged); nothing could be loaded from them")
     return sheets
+
+
+def _declared_sheets(path: Path, workbook) -> set[str]:
+    """Sheet names xl/workbook.xml lists; openpyxl silently drops a sheet whose part is missing."""
+    import html
+    import re
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next((n for n in archive.namelist() if n.lower() == "xl/workbook.xml"), None)
+            data = archive.read(name) if name else b""
+    except Exception:
+        return set()
+    found = re.findall(rb'<(?:\w+:)?sheet\b[^>]*?\bname="([^"]*)"', data)
+    return {html.unescape(n.decode("utf-8", errors="replace")) for n in found}
 
 
 class _UncachedFormula(str):
