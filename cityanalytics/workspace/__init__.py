@@ -10,6 +10,11 @@ Two shapes are accepted, so the same notebooks run on both:
   ``cityanalytics demo`` writes: treated as a workspace that is already built.
 
 Every analysis asks a ``Workspace`` for its tables; none looks for files itself.
+
+Modules: ``tables`` (``open_workspace``/``Workspace``), ``recipe`` (reading and checking
+``sources.yaml``), ``build`` (``cityanalytics build``), ``scaffold`` (``cityanalytics init``),
+``runs`` (reports on a workspace), ``glossary`` (Chinese glosses of rejection reasons),
+``draft*`` (``cityanalytics map``). The recipe reference is docs/workspace.md.
 """
 
 from cityanalytics.workspace.tables import TABLE_SUFFIXES, Workspace, open_workspace
