@@ -233,6 +233,15 @@ def test_unusable_file_exits_2_and_keeps_the_tables(ws, capsys):
     assert (ws / "tables" / "cases.parquet").read_bytes() == before
 
 
+def test_a_required_column_nobody_supplies_says_where_to_supply_it(ws, capsys):
+    (ws / "sources.yaml").write_text(RECIPE.replace("      category: {column: 诉求细类, lookup: {暴露垃圾: 事件, 道路破损: 部件}}\n",
+                                                    ""), encoding="utf-8")
+    assert build(ws) == 2
+    err = capsys.readouterr().err
+    assert "exports/案件_2025-03.csv" in err and "column 'category': missing required column" in err
+    assert "tables.cases.aliases.category (a header of the export), constants.category or derive.category" in err
+
+
 def test_a_glob_matching_nothing_leaves_the_table_absent(ws, capsys):
     text = RECIPE + "  campaigns: {files: [exports/专项行动*.xlsx]}\n"
     (ws / "sources.yaml").write_text(text, encoding="utf-8")

@@ -192,7 +192,13 @@ def load_table(t: TableRecipe, paths: list[Path], root: Path, units: pd.DataFram
                 raise
             # the loader of this version lacks an option the recipe uses
             raise Unusable(f"sources.yaml: tables.{t.name}: this version of the loader cannot take it: {exc}") from None
-        except (LoadError, OSError, ValueError) as exc:
+        except LoadError as exc:
+            hint = ""
+            if exc.column and "missing required column" in str(exc):
+                hint = (f"; say in sources.yaml where it comes from: tables.{t.name}.aliases.{exc.column} "
+                        f"(a header of the export), constants.{exc.column} or derive.{exc.column}")
+            raise Unusable(f"{rel}: {exc}{hint}") from None
+        except (OSError, ValueError) as exc:
             raise Unusable(f"{rel}: {exc}") from None
         report = result.report
         rej = report.rejections.copy()
