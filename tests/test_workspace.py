@@ -233,6 +233,25 @@ def test_unusable_file_exits_2_and_keeps_the_tables(ws, capsys):
     assert (ws / "tables" / "cases.parquet").read_bytes() == before
 
 
+def test_a_case_in_two_monthly_exports_is_kept_from_the_later_one(ws):
+    # A002 was still open in March's export; April's export lists it again, closed
+    write_xlsx(ws / "exports" / "案件_2025-04.xlsx", APRIL + [
+        ["A002", "2025-03-04 13:30", "示范市澄湖区东湖街道东湖路8号", "道路破损", "已办结", "2025-03-11 16:00", "电话"]])
+    assert build(ws) == 1
+    cases = pd.read_parquet(ws / "tables" / "cases.parquet").set_index("case_id")
+    assert list(cases.index) == ["A001", "A005", "B001", "B002", "A002"]
+    assert cases.loc["A002", "closed_at"] == ts("2025-03-11 16:00")
+    rejections = pd.read_csv(ws / "tables" / "cases.rejections.csv", dtype=str, keep_default_na=False)
+    again = rejections[rejections["value"] == "A002"]
+    assert again[["file", "row", "column"]].values.tolist() == [["exports/案件_2025-03.csv", "", "case_id"]]
+    assert again["reason"].iloc[0] == ("duplicate case_id: superseded by the copy in exports/案件_2025-04.xlsx "
+                                      "(a later export is the more recent state)")
+    files = {f["path"]: f for f in json.loads((ws / "tables" / "build.json").read_text(encoding="utf-8"))
+             ["tables"]["cases"]["files"]}
+    assert (files["exports/案件_2025-03.csv"]["rows_kept"], files["exports/案件_2025-03.csv"]["rows_rejected"]) == (2, 3)
+    assert (files["exports/案件_2025-04.xlsx"]["rows_read"], files["exports/案件_2025-04.xlsx"]["rows_kept"]) == (3, 3)
+
+
 def test_a_required_column_nobody_supplies_says_where_to_supply_it(ws, capsys):
     (ws / "sources.yaml").write_text(RECIPE.replace("      category: {column: 诉求细类, lookup: {暴露垃圾: 事件, 道路破损: 部件}}\n",
                                                     ""), encoding="utf-8")

@@ -2,7 +2,8 @@
 
 For each table of the recipe every matching file is loaded through ``cityanalytics.io.load``
 with the recipe's options (unit names resolved against ``units.csv``), the files are
-concatenated (a key seen in an earlier file is kept there and the later copy rejected) and the
+concatenated (a key found in several files is kept from the last file, the latest export, and
+the earlier copies rejected) and the
 deadline rule applied. Written, each file replaced atomically:
 
 - ``tables/<table>.parquet``: the canonical table;
@@ -228,25 +229,28 @@ def load_table(t: TableRecipe, paths: list[Path], root: Path, units: pd.DataFram
 
 
 def _cross_file_duplicates(frame: pd.DataFrame, spec, out: TableResult) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A key already kept from an earlier file: the later copy is rejected (first copy kept)."""
+    """A key in several files: the copy in the last file (in name order, so the latest export)
+    is kept, as the more recent state of the record; earlier copies are rejected, naming it."""
     key = list(spec.key)
-    dup = frame.duplicated(key, keep="first").to_numpy()
+    dup = frame.duplicated(key, keep="last").to_numpy()
     if not dup.any():
         return frame, pd.DataFrame(columns=REJECTION_COLUMNS)
-    first_file = frame.groupby(key, dropna=False, sort=False)["_file"].transform("first")
+    last_file = frame.groupby(key, dropna=False, sort=False)["_file"].transform("last")
     values = frame[key].astype(str).agg(", ".join, axis=1)
+    name = "+".join(key)
     rej = pd.DataFrame({
         "file": frame["_file"][dup].to_numpy(),
         "row": pd.array([pd.NA] * int(dup.sum()), dtype="Int64"),  # the loader keeps no row numbers for kept rows
-        "column": "+".join(key),
+        "column": name,
         "value": values[dup].to_numpy(),
-        "reason": [f"duplicate {'+'.join(key)} (already in {f}; the first copy is kept)" for f in first_file[dup]],
+        "reason": [f"duplicate {name}: superseded by the copy in {f} (a later export is the more recent state)"
+                   for f in last_file[dup]],
     })
     for fr in out.files:
         n = int((frame["_file"][dup] == fr.path).sum())
         fr.rows_kept -= n
         fr.rows_rejected += n
-    out.notes.append(f"{int(dup.sum())} row(s) repeat a {'+'.join(key)} of an earlier file and were rejected")
+    out.notes.append(f"{int(dup.sum())} row(s) repeat a {name} of a later file; the later copy is kept")
     return frame[~dup], rej
 
 
@@ -455,7 +459,7 @@ def _general(reason: str) -> str:
     reason = str(reason)
     reason = re.sub(r"found nothing in (\S+) .*$", r"found nothing in \1", reason)
     reason = re.sub(r"^'.*' in (\S+) is not in the lookup", r"value in \1 is not in the lookup", reason)
-    reason = re.sub(r"\(already in [^;]+; ", "(already in an earlier file; ", reason)
+    reason = re.sub(r"superseded by the copy in .* \(", "superseded by the copy in a later file (", reason)
     reason = re.sub(r"\(first seen at [^;]+; ", "(", reason)
     return reason
 

@@ -7,7 +7,7 @@ import re
 # (pattern over the English reason, Chinese gloss); the first match wins.
 GLOSSES: tuple[tuple[str, str], ...] = (
     (r"^required value is empty", "必填值为空"),
-    (r"^duplicate .*already in", "与前一文件重复,保留先出现的一条"),
+    (r"^duplicate .*superseded by the copy in", "后一文件中有同一记录,以较新的导出为准"),
     (r"^duplicate ", "编号重复,保留首条"),
     (r"^blank row", "空行"),
     (r"^summary row", "合计/总计行,不是记录"),
