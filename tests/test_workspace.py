@@ -250,6 +250,8 @@ def test_a_case_in_two_monthly_exports_is_kept_from_the_later_one(ws):
              ["tables"]["cases"]["files"]}
     assert (files["exports/案件_2025-03.csv"]["rows_kept"], files["exports/案件_2025-03.csv"]["rows_rejected"]) == (2, 3)
     assert (files["exports/案件_2025-04.xlsx"]["rows_read"], files["exports/案件_2025-04.xlsx"]["rows_kept"]) == (3, 3)
+    # a superseded copy is not a bad row: 2 bad rows of 8 pass --max-rejected 2, 3 would not
+    assert build(ws, "--force", "--max-rejected", "2") == 1
 
 
 def test_a_required_column_nobody_supplies_says_where_to_supply_it(ws, capsys):
