@@ -285,6 +285,8 @@ def test_a_glob_matching_nothing_leaves_the_table_absent(ws, capsys):
     (("lookup: {暴露垃圾: 事件, 道路破损: 部件}", "lookup_file: lookups/类别.csv"),
      "tables.cases.derive.category.lookup_file: lookup_file "),
     (("  cases:\n", "  case:\n"), "tables.case: not a canonical table"),
+    (("    encoding: gbk\n", "    encoding: gbk\n    encoding: utf-8\n"),
+     "key 'encoding' appears twice in one mapping (first on line 7)"),
     (("time_limits:", "date_formats: {unit_id: '%Y'}\n    time_limits:"),
      "tables.cases.date_formats.unit_id: unit_id is a str"),
     (("working_hours: true", "working_hours: yes please"), "tables.cases.time_limits.working_hours: expected true"),

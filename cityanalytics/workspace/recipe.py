@@ -32,6 +32,26 @@ class RecipeError(ValueError):
     """A recipe that cannot be used; the message names the file, the table and the key."""
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error (YAML
+    itself keeps the last one silently: a second ``cases:`` block would replace the first)."""
+
+
+def _strict_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict:
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice in one mapping (first on line {seen[key] + 1})",
+                key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _strict_mapping)
+
+
 @dataclass(frozen=True)
 class TimeLimits:
     """The deadline rule: the export's own column, or hours per subcategory."""
@@ -121,7 +141,7 @@ def read_recipe(path: str | Path) -> Recipe:
     root = path.parent
     shown = str(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
     except UnicodeDecodeError:
         raise RecipeError(f"{shown}: not UTF-8 text; save the recipe as UTF-8") from None
     except yaml.YAMLError as exc:
