@@ -461,3 +461,14 @@ def test_a_table_from_a_database(tmp_path, capsys):
                                        encoding="utf-8")
     with pytest.raises(RecipeError, match="tables.cases.database: give files or database, not both"):
         read_recipe(root)
+
+
+def test_chinese_glosses_of_the_common_reasons():
+    from cityanalytics.workspace.glossary import gloss
+
+    assert gloss("required value is empty") == "必填值为空"
+    assert gloss("duplicate case_id (first seen at row 3; the first copy is kept)") == "编号重复,保留首条"
+    assert gloss("expected one of 部件/事件") == "不是允许的取值之一"
+    assert gloss("closed_at is earlier than reported_at") == "时间先后顺序不对"
+    assert gloss("unknown unit (not an id or name in the districts table)") == "单位不在 units.csv 中(既非编号也非名称)"
+    assert gloss("something no rule knows") == ""

@@ -27,6 +27,7 @@ GLOSSES: tuple[tuple[str, str], ...] = (
     (r"^does not look like a valid", "格式不符"),
     (r" is earlier than ", "时间先后顺序不对"),
     (r"quoted value runs from line", "引号未闭合,吞并了后续记录"),
+    (r"^formula without a cached value", "公式没有保存计算结果,请在 Excel 中打开并保存"),
 )
 
 
