@@ -71,7 +71,7 @@ def _csv_input(rng: random.Random, i: int, dates: list[str] = DATES) -> tuple[by
     delimiter = rng.choice([",", ",", ",", "\t", ";"])
     lines_known = True
     for _ in range(rng.randint(0, 3)):
-        mutation = rng.randrange(9)
+        mutation = rng.randrange(10)
         filled = [r for r in rows if r]
         if mutation == 0 and filled:  # an unclosed quote at the start of a field
             r = rng.choice(filled)
@@ -97,6 +97,8 @@ def _csv_input(rng: random.Random, i: int, dates: list[str] = DATES) -> tuple[by
             lines_known = False  # bytes are changed below
         elif mutation == 8 and rows:  # the header renamed
             lines_known = False
+        elif mutation == 9 and filled and rng.random() < 0.3:  # a runaway separator
+            rng.choice(filled).extend([""] * rng.choice([900, 1_500, 30_000]))
     header = list(HEADERS)
     if not lines_known and rng.random() < 0.3:
         header[rng.randrange(len(header))] = rng.choice(["编号", "时间", "", "案件编号"])

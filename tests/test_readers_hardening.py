@@ -222,6 +222,17 @@ def test_oversized_field_is_a_load_error_naming_row_and_limit(tmp_path, capsys):
     assert validate(path) == 2 and "error:" in capsys.readouterr().err
 
 
+def test_a_record_with_too_many_fields_is_refused_before_a_frame_is_built(tmp_path):
+    rows = "HL001,城东街道,事件,2022-08-01 09:00," + "," * 200_000 + "\n"
+    path = write(tmp_path / "wide.csv", CASES_HEADER + rows * 50)  # 50 x 200,000 cells as a frame: 80 MB of pointers
+    with pytest.raises(LoadError, match=r"wide.csv: record 2 \(line 2\) has 200,005 fields; the limit for a table is 1,000"):
+        load(path, "cases")
+    # Separators inside a quoted value are not fields.
+    quoted = CASES_HEADER + 'HL001,城东街道,事件,2022-08-01 09:00,"' + "," * 2000 + '"\n'
+    frame, report = load(write(tmp_path / "quoted.csv", quoted), "cases")
+    assert report.ok and frame.loc[0, "description"] == "," * 2000
+
+
 def test_cr_only_line_ends_are_read_as_line_breaks(tmp_path):
     text = CASES_HEADER + "HL001,城东街道,事件,2022-08-01 09:00,垃圾\nHL002,城西街道,部件,2022-08-02 09:00,井盖\n"
     frame, report = load(write(tmp_path / "mac.csv", text.replace("\n", "\r")), "cases")

@@ -248,6 +248,7 @@ def _read_csv(path: Path, table_name: str, aliases: dict, encoding: str | None =
         text = text.replace("\r", "\n")
         notes.append("line ends were CR only (old Mac format); read as line breaks")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(text)
+    _refuse_too_many_fields(path, text, delimiter)
     head = _first_records(path, text, delimiter, HEADER_SEARCH_ROWS + 1)
     h, depth, headers = locate_header(head, table_name, aliases)
     if h < 0:
@@ -375,6 +376,22 @@ def _refuse_oversized_fields(path: Path, cells: pd.DataFrame, rows: np.ndarray) 
             i = int(np.argmax(lengths))
             raise LoadError(str(path), f"row {rows[i]}, field {c + 1} is {int(lengths[i]):,} characters long; "
                                        f"the limit for one cell is {MAX_FIELD_CHARS:,} (is a quote left open?)")
+
+
+def _refuse_too_many_fields(path: Path, text: str, delimiter: str) -> None:
+    """A record of more than MAX_SHEET_COLUMNS fields is refused before a frame that wide is built.
+
+    Counting separators per line is cheap and only an upper bound (quoted values may hold
+    separators), so a line over the limit is confirmed with the csv parser.
+    """
+    if text.count(delimiter) <= MAX_SHEET_COLUMNS:
+        return
+    if max(map(lambda line: line.count(delimiter), text.split("\n"))) < MAX_SHEET_COLUMNS:
+        return
+    for n, (record, line) in enumerate(_csv_records(path, text, delimiter), start=1):
+        if len(record) > MAX_SHEET_COLUMNS:
+            raise LoadError(str(path), f"record {n} (line {line}) has {len(record):,} fields; the limit for a table "
+                                       f"is {MAX_SHEET_COLUMNS:,} columns (a runaway separator?)")
 
 
 def _physical_lines(text: str) -> int:
