@@ -379,3 +379,11 @@ def test_a_sheet_whose_data_is_missing_is_said_and_a_chart_sheet_skipped(tmp_pat
                 dst.writestr(info.filename, src.read(info.filename))
     with pytest.raises(LoadError, match=r"only.xlsx: .*(no sheet data|no header row)"):
         load(only, "cases")
+
+
+def test_validate_takes_the_encoding(tmp_path, capsys):
+    path = write(tmp_path / "big5.csv", "案件編號,所屬街道,案件類型,上報時間\nHL001,臨平街道,事件,2022-08-01 09:00\n", "big5")
+    assert validate(path, "--encoding", "big5") == 0
+    assert "encoding big5 (as set, not detected)" in capsys.readouterr().out
+    assert validate(path, "--encoding", "utf-8") == 2
+    assert "is not utf-8 text" in capsys.readouterr().err

@@ -23,6 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--units", help="districts file; unit names are resolved to ids, unknown units rejected")
     parser.add_argument("--rejections", metavar="CSV", help="write every rejection (file,row,column,value,reason) here")
     parser.add_argument("--max-rows", type=int, default=20, help="rejections to print (default 20)")
+    parser.add_argument("--encoding", help="text encoding of a CSV file (e.g. gbk) instead of detecting it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         aliases = read_alias_file(args.aliases) if args.aliases else None
         units = load(args.units, "districts").frame if args.units else None
-        result = load(args.path, args.table, sheet=args.sheet, sql=args.sql, aliases=aliases, units=units)
+        result = load(args.path, args.table, sheet=args.sheet, sql=args.sql, aliases=aliases, units=units,
+                      encoding=args.encoding)
     except (LoadError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
