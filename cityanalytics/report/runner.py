@@ -10,6 +10,7 @@ good report where it was.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,30 +68,95 @@ def _now() -> str:
 
 
 def run_job(job: Job) -> dict:
-    """Make one report; return its manifest (``status`` ok / failed)."""
+    """Make one report; return its manifest (``status`` ok / failed). Never raises for a
+    failed report, whatever failed (a cell, the disk, the outputs folder, another run holding
+    the report's lock): the batch goes on, and the last good report is left as it was."""
     started, t0 = _now(), time.perf_counter()
-    timings: dict[str, float] = {}
     meta = _base_manifest(job, started)
+    moved = _moved(job.target)
+    if moved:  # written nowhere: the folder (or one above it) now points out of outputs/
+        return _finish(meta, t0, {"phase": "output", "ename": "UnsafeOutput", "evalue": moved}, [])
+    try:
+        with publish.lock(job.target):
+            try:
+                return _attempt(job, meta, t0)
+            except Exception as exc:  # the outputs could not be written (disk full, read-only, ...)
+                _finish(meta, t0, _output_error(job, exc), [])
+                _record_failure(job, meta)
+                return meta
+    except publish.Busy as exc:
+        return _finish(meta, t0, {"phase": "lock", "ename": "Busy", "evalue": str(exc)}, [])
+    except OSError as exc:  # not even the lock file could be made: nothing was written
+        return _finish(meta, t0, _output_error(job, exc), [])
+
+
+def _attempt(job: Job, meta: dict, t0: float) -> dict:
     staging = publish.prepare(job.target)
+    timings: dict[str, float] = {}
     error = job.error
     try:
         if error is None:
             error = _make(job, staging, meta, timings)
-    except BaseException:  # interrupted: the previous report stays as it was
+        timings["total"] = round(time.perf_counter() - t0, 3)
+        meta["timings"] = timings
+        _finish(meta, t0, error, [name for name in OUTPUT_FILES if (staging / name).exists()] + ["manifest.json"])
+        if error is not None and (staging / "report.ipynb").exists():
+            try:  # a readable page of the failed notebook, code shown, for whoever fixes it
+                export.to_html(staging / "report.ipynb", staging / "report.html", meta, hide_code=False)
+                meta["files"].insert(0, "report.html")
+            except Exception:
+                pass
+        manifest.write(staging / "manifest.json", meta)
+        publish.publish(staging, job.target if error is None else job.target / layout.FAILED_DIR)
+    except BaseException:  # interrupted or unwritable: the previous report stays as it was
         publish.discard(staging)
         raise
+    return meta
+
+
+def _finish(meta: dict, t0: float, error: dict | None, files: list[str]) -> dict:
+    timings = meta.get("timings") or {}
     timings["total"] = round(time.perf_counter() - t0, 3)
     meta.update(status="ok" if error is None else "failed", ended_at=_now(), error=error, timings=timings,
-                files=[name for name in OUTPUT_FILES if (staging / name).exists()] + ["manifest.json"])
-    if error is not None and (staging / "report.ipynb").exists():
-        try:  # a readable page of the failed notebook, code shown, for whoever fixes it
-            export.to_html(staging / "report.ipynb", staging / "report.html", meta, hide_code=False)
-            meta["files"].insert(0, "report.html")
-        except Exception:
-            pass
-    manifest.write(staging / "manifest.json", meta)
-    publish.publish(staging, job.target if error is None else job.target / layout.FAILED_DIR)
+                files=files)
     return meta
+
+
+def _moved(target: Path) -> str | None:
+    """Why ``target`` can no longer be written safely: planned as a resolved path inside
+    outputs/, it (or a folder above it) has since become a symlink to somewhere else."""
+    try:
+        resolved = target.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        return f"report folder {target} cannot be resolved: {exc}"
+    if resolved != target:
+        return (f"report folder {target} is a symlink to {resolved}, outside the place planned for it in "
+                "outputs/: nothing was written; remove the symlink")
+    return None
+
+
+def _output_error(job: Job, exc: BaseException) -> dict:
+    evalue = str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        evalue = f"the disk is full while writing the report in {job.target.parent}: {exc}"
+    elif isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        evalue = f"the outputs folder {job.target.parent} cannot be written: {exc}"
+    return {"phase": "output", "ename": type(exc).__name__, "evalue": evalue}
+
+
+def _record_failure(job: Job, meta: dict) -> None:
+    """Best effort: leave the failure's manifest in ``<target>/failed`` (the index shows it).
+    When even that cannot be written, the message is still in the returned manifest."""
+    staging = None
+    try:
+        staging = publish.prepare(job.target)
+        meta["files"] = ["manifest.json"]
+        manifest.write(staging / "manifest.json", meta)
+        publish.publish(staging, job.target / layout.FAILED_DIR)
+    except Exception:
+        meta["files"] = []
+        if staging is not None:
+            publish.discard(staging)
 
 
 def _make(job: Job, staging: Path, meta: dict, timings: dict) -> dict | None:
