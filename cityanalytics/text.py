@@ -1,8 +1,11 @@
-"""Formatting numbers for Chinese report sentences ("97.1% (95% CI 96.8%-97.4%)")."""
+"""Formatting numbers for Chinese report sentences ("97.1% (95% CI 96.8%-97.4%)"), and escaping
+data text where it is written into Markdown or HTML (``md_escape``, ``html_escape``)."""
 
 from __future__ import annotations
 
+import html
 import math
+import re
 
 
 def _missing(x) -> bool:
@@ -29,3 +32,28 @@ def ci(low, high, level: float = 0.95, formatter=pct, digits: int = 1) -> str:
 def points(diff, digits: int = 1) -> str:
     """Percentage-point difference in words: -1.2 -> '低于…1.2 个百分点' parts."""
     return f"{abs(diff):.{digits}f} 个百分点"
+
+
+# --- data text into Markdown / HTML -------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
+
+
+def md_escape(value) -> str:
+    """Data text (a unit, campaign or category name, a title, a parameter) made inert in Markdown.
+
+    Every ASCII punctuation character gets a backslash (CommonMark lets any of them be
+    escaped; the renderer shows the character itself), so links, images, autolinks
+    (``https\\://``), raw HTML (``\\<svg``), entities (``\\&#x61;``), emphasis, code, tables
+    and math stay text. Line breaks become spaces: a name cannot start a heading, list or
+    link definition. NUL bytes are dropped. Chinese text and full-width punctuation are
+    untouched. Not for code spans (backslashes show there): use it for running text.
+    """
+    text = "" if value is None else str(value)
+    return _MD_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", text.replace("\x00", "")))
+
+
+def html_escape(value) -> str:
+    """Data text made inert in HTML text or a quoted attribute (``& < > " '``)."""
+    return html.escape("" if value is None else str(value), quote=True)

@@ -209,12 +209,13 @@ def test_prepare_recovers_from_a_crash_between_renames(tmp_path):
 # --- HTML -------------------------------------------------------------------------------------
 
 
-def test_report_cleaner_drops_scripts_and_stderr():
+def test_report_cleaner_drops_scripts_svg_and_stderr():
+    # HTML and Markdown outputs stay; the page sanitiser cleans them (tests/test_xss.py)
     cell = nbformat.v4.new_code_cell("x")
     cell.outputs = [
         nbformat.v4.new_output("stream", name="stderr", text="UserWarning: glyph missing"),
-        nbformat.v4.new_output("display_data", data={"text/html": "<b onclick='steal()'>x</b>", "text/plain": "x"}),
-        nbformat.v4.new_output("display_data", data={"text/markdown": "hi <script>alert(1)</script>"}),
+        nbformat.v4.new_output("display_data", data={"image/svg+xml": "<svg onload='steal()'/>", "text/plain": "x"}),
+        nbformat.v4.new_output("display_data", data={"image/svg+xml": "<svg/>"}),
         nbformat.v4.new_output("display_data", data={"application/javascript": "alert(1)"}),
         nbformat.v4.new_output("execute_result", execution_count=1,
                                data={"text/html": "<table><td>&lt;script&gt;alert(1)&lt;/script&gt;</td></table>"}),
@@ -222,8 +223,8 @@ def test_report_cleaner_drops_scripts_and_stderr():
     cleaned, _ = export.ReportCleaner().preprocess_cell(cell, {}, 0)
     datas = [o.get("data") for o in cleaned.outputs]
     assert datas[0] == {"text/plain": "x"}
-    assert datas[1] == {"text/plain": "hi <script>alert(1)</script>"}  # shown as text, not run
-    assert "text/html" in datas[2]  # escaped data is fine as HTML
+    assert list(datas[1]) == ["text/plain"] and "SVG" in datas[1]["text/plain"]  # says what is missing
+    assert "text/html" in datas[2]
     assert len(cleaned.outputs) == 3
 
 

@@ -2,12 +2,14 @@
 
 HTML: nbconvert's ``lab`` template with four changes: no code cells (``exclude_input``),
 no parameters / injected-parameters / setup cells, no stderr streams (warnings belong in the
-executed notebook, not in front of a reviewer), and no scripts: the page loads nothing from
-the network (no MathJax, require.js or mermaid from a CDN), and an output whose HTML or
-Markdown carries a ``<script>``, an ``on...=`` handler or a ``javascript:`` URL is shown as
-plain text instead. Table cells from data are escaped by pandas (``DataFrame.to_html``
-escapes by default; a pandas ``Styler`` does not, hence the guard). The title page is
-rendered from the run's metadata with Jinja autoescaping.
+executed notebook, not in front of a reviewer), and no scripts: the template's MathJax,
+require.js and mermaid loaders are left out, JavaScript and widget outputs dropped. Then the
+page goes through :func:`cityanalytics.report.sanitize.page`: the body (title page and
+notebook outputs) is cleaned by an allow-list HTML sanitiser (no script, event handler,
+external URL, form, frame or remote CSS; images only inline PNG/JPEG), the exporter's own
+head and stylesheet are kept, and a Content-Security-Policy ``<meta>`` forbids scripts and
+network loads. Data text is escaped where it is written (``cityanalytics.text.md_escape``,
+pandas, Jinja autoescaping of the title page); the sanitiser is the second line.
 
 PDF: a headless Chromium, Chrome or Edge prints the HTML (``--print-to-pdf``). The browser
 is ``$CITYANALYTICS_CHROME`` if set, else the first found on PATH or in the usual install
@@ -20,7 +22,6 @@ import functools
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,7 @@ import nbformat
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
+from cityanalytics.report import sanitize
 from cityanalytics.report.fonts import css_font_stack
 
 HIDDEN_TAGS = {"parameters", "injected-parameters", "report-setup", "remove-cell"}
@@ -55,8 +57,9 @@ BROWSER_FLAGS = ("--headless", "--disable-gpu", "--disable-quic", "--no-first-ru
                  "--no-default-browser-check")
 PDF_TIMEOUT = 180
 
-# Active content inside a tag; text that pandas escaped (&lt;script&gt;) has no "<" and passes.
-_UNSAFE = re.compile(r"<\s*(script|iframe|object|embed)\b|<[^>]*\son[a-z]+\s*=|<[^>]*javascript\s*:", re.IGNORECASE)
+# Output kinds never shown: scripts, widgets (need a live kernel), and SVG (a document that can
+# carry scripts and links; the figures are PNG).
+DROPPED_MIMES = ("application/javascript", "application/vnd.jupyter.widget-view+json", "image/svg+xml")
 
 
 class ExportError(RuntimeError):
@@ -150,8 +153,8 @@ def _show(value) -> str:
 
 
 class ReportCleaner(Preprocessor):
-    """Turn script-bearing HTML/Markdown outputs into plain text; drop stderr streams
-    unless ``keep_stderr`` (the page of a failed run keeps them)."""
+    """Drop script, widget and SVG outputs (an output left with nothing else says so); drop
+    stderr streams unless ``keep_stderr`` (the page of a failed run keeps them)."""
 
     keep_stderr = Bool(False).tag(config=True)
 
@@ -164,15 +167,11 @@ class ReportCleaner(Preprocessor):
                 continue
             data = out.get("data")
             if data is not None:
-                for mime in ("application/javascript", "application/vnd.jupyter.widget-view+json"):
-                    data.pop(mime, None)
-                for mime in ("text/html", "text/markdown", "image/svg+xml"):
-                    text = data.get(mime)
-                    if text is not None and _UNSAFE.search(text if isinstance(text, str) else "".join(text)):
-                        data.pop(mime)
-                        data.setdefault("text/plain", text)
+                dropped = [mime for mime in DROPPED_MIMES if data.pop(mime, None) is not None]
                 if not data:
-                    continue
+                    if "image/svg+xml" not in dropped:
+                        continue
+                    data["text/plain"] = "(SVG 图形不嵌入报告页面;图形请以 PNG 输出)"
             kept.append(out)
         cell.outputs = kept
         return cell, resources
@@ -208,7 +207,7 @@ def to_html(notebook: Path, html_path: Path, meta: dict, hide_code: bool = True)
         "metadata": {"name": notebook.stem},
     }
     body, _ = _exporter(hide_code).from_notebook_node(nb, resources=resources)
-    html_path.write_text(body, encoding="utf-8")
+    html_path.write_text(sanitize.page(body, nb.metadata["title"]), encoding="utf-8")
 
 
 # --- PDF --------------------------------------------------------------------------------------

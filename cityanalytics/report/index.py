@@ -16,6 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 from cityanalytics.report import layout, manifest, publish
+from cityanalytics.report.sanitize import CSP_META
 
 
 @dataclass
@@ -58,6 +59,7 @@ def _rows(folder: Path, run: str, unit: str | None, rel: str) -> list[Row]:
 
 _PAGE = """<!DOCTYPE html>
 <html lang="zh"><head><meta charset="utf-8">
+{{ csp_meta }}
 <title>报告索引 {{ period }}</title>
 <style>
 body { font-family: {{ font }}; margin: 2em auto; max-width: 72em; padding: 0 1em; color: #222; }
@@ -109,6 +111,7 @@ def write_index(outputs: Path, period: str, order: list[str] | None = None) -> P
     rows = collect(folder, order)
     html = _env.from_string(_PAGE).render(
         period=period, rows=rows, links=LINKS, failed_links=FAILED_LINKS, n_ok=sum(r.status == "ok" for r in rows), font=Markup(css_font_stack()),
+        csp_meta=Markup(CSP_META),  # no scripts, no network loads
         now=dt.datetime.now().astimezone().isoformat(timespec="seconds").replace("T", " "),
     )
     path = folder / "index.html"
