@@ -109,3 +109,98 @@ def test_leftovers_are_matched_by_exact_name_not_prefix(tmp_path):
     publish.discard(publish.prepare(period / "dq-x"))
     assert (period / "dq-x" / "report.html").read_bytes() == GOOD_HTML
     assert not aside.exists() and not other_staging.exists()
+
+
+# --- item 6: unwritable outputs, symlinks, data_dir: / ----------------------------------------
+
+
+def test_disk_full_read_only_and_moved_folders_fail_their_run_and_the_batch_goes_on(tmp_path, monkeypatch, capsys):
+    from cityanalytics.report import batch, manifest
+
+    jobs = {name: _job(tmp_path, name) for name in ("full", "nospace", "readonly", "moved", "ok")}
+    for name in ("full", "nospace", "readonly"):
+        _last_good(jobs[name].target)
+    elsewhere = tmp_path / "elsewhere"
+    _last_good(elsewhere)
+    jobs["moved"].target.parent.mkdir(parents=True, exist_ok=True)
+    jobs["moved"].target.symlink_to(elsewhere, target_is_directory=True)  # after planning
+
+    monkeypatch.setattr(runner.execute, "execute", lambda *a, **k: execute.Execution(True, 0.0, 0.0))
+
+    def to_html(notebook, html_path, meta, hide_code=True):
+        if meta["run"] == "full":
+            raise OSError(errno.ENOSPC, "No space left on device", str(html_path))
+        Path(html_path).write_bytes(b"<html>new</html>")
+
+    real_write, real_open = manifest.write, os.open
+
+    def write(path, meta):
+        if ".staging-nospace-" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real_write(path, meta)
+
+    def os_open(path, flags, *args, **kw):
+        if str(path).endswith(".lock-readonly") and flags & os.O_CREAT:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, *args, **kw)
+
+    monkeypatch.setattr(runner.export, "to_html", to_html)
+    monkeypatch.setattr(runner.manifest, "write", write)
+    monkeypatch.setattr(os, "open", os_open)
+
+    results = {m["run"]: m for m in batch.run_jobs(list(jobs.values()), n_jobs=1, progress=False)}
+    assert len(results) == 5 and results["ok"]["status"] == "ok"  # the batch went on to the last one
+    assert (jobs["ok"].target / "report.html").read_bytes() == b"<html>new</html>"
+
+    full = json.loads((jobs["full"].target / "failed" / "manifest.json").read_text(encoding="utf-8"))
+    assert full["status"] == "failed" and full["error"]["phase"] == "html"
+    assert "the disk is full" in full["error"]["evalue"] and "No space left on device" in full["error"]["evalue"]
+    assert results["nospace"]["error"]["phase"] == "output" and "the disk is full" in results["nospace"]["error"]["evalue"]
+    assert results["readonly"]["error"]["phase"] == "output"
+    assert "cannot be written" in results["readonly"]["error"]["evalue"]
+    assert results["moved"]["error"]["ename"] == "UnsafeOutput" and str(elsewhere) in results["moved"]["error"]["evalue"]
+
+    for name in ("full", "nospace", "readonly"):  # the last good reports, byte for byte
+        assert (jobs[name].target / "report.html").read_bytes() == GOOD_HTML, name
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["manifest.json", "report.html"]
+    assert (elsewhere / "report.html").read_bytes() == GOOD_HTML
+    period = jobs["ok"].target.parent
+    assert not [p.name for p in period.iterdir() if p.name.startswith(".")]  # no staging or lock left
+    err = capsys.readouterr().err
+    assert "FAILED nospace [output]" in err and "FAILED moved [output]" in err
+
+
+def test_data_dir_root_workspace_root_and_symlinked_report_folder_fail_their_run_only(tmp_path, monkeypatch, capsys):
+    from cityanalytics.report import batch, cli_run
+
+    _notebook(tmp_path / "notebooks" / "nb.ipynb", ["print('ok')"], 'data_dir = "data"\nperiod = ""\n')
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "cases.csv").write_text("case_id\n1\n", encoding="utf-8")
+    runs = {"ok": "", "root": "parameters:\n  data_dir: /\n", "wsroot": "workspace: /\n",
+            "updir": "parameters:\n  data_dir: ..\n", "link": ""}
+    (tmp_path / "params").mkdir()
+    for name, body in runs.items():
+        (tmp_path / "params" / f"{name}.yaml").write_text("notebook: notebooks/nb.ipynb\n" + body, encoding="utf-8")
+    out = tmp_path / "outputs" / PERIOD
+    _last_good(out / "root")
+    elsewhere = tmp_path / "elsewhere"
+    _last_good(elsewhere)
+    (out / "link").symlink_to(elsewhere, target_is_directory=True)
+    monkeypatch.setattr(runner, "_make", _fake_make())
+
+    planner = batch.Planner(tmp_path, tmp_path / "outputs", PERIOD, pdf=False)
+    jobs = [job for name in runs for job in planner.plan(tmp_path / "params" / f"{name}.yaml")]
+    assert cli_run.execute_jobs(planner, jobs, 1, False, order=list(runs)) == 1
+
+    assert (out / "ok" / "report.html").read_bytes() == b"<html>new</html>"
+    for name, words in (("root", "parameters.data_dir: / is the filesystem root"),
+                        ("wsroot", "data_dir: / is the filesystem root"),
+                        ("updir", f"holds the project ({tmp_path.resolve()})")):
+        failed = json.loads((out / name / "failed" / "manifest.json").read_text(encoding="utf-8"))
+        assert failed["status"] == "failed" and words in failed["error"]["evalue"], name
+    assert (out / "root" / "report.html").read_bytes() == GOOD_HTML
+    assert (elsewhere / "report.html").read_bytes() == GOOD_HTML and not (elsewhere / "failed").exists()
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "is the filesystem root" in index and "未能开始的运行" in index
+    assert f"{out / 'link'} lies outside the outputs directory" in index
+    assert "lies outside the outputs directory" in capsys.readouterr().err

@@ -109,11 +109,21 @@ class Planner:
         self.unplaced: list[str] = []  # errors of run files whose name cannot be a directory
 
     def plan(self, run_file: Path, timeout: int | None = None) -> list[Job]:
+        """The run's jobs; a run that cannot be planned becomes one failed job (never raises)."""
         run_file = Path(run_file)
+        try:
+            return self._plan(run_file, timeout)
+        except (params.ParamError, layout.UnsafeName, manifest.InputError) as exc:
+            return self._failed(run_file, str(exc))
+        except Exception as exc:  # unreadable data, a districts table that breaks ...: this run only
+            return self._failed(run_file, f"{run_file}: cannot plan this run: {type(exc).__name__}: {exc}")
+
+    def _plan(self, run_file: Path, timeout: int | None) -> list[Job]:
         try:
             spec = params.load_run(run_file, self.root)
             values = spec.values(period=self.period)
             paths = params.data_paths(spec, values)
+            check_data_dirs(spec, paths, self.root, self.outputs)
             try:
                 ensure_demo_data(self.root, paths)
             except Exception as exc:  # a broken demo build fails the runs that need it, not the batch
@@ -166,6 +176,23 @@ class Planner:
                 self._hashes[path] = manifest.input_files([(key, path, kind)], self.root)
             out.extend({**entry, "parameter": key} for entry in self._hashes[path])
         return out
+
+
+def check_data_dirs(spec, paths: list[tuple[str, Path, str]], root: Path, outputs: Path) -> None:
+    """A data folder must be a folder of data: not the filesystem root (``data_dir: /``,
+    ``workspace: /``), not a folder holding the project or its reports (every file under it
+    would be hashed into the manifest, the reports being written among them)."""
+    for key, path, kind in paths:
+        if kind != "dir":
+            continue
+        origin = f"parameters.{key}" if key in spec.parameters else key
+        if path == Path(path.anchor):
+            raise params.ParamError(f"{spec.path}: {origin}: {path} is the filesystem root, not a folder of "
+                                    "data; name the workspace or folder of tables (e.g. data/demo)")
+        for inside, what in ((root, "the project"), (outputs, "the reports folder")):
+            if path == inside or path in inside.parents:
+                raise params.ParamError(f"{spec.path}: {origin}: {path} holds {what} ({inside}), not only data; "
+                                        "name the workspace or folder of tables (e.g. data/demo)")
 
 
 def _shown(path: Path, kind: str, root: Path, inputs: list[dict]) -> str:

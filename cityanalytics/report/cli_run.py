@@ -79,11 +79,22 @@ def execute_jobs(planner, jobs, n_jobs: int, progress: bool, order: list[str] | 
     except KeyboardInterrupt:
         print("interrupted: finished reports are published, unfinished ones left the previous ones in place",
               file=sys.stderr)
-        index.write_index(planner.outputs, planner.period, order)
+        _index(planner, order)
         return 130
-    path = index.write_index(planner.outputs, planner.period, order)
+    path = _index(planner, order)
     for message in planner.unplaced:
         print(f"FAILED (not run): {message}", file=sys.stderr)
     print(batch.summary(results, time.perf_counter() - start, path))
-    failed = planner.unplaced or any(m["status"] != "ok" for m in results)
+    failed = planner.unplaced or path is None or any(m["status"] != "ok" for m in results)
     return 1 if failed else 0
+
+
+def _index(planner, order: list[str] | None):
+    """Write the period's index; when the outputs folder cannot be written, say so (exit 1 follows)."""
+    from cityanalytics.report import index
+
+    try:
+        return index.write_index(planner.outputs, planner.period, order, notes=planner.unplaced)
+    except OSError as exc:
+        print(f"error: the index of {planner.period} cannot be written in {planner.outputs}: {exc}", file=sys.stderr)
+        return None

@@ -94,6 +94,9 @@ pre { white-space: pre-wrap; background: #fafafa; border: 1px solid #eee; paddin
 <td>{% if m.timings and m.timings.total %}{{ "%.1f"|format(m.timings.total) }} s{% endif %}</td>
 </tr>{% endfor %}
 </table>
+{% if notes %}<h2>未能开始的运行</h2>
+{% for note in notes %}<pre class="failed">{{ note[:600] }}</pre>
+{% endfor %}{% endif %}
 </body></html>
 """
 
@@ -103,14 +106,16 @@ FAILED_LINKS = (("report.html", "出错页面"), ("report.ipynb", "notebook"), (
                 ("manifest.json", "manifest"))
 
 
-def write_index(outputs: Path, period: str, order: list[str] | None = None) -> Path:
+def write_index(outputs: Path, period: str, order: list[str] | None = None, notes: list[str] | None = None) -> Path:
+    """``notes``: runs of this batch that have no report folder to hold their failure (a run
+    name that cannot be a folder, a report folder that is a symlink out of outputs/)."""
     from cityanalytics.report.fonts import css_font_stack
 
     folder = layout.period_dir(outputs, period)
     folder.mkdir(parents=True, exist_ok=True)
     rows = collect(folder, order)
     html = _env.from_string(_PAGE).render(
-        period=period, rows=rows, links=LINKS, failed_links=FAILED_LINKS, n_ok=sum(r.status == "ok" for r in rows), font=Markup(css_font_stack()),
+        period=period, rows=rows, notes=notes or [], links=LINKS, failed_links=FAILED_LINKS, n_ok=sum(r.status == "ok" for r in rows), font=Markup(css_font_stack()),
         csp_meta=Markup(CSP_META),  # no scripts, no network loads
         now=dt.datetime.now().astimezone().isoformat(timespec="seconds").replace("T", " "),
     )

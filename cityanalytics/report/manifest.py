@@ -28,18 +28,44 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+MAX_INPUT_FILES = 20_000  # files under one run's data folders; more is not a folder of tables
+
+
+class InputError(ValueError):
+    """An input file or folder that cannot be recorded (unreadable, or far too many files)."""
+
+
 def input_files(data_paths: list[tuple[str, Path, str]], root: Path) -> list[dict]:
     """One entry per file: the parameter it came from, path (relative to root), size, sha256.
-    A ``*_dir`` parameter contributes every file under the directory."""
+    A ``*_dir`` parameter contributes every file under the directory (at most
+    ``MAX_INPUT_FILES``; an unreadable file is an ``InputError`` naming it)."""
     seen, out = set(), []
     for key, path, kind in data_paths:
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if kind == "dir" else [path]
+        files = _files_under(key, path) if kind == "dir" else [path]
         for f in files:
             if f in seen or not f.exists():
                 continue
             seen.add(f)
-            out.append({"parameter": key, "path": relative(f, root), "bytes": f.stat().st_size, "sha256": sha256(f)})
+            try:
+                out.append({"parameter": key, "path": relative(f, root), "bytes": f.stat().st_size,
+                            "sha256": sha256(f)})
+            except OSError as exc:
+                raise InputError(f"{key}: input file {f} cannot be read: {exc}") from None
     return out
+
+
+def _files_under(key: str, folder: Path) -> list[Path]:
+    files = []
+    try:
+        for p in folder.rglob("*"):
+            if p.is_file():
+                files.append(p)
+                if len(files) > MAX_INPUT_FILES:
+                    raise InputError(f"{key}: {folder} holds more than {MAX_INPUT_FILES:,} files; "
+                                     "name the folder of tables itself, not a folder above it")
+    except OSError as exc:
+        raise InputError(f"{key}: {folder} cannot be listed: {exc}") from None
+    return sorted(files)
 
 
 def demo_truth(data_paths: list[tuple[str, Path, str]]) -> dict | None:

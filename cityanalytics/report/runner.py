@@ -193,7 +193,7 @@ def _make(job: Job, staging: Path, meta: dict, timings: dict) -> dict | None:
             timings["pdf"] = round(time.perf_counter() - t, 3)
         return None
     except Exception as exc:
-        return {"phase": phase, "ename": type(exc).__name__, "evalue": str(exc)}
+        return {**_output_error(job, exc), "phase": phase}
 
 
 def _base_manifest(job: Job, started: str) -> dict:
