@@ -18,13 +18,13 @@ when there is one, so unknown units show up as rejections.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from cityanalytics import schemas
+from cityanalytics.text import md_code, md_escape as E  # data text into Markdown
 
 DATE_KINDS = ("datetime", "date", "month")
 # How reports name the canonical tables (the id follows in brackets).
@@ -165,17 +165,17 @@ def scope_text(loaded: Loaded) -> str:
     """One Markdown paragraph: which workspace and units the report covers (data text escaped)."""
     found = [n for n, t in loaded.tables.items() if t.frame is not None]
     missing = [n for n, t in loaded.tables.items() if t.frame is None and t.problem != "file not found"]
-    text = f"数据 `{html.escape(str(loaded.data_dir))}`:读入 {len(found)} 张表"
-    text += f"({'、'.join(found)})" if found else ""
+    text = f"数据 {md_code(loaded.data_dir)}:读入 {len(found)} 张表"
+    text += f"({'、'.join(E(n) for n in found)})" if found else ""
     if missing:
-        text += f";未能读入 {len(missing)} 张({'、'.join(missing)},见下表“状态”)"
+        text += f";未能读入 {len(missing)} 张({'、'.join(E(n) for n in missing)},见下表“状态”)"
     if loaded.unit_id is not None:
         districts = loaded.tables.get("districts")
         name = None
         if districts is not None and districts.frame is not None:
             match = districts.frame.loc[districts.frame["unit_id"].astype(str) == str(loaded.unit_id), "name_zh"]
             name = str(match.iloc[0]) if len(match) else None
-        label = f"{html.escape(name)}({html.escape(str(loaded.unit_id))})" if name else html.escape(str(loaded.unit_id))
+        label = f"{E(name)}({E(loaded.unit_id)})" if name else E(loaded.unit_id)
         text += f"。范围:{label}及其下属单位;读入、拒绝行数按整份文件统计,其余按范围内的行统计"
     return text + "。"
 

@@ -36,24 +36,45 @@ def points(diff, digits: int = 1) -> str:
 
 # --- data text into Markdown / HTML -------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+# What Markdown can turn into markup anywhere in a line: escapes, code, emphasis, links and
+# images ([ ]), raw HTML and autolinks (< >), entities (&), tables (|), strikethrough (~), math ($).
+_MD_ANYWHERE = re.compile(r"[\\`*\[\]<>&|~$]")
+# "_" between two letters or digits cannot open or close emphasis (CommonMark): waste_kg stays.
+_MD_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+_MD_BARE_URL = re.compile(r"(?<=[A-Za-z0-9]):(?=//)")  # https://... would be autolinked
+# What only counts at the start of a block: headings, quotes, list items, thematic breaks, setext.
+_MD_LINE_START = re.compile(r"^(?:[#>+=-]|\d{1,9}[.)])")
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
 
 
 def md_escape(value) -> str:
     """Data text (a unit, campaign or category name, a title, a parameter) made inert in Markdown.
 
-    Every ASCII punctuation character gets a backslash (CommonMark lets any of them be
-    escaped; the renderer shows the character itself), so links, images, autolinks
-    (``https\\://``), raw HTML (``\\<svg``), entities (``\\&#x61;``), emphasis, code, tables
-    and math stay text. Line breaks become spaces: a name cannot start a heading, list or
-    link definition. NUL bytes are dropped. Chinese text and full-width punctuation are
-    untouched. Not for code spans (backslashes show there): use it for running text.
+    A backslash goes before every character that can start markup (CommonMark lets any ASCII
+    punctuation be escaped; the renderer shows the character itself): links and images
+    (``\\[``), raw HTML and autolinks (``\\<svg``), entities (``\\&#x61;``), bare URLs
+    (``https\\://``), emphasis, code, tables, strikethrough, math, and a heading, quote or
+    list marker at the start. Line breaks become spaces (a name cannot start a new block or a
+    link definition), leading blanks are dropped (no indented code), NUL bytes removed.
+    Chinese text, full-width punctuation and ``waste_kg`` stay as they are. For running text,
+    not for code spans (backslashes would show there).
     """
-    text = "" if value is None else str(value)
-    return _MD_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", text.replace("\x00", "")))
+    text = _LINE_BREAKS.sub(" ", ("" if value is None else str(value)).replace("\x00", "")).lstrip(" \t")
+    text = _MD_ANYWHERE.sub(lambda m: "\\" + m.group(0), text)
+    text = _MD_UNDERSCORE.sub(r"\\_", text)
+    text = _MD_BARE_URL.sub(r"\\:", text)
+    return _MD_LINE_START.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], text)
 
 
 def html_escape(value) -> str:
     """Data text made inert in HTML text or a quoted attribute (``& < > " '``)."""
     return html.escape("" if value is None else str(value), quote=True)
+
+
+def md_code(value) -> str:
+    """Data text as a Markdown code span (monospace, nothing inside is markup): the fence is
+    longer than any run of backticks in the text; line breaks become spaces."""
+    text = _LINE_BREAKS.sub(" ", ("" if value is None else str(value)).replace("\x00", ""))
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"

@@ -34,10 +34,16 @@ def _p(x) -> str:
     return "<0.001" if x < 0.001 else f"{x:.3f}"
 
 
+def _table(df: pd.DataFrame) -> "pd.io.formats.style.Styler":
+    """A Styler with the index hidden and cells and headers HTML-escaped (a Styler does not
+    escape by default, unlike ``DataFrame.to_html``; unit names are data text)."""
+    return df.style.hide(axis="index").format(escape="html").format_index(escape="html", axis=1)
+
+
 def _styled(df: pd.DataFrame, focus_mask) -> "pd.io.formats.style.Styler":
     """Index hidden, unit names kept on one line (PDF pages are narrow), focus row highlighted."""
     mask = np.asarray(focus_mask, dtype=bool) if focus_mask is not None else np.zeros(len(df), bool)
-    styler = df.style.hide(axis="index")
+    styler = _table(df)
     if "单位" in df:
         styler = styler.set_properties(subset=["单位"], **{"white-space": "nowrap"})
     if mask.any():
@@ -114,7 +120,7 @@ def sensitivity(result):
     r = r.loc[r["基准权重"].sort_values().index]
     out = r.map(lambda v: _num(v, 0))
     out.insert(0, "单位", out.index)
-    return out.reset_index(drop=True).style.hide(axis="index")
+    return _table(out.reset_index(drop=True))
 
 
 def weights(result):
@@ -122,7 +128,7 @@ def weights(result):
     w.columns = [get(c).name_zh for c in w.columns]
     out = (100 * w).map(lambda v: _num(v, 1))
     out.insert(0, "情形", out.index)
-    return out.reset_index(drop=True).style.hide(axis="index")
+    return _table(out.reset_index(drop=True))
 
 
 def trend(result):
@@ -143,7 +149,7 @@ def trend(result):
 def lists(result):
     t = result.table
     d = pd.DataFrame({"榜单": t["list"], "单位": t["name"], "事由": t["reasons"], "备注": t["note"]})
-    return d.style.hide(axis="index")
+    return _table(d)
 
 
 def targets(result) -> list[tuple[str, object]]:

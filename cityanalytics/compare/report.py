@@ -9,11 +9,10 @@ saying why instead of its heading and an empty table.
 
 from __future__ import annotations
 
-import html
-
 from IPython.display import Markdown, display
 
 from cityanalytics.indicators.registry import get
+from cityanalytics.text import md_code, md_escape as E  # data text into Markdown
 
 from . import display as D
 from .bulletin import Bulletin
@@ -34,23 +33,24 @@ def _figure(result) -> None:
     plt.close(fig)
 
 
-def _bullets(lines) -> None:
+def _bullets(lines, escape: bool = True) -> None:
+    """Sentences (data text: escaped) as a list; ``escape=False`` for lines already Markdown."""
     if lines:
-        display(Markdown("\n".join(f"- {x}" for x in lines)))
+        display(Markdown("\n".join(f"- {E(x) if escape else x}" for x in lines)))
 
 
 def _method(text: str) -> None:
-    display(Markdown(f"<small>方法:{text}</small>"))
+    display(Markdown(f"<small>方法:{E(text)}</small>"))
 
 
 def _heading(text: str) -> None:
-    display(Markdown(f"## {text}"))
+    display(Markdown(f"## {E(text)}"))
 
 
 def _absent(title: str, why: str) -> None:
     """A section with nothing to show: one line saying why, instead of the section."""
     why = why.split(":", 1)[1] if why.split(":", 1)[0] in (title, title[:4], "红黑榜", "综合得分") else why
-    display(Markdown(f"**{title}**:本报告略去,{why}。"))
+    display(Markdown(f"**{E(title)}**:本报告略去,{E(why)}。"))
 
 
 def _topics(b: Bulletin) -> list[str]:
@@ -66,7 +66,7 @@ def title(b: Bulletin) -> str:
 
 def introduction(b: Bulletin) -> None:
     """The heading and the first paragraph, written from the indicators the data support."""
-    display(Markdown(f"**{title(b)}**"))
+    display(Markdown(f"**{E(title(b))}**"))
     topics = _topics(b)
     parts = ["每个单位的数值和置信区间", "与全市的差距及其显著性", "名次和名次区间"]
     if b.funnels:
@@ -84,24 +84,24 @@ def introduction(b: Bulletin) -> None:
     display(Markdown(text))
     if b.dropped:
         display(Markdown("数据不支持、本报告未比较的指标:" + ";".join(
-            f"{get(k).name_zh}({k}):{v}" for k, v in b.dropped.items()) + "。"))
+            E(f"{get(k).name_zh}({k}):{v}") for k, v in b.dropped.items()) + "。"))
 
 
 def scope(b: Bulletin, workspace) -> None:
     """What the report covers: period, as-of time, level, units, data, notes on the parameters."""
-    who = f";重点单位:**{html.escape(b.focus_name)}**(表中高亮,相关结论列在前面)" if b.focus else ""
+    who = f";重点单位:**{E(b.focus_name)}**(表中高亮,相关结论列在前面)" if b.focus else ""
     root = getattr(workspace, "root", workspace)
     lines = [f"报告期:**{b.period}**({period_kind_zh(b.period)});比较层级:"
              f"{'区县' if b.level.level == '区' else '街镇'},共 {len(b.level.units)} 个单位{who}。",
-             f"数据:`{html.escape(str(root))}`(含{'、'.join(b.tables) or '无'}表);统计窗口 "
-             f"{b.frame.attrs.get('window', '')};案件指标按 {b.as_of or '报告期末'} 时的状态统计(截止时点)。",
-             f"比较指标:{'、'.join(r.extra['slice'].indicator.name_zh for r in b.leagues.values()) or '无'}。"]
+             f"数据:{md_code(root)}(含{'、'.join(E(t) for t in b.tables) or '无'}表);统计窗口 "
+             f"{E(b.frame.attrs.get('window', ''))};案件指标按 {E(b.as_of or '报告期末')} 时的状态统计(截止时点)。",
+             f"比较指标:{'、'.join(E(r.extra['slice'].indicator.name_zh) for r in b.leagues.values()) or '无'}。"]
     if b.min_denominator:
         lines.append(f"小数原则:样本量(比例指标的分母、每万人发生率的件数)少于 "
                      f"{b.min_denominator:g} 的单位列出数值,但不排名、不列入红黑榜。")
-    lines += b.notes
-    lines += [f"未做的比较:{v}。" for v in b.skipped.values()]
-    _bullets(lines)
+    lines += [E(n) for n in b.notes]
+    lines += [f"未做的比较:{E(v)}。" for v in b.skipped.values()]
+    _bullets(lines, escape=False)
 
 
 def key_points(b: Bulletin) -> None:
@@ -128,9 +128,9 @@ def leagues(b: Bulletin) -> None:
                      "“与全市差”为单位减全市,显著性按单位与全市其余部分比较判断。"))
     for r in b.leagues.values():
         s = r.extra["slice"]
-        display(Markdown(f"### {s.indicator.name_zh}"))
+        display(Markdown(f"### {E(s.indicator.name_zh)}"))
         if r.table["value"].notna().sum() == 0:
-            display(Markdown(f"{s.period} 各单位均没有{s.indicator.name_zh}数值。"))
+            display(Markdown(E(f"{s.period} 各单位均没有{s.indicator.name_zh}数值。")))
             continue
         display(D.league(r))
         display(Markdown("<small>较上期一栏带 * 表示与上期相比变化显著。</small>"))
@@ -148,7 +148,7 @@ def funnels(b: Bulletin) -> None:
                      "很难用偶然波动解释。"))
     for r in b.funnels.values():
         s = r.extra["slice"]
-        display(Markdown(f"### {s.indicator.name_zh}"))
+        display(Markdown(f"### {E(s.indicator.name_zh)}"))
         _figure(r)
         _bullets(r.sentences)
         display(D.funnel(r))
@@ -181,7 +181,7 @@ def trends(b: Bulletin) -> None:
     display(Markdown("近几期的变化方向及其检验;“双差”指报告期显著劣于全市且趋势显著变差的单位。"))
     for r in b.trends.values():
         s = r.extra["slice"]
-        display(Markdown(f"### {s.indicator.name_zh}"))
+        display(Markdown(f"### {E(s.indicator.name_zh)}"))
         _bullets(r.sentences)
         display(D.trend(r))
         _figure(r)
@@ -209,7 +209,7 @@ def targets(b: Bulletin) -> None:
     _heading("规划目标对照")
     _bullets(b.targets.sentences)
     for head, table in D.targets(b.targets):
-        display(Markdown(f"#### {head}"))
+        display(Markdown(f"#### {E(head)}"))
         display(table)
     skipped = b.targets.extra["skipped"]
     if len(skipped):

@@ -19,6 +19,7 @@ from cityanalytics.forecast.api import DEFAULT_MODELS, ForecastResult, forecast_
 from cityanalytics.forecast.series import load_series
 from cityanalytics.forecast.target import Target
 from cityanalytics.indicators.frame import CITY
+from cityanalytics.text import md_escape as E  # data text into Markdown
 
 
 def make_target(target_id: str = "", value: float | None = None, deadline: str = "",
@@ -49,7 +50,7 @@ def missing_table(workspace, table: str = "communities") -> str | None:
     if open_workspace(workspace).has(table):
         return None
     what = {"communities": "社区(小区)垃圾分类台账(communities 表)",
-            "observations": "按月汇总的指标表(observations 表)"}.get(table, f"{table} 表")
+            "observations": "按月汇总的指标表(observations 表)"}.get(table, f"{E(table)} 表")  # Markdown
     return f"工作区没有{what},无法预测覆盖率,本报告各节略去。"
 
 
@@ -88,7 +89,7 @@ def run_notebook(*, workspace, period: str = "", table: str = "communities", ind
 def show_sentences(res: ForecastResult) -> None:
     from IPython.display import Markdown, display
 
-    display(Markdown("\n\n".join(res.sentences)))
+    display(Markdown("\n\n".join(E(s) for s in res.sentences)))
 
 
 def show_probabilities(res: ForecastResult) -> None:
@@ -121,4 +122,4 @@ def show_backtest(res: ForecastResult) -> None:
 def show_method(res: ForecastResult) -> None:
     from IPython.display import Markdown, display
 
-    display(Markdown(res.spec))
+    display(Markdown(E(res.spec)))

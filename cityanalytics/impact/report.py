@@ -23,6 +23,7 @@ from cityanalytics.impact.inputs import (Outcome, build_panel, join_columns, loa
                                          unit_names)
 from cityanalytics.impact.panel import FREQ_ZH
 from cityanalytics.impact.sentences import exposure_zh
+from cityanalytics.text import md_escape as E  # data text into Markdown
 
 TABLES = ["districts", "unit_changes", "cases", "campaigns", "observations"]
 
@@ -244,7 +245,7 @@ def _attempt(rep: CampaignReport, title_zh: str, fit):
 def scope_markdown(rep: CampaignReport) -> str:
     c = rep.campaign
     lo, hi = rep.panel.attrs.get("window", (rep.panel["period"].min(), rep.panel["period_end"].max()))
-    units = "、".join(rep.names.get(u, u) for u in c.units)
+    units = "、".join(E(rep.names.get(u, u)) for u in c.units)
     o = rep.outcome
     if o is None or o.source == "cases":
         how = "按上报时间计数" if o is None or o.is_count else "已处置案件的平均处置时长"
@@ -255,18 +256,18 @@ def scope_markdown(rep: CampaignReport) -> str:
     col = o.column if o is not None else "count"
     size = (f"{int(rep.panel['count'].sum()):,} 件目标类别案件" if col == "count"
             else f"{int(rep.panel[col].notna().sum()):,} 个单位-时期观测值")
-    lines = [f"**活动**:{c.describe_zh()}", f"**覆盖单位**({len(c.units)} 个):{units}",
-             f"**结果变量**:{rep.outcome_label}({how})",
-             f"**设计**:{rep.design_zh}",
-             f"**数据**:{rep.workspace},{pd.Timestamp(lo):%Y-%m-%d} 至 {pd.Timestamp(hi):%Y-%m-%d},"
+    lines = [f"**活动**:{E(c.describe_zh())}", f"**覆盖单位**({len(c.units)} 个):{units}",
+             f"**结果变量**:{E(rep.outcome_label)}({E(how)})",
+             f"**设计**:{E(rep.design_zh)}",
+             f"**数据**:{E(rep.workspace)},{pd.Timestamp(lo):%Y-%m-%d} 至 {pd.Timestamp(hi):%Y-%m-%d},"
              f"{FREQ_ZH[rep.freq]}度汇总,{rep.panel['unit_id'].nunique()} 个单位,{size}"]
     if rep.covariates:
-        lines.append("**协变量**(双重差分):" + "、".join(rep.covariates))
+        lines.append("**协变量**(双重差分):" + "、".join(E(x) for x in rep.covariates))
     if rep.weights:
-        lines.append(f"**权重**:{rep.weights}(双重差分为加权最小二乘,中断时间序列取加权平均)")
+        lines.append(f"**权重**:{E(rep.weights)}(双重差分为加权最小二乘,中断时间序列取加权平均)")
     if not c.staggered:
         ctrl = sorted(set(rep.panel["unit_id"]) - set(c.units))
-        lines.insert(2, f"**对照单位**({len(ctrl)} 个):" + "、".join(rep.names.get(u, u) for u in ctrl))
+        lines.insert(2, f"**对照单位**({len(ctrl)} 个):" + "、".join(E(rep.names.get(u, u)) for u in ctrl))
     return "\n\n".join(lines)
 
 
@@ -364,9 +365,9 @@ def show_scope(rep: CampaignReport) -> None:
 def show_key_points(rep: CampaignReport) -> None:
     from IPython.display import Markdown, display
 
-    display(Markdown("\n\n".join(f"- {s}" for s in rep.sentences)))
+    display(Markdown("\n\n".join(f"- {E(s)}" for s in rep.sentences)))
     if rep.warnings:
-        display(Markdown("**设计提示**\n\n" + "\n".join(f"- {w}" for w in rep.warnings)))
+        display(Markdown("**设计提示**\n\n" + "\n".join(f"- {E(w)}" for w in rep.warnings)))
 
 
 def show_its(rep: CampaignReport) -> None:
@@ -395,7 +396,7 @@ def show_its(rep: CampaignReport) -> None:
 
 def _not_done(rep: CampaignReport, title_zh: str) -> str:
     why = [n for n in rep.notes if n.startswith(title_zh + "未做")]
-    return why[0] if why else f"{title_zh}未做。"
+    return E(why[0]) if why else f"{title_zh}未做。"  # Markdown
 
 
 def show_did(rep: CampaignReport) -> None:
@@ -425,7 +426,7 @@ def show_robustness(rep: CampaignReport) -> None:
 
     if rep.robustness is None:
         why = [n for n in rep.notes if n.startswith("稳健性检验未做")]
-        display(Markdown(why[0] if why else "本次未做稳健性检验。"))
+        display(Markdown(E(why[0]) if why else "本次未做稳健性检验。"))
         return
     display(robustness_table(rep.robustness))
     rep.robustness.plot()
@@ -437,5 +438,5 @@ def show_robustness(rep: CampaignReport) -> None:
 def show_spec(rep: CampaignReport) -> None:
     from IPython.display import Markdown, display
 
-    specs = [f"- {r.spec}" for r in rep.results]
+    specs = [f"- {E(r.spec)}" for r in rep.results]
     display(Markdown("\n\n".join(specs) if specs else "没有完成的模型(数据不足),见设计提示。"))
