@@ -204,3 +204,126 @@ def test_data_dir_root_workspace_root_and_symlinked_report_folder_fail_their_run
     assert "is the filesystem root" in index and "未能开始的运行" in index
     assert f"{out / 'link'} lies outside the outputs directory" in index
     assert "lies outside the outputs directory" in capsys.readouterr().err
+
+
+# --- item 2: limits on memory, total time and output size --------------------------------------
+
+
+def _project(tmp_path: Path, cells: list[str], run_body: str = "") -> Path:
+    _notebook(tmp_path / "notebooks" / "nb.ipynb", cells)
+    run_file = tmp_path / "params" / "lim.yaml"
+    run_file.parent.mkdir(parents=True, exist_ok=True)
+    run_file.write_text("notebook: notebooks/nb.ipynb\n" + run_body, encoding="utf-8")
+    _last_good(tmp_path / "outputs" / PERIOD / "lim")
+    return run_file
+
+
+def _run(run_file: Path, *args: str) -> int:
+    from cityanalytics import cli
+
+    return cli.main(["run", str(run_file), "--period", PERIOD, "--no-pdf", "--no-progress", *args])
+
+
+def test_memory_limit_from_the_run_file_stops_a_greedy_cell(tmp_path, capsys):
+    run_file = _project(tmp_path, ["big = bytearray(3 * 1024 ** 3)", "print('not reached')"], "memory: 1536MiB\n")
+    assert _run(run_file) == 1
+    target = tmp_path / "outputs" / PERIOD / "lim"
+    failed = json.loads((target / "failed" / "manifest.json").read_text(encoding="utf-8"))
+    assert failed["limits"]["memory"] == 1536 * 1024 ** 2
+    assert failed["error"]["ename"] == "MemoryError"  # the greedy cell, after the runner's two
+    assert "bytearray(3 * 1024 ** 3)" in failed["error"]["source"]
+    assert "memory limit of 1.5 GiB" in failed["error"]["evalue"]
+    assert (target / "report.html").read_bytes() == GOOD_HTML
+    assert "memory limit of 1.5 GiB" in capsys.readouterr().err
+
+
+def test_memory_and_time_limits_from_flag_schedule_run_file_and_defaults(tmp_path):
+    from cityanalytics.report import batch, params
+
+    run_file = _project(tmp_path, ["print('ok')"], "memory: 2GiB\ntime_limit: 900\n")
+    assert params.load_run(run_file).memory == 2 * 1024 ** 3 and params.load_run(run_file).time_limit == 900
+    for body, words in (("memory: lots\n", "memory: expected a memory size"), ("memory: 100MiB\n", "below 256 MiB"),
+                        ("time_limit: 0\n", "time_limit: expected a number of seconds")):
+        run_file.write_text("notebook: notebooks/nb.ipynb\n" + body, encoding="utf-8")
+        with pytest.raises(params.ParamError, match=words):
+            params.load_run(run_file)
+    run_file.write_text("notebook: notebooks/nb.ipynb\nmemory: 2GiB\n", encoding="utf-8")
+
+    schedule = tmp_path / "params" / "schedule.yaml"
+    schedule.write_text("defaults: {memory: 3GiB, time_limit: 1200}\nruns:\n  - {run: lim, memory: 1GiB, time_limit: 60}\n",
+                        encoding="utf-8")
+    loaded = batch.load_schedule(schedule)
+    assert (loaded.memory, loaded.time_limit) == (3 * 1024 ** 3, 1200)
+    assert (loaded.entries[0].memory, loaded.entries[0].time_limit) == (1024 ** 3, 60)
+    schedule.write_text("runs:\n  - {run: lim, memory: -1}\n", encoding="utf-8")
+    with pytest.raises(batch.ScheduleError, match=r"runs\[0\]: memory"):
+        batch.load_schedule(schedule)
+
+    planner = batch.Planner(tmp_path, tmp_path / "outputs", PERIOD, pdf=False)
+    planner.default_memory, planner.default_time_limit = 3 * 1024 ** 3, 1200
+    job, = planner.plan(run_file, memory=1024 ** 3, time_limit=60)  # the entry's beat the run file's
+    assert (job.memory, job.time_limit) == (1024 ** 3, 60)
+    job, = planner.plan(run_file)  # the run file's memory, the schedule default's time
+    assert (job.memory, job.time_limit) == (2 * 1024 ** 3, 1200)
+    planner.memory, planner.time_limit = 512 * 1024 ** 2, 30  # --memory 512MiB --time-limit 30
+    job, = planner.plan(run_file, memory=1024 ** 3, time_limit=60)
+    assert (job.memory, job.time_limit) == (512 * 1024 ** 2, 30)
+    run_file.write_text("notebook: notebooks/nb.ipynb\n", encoding="utf-8")
+    job, = batch.Planner(tmp_path, tmp_path / "outputs", PERIOD, pdf=False).plan(run_file)
+    assert (job.memory, job.time_limit) == (4 * 1024 ** 3, 3600)  # the built-in defaults
+
+
+def test_total_time_limit_stops_the_kernel_whatever_the_cell_timeout(tmp_path):
+    run_file = _project(tmp_path, ["import time\ntime.sleep(120)"], "timeout: 600\n")
+    assert _run(run_file, "--time-limit", "6") == 1
+    target = tmp_path / "outputs" / PERIOD / "lim"
+    failed = json.loads((target / "failed" / "manifest.json").read_text(encoding="utf-8"))
+    assert failed["error"]["phase"] == "time_limit" and failed["error"]["cell_index"] == 4
+    assert "time.sleep(120)" in failed["error"]["source"]
+    assert "total time limit of 6 s" in failed["error"]["evalue"]
+    assert failed["timings"]["execute"] < 40
+    assert (target / "report.html").read_bytes() == GOOD_HTML
+
+
+def test_total_time_limit_counts_the_export(tmp_path, monkeypatch):
+    import time
+
+    job = _job(tmp_path, "slow", time_limit=1)
+    _last_good(job.target)
+    monkeypatch.setattr(runner.execute, "execute", lambda *a, **k: execute.Execution(True, 0.0, 0.0))
+
+    def slow_html(notebook, html_path, meta, hide_code=True):
+        time.sleep(1.3)
+        Path(html_path).write_bytes(b"<html>late</html>")
+
+    monkeypatch.setattr(runner.export, "to_html", slow_html)
+    meta = runner.run_job(job)
+    assert meta["status"] == "failed" and meta["error"]["phase"] == "time_limit"
+    assert "total time limit of 1 s (time_limit) by the end of the HTML step" in meta["error"]["evalue"]
+    assert (job.target / "report.html").read_bytes() == GOOD_HTML
+
+
+def test_huge_cell_output_is_refused_before_export(tmp_path, monkeypatch):
+    job = _job(tmp_path, "huge", max_output=2 * 1024 ** 2)
+    _last_good(job.target)
+
+    def fake_execute(notebook, **kw):  # a cell that printed 3 MB, another 1 kB
+        nb = nbformat.read(notebook, as_version=4)
+        nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="行" * 1_000_000)]
+        nb.cells[2].execution_count = 2
+        nb.cells.append(nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("stream", name="stdout", text="y" * 1000)]))
+        nbformat.write(nb, notebook)
+        return execute.Execution(True, 0.0, 0.0)
+
+    def no_export(*a, **k):
+        raise AssertionError("a notebook over the output limit must not be exported")
+
+    monkeypatch.setattr(runner.execute, "execute", fake_execute)
+    monkeypatch.setattr(runner.export, "to_html", no_export)
+    meta = runner.run_job(job)
+    assert meta["status"] == "failed" and meta["error"]["phase"] == "output_limit"
+    evalue = meta["error"]["evalue"]
+    assert "printed 3.0 MB of output" in evalue and "limit of 2.1 MB (max_output)" in evalue
+    assert "biggest: cell 2 (In [2]) 3.0 MB, cell 5 0.0 MB" in evalue
+    assert (job.target / "failed" / "report.ipynb").is_file()  # kept for whoever fixes it
+    assert (job.target / "report.html").read_bytes() == GOOD_HTML

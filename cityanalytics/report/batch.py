@@ -4,6 +4,8 @@
 
     defaults:
       timeout: 600               # seconds one cell may run (a run file or entry may override)
+      memory: 4GiB               # address space of one report kernel
+      time_limit: 3600           # seconds for a whole report: kernel, cells, HTML and PDF
     runs:
       - run: data_quality        # params/data_quality.yaml
         every: monthly           # monthly | weekly | daily
@@ -49,6 +51,8 @@ class Entry:
     run: str
     every: str = "monthly"
     timeout: int | None = None
+    memory: int | None = None
+    time_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,21 @@ class Schedule:
     path: Path
     entries: tuple[Entry, ...]
     timeout: int = params.DEFAULT_TIMEOUT
+    memory: int | None = None
+    time_limit: int | None = None
+
+
+LIMIT_KEYS = ("timeout", "memory", "time_limit")
+
+
+def _limits(item: dict, where: str) -> dict:
+    """``timeout``, ``memory``, ``time_limit`` of a schedule entry or its defaults, checked."""
+    try:
+        return {"timeout": params.check_timeout(item.get("timeout"), f"{where}timeout"),
+                "memory": execute.parse_memory(item.get("memory"), f"{where}memory"),
+                "time_limit": params.check_timeout(item.get("time_limit"), f"{where}time_limit")}
+    except ValueError as exc:
+        raise ScheduleError(str(exc)) from None
 
 
 def load_schedule(path: Path) -> Schedule:
@@ -69,26 +88,30 @@ def load_schedule(path: Path) -> Schedule:
         raise ScheduleError(f"{path}: unknown key {unknown[0]!r}; a schedule has 'defaults' and 'runs'")
     defaults = raw.get("defaults") or {}
     try:
-        timeout = params.check_timeout(defaults.get("timeout"), f"{path}: defaults.timeout") or params.DEFAULT_TIMEOUT
+        if not isinstance(defaults, dict) or set(defaults) - set(LIMIT_KEYS):
+            raise ScheduleError(f"{path}: defaults: expected a mapping of {', '.join(LIMIT_KEYS)}")
+        limits = _limits(defaults, f"{path}: defaults.")
+        timeout = limits["timeout"] or params.DEFAULT_TIMEOUT
         entries = []
         for i, item in enumerate(raw.get("runs") or []):
             where = f"{path}: runs[{i}]"
             if not isinstance(item, dict) or "run" not in item:
                 raise ScheduleError(f"{where}: expected a mapping with 'run' (the run file's name)")
-            bad = sorted(set(item) - {"run", "every", "timeout"})
+            bad = sorted(set(item) - {"run", "every", *LIMIT_KEYS})
             if bad:
-                raise ScheduleError(f"{where}: unknown key {bad[0]!r}; an entry has run, every, timeout")
+                raise ScheduleError(f"{where}: unknown key {bad[0]!r}; an entry has run, every, "
+                                    f"{', '.join(LIMIT_KEYS)}")
             every = item.get("every", "monthly")
             if every not in FREQUENCIES:
                 raise ScheduleError(f"{where}: every: {every!r} is not one of {', '.join(FREQUENCIES)}")
             layout.check_name(item["run"], "run name", where)
-            entries.append(Entry(str(item["run"]), every, params.check_timeout(item.get("timeout"), f"{where}: timeout")))
+            entries.append(Entry(str(item["run"]), every, **_limits(item, f"{where}: ")))
     except (params.ParamError, layout.UnsafeName) as exc:
         raise ScheduleError(str(exc)) from None
     names = [e.run for e in entries]
     if len(set(names)) != len(names):
         raise ScheduleError(f"{path}: a run is listed twice")
-    return Schedule(path, tuple(entries), timeout)
+    return Schedule(path, tuple(entries), timeout, limits["memory"], limits["time_limit"])
 
 
 # --- planning -----------------------------------------------------------------------------
@@ -106,19 +129,27 @@ class Planner:
         self.kernel = execute.kernel_name()
         self.browser = export.find_browser() if pdf else None
         self._hashes: dict[Path, list[dict]] = {}
+        # Limits: the command line's (override) > the schedule entry's > the run file's >
+        # the schedule's defaults (default_*) > the built-in ones.
+        self.memory: int | None = None
+        self.time_limit: int | None = None
+        self.default_memory: int | None = None
+        self.default_time_limit: int | None = None
         self.unplaced: list[str] = []  # errors of run files whose name cannot be a directory
 
-    def plan(self, run_file: Path, timeout: int | None = None) -> list[Job]:
-        """The run's jobs; a run that cannot be planned becomes one failed job (never raises)."""
+    def plan(self, run_file: Path, timeout: int | None = None, memory: int | None = None,
+             time_limit: int | None = None) -> list[Job]:
+        """The run's jobs; a run that cannot be planned becomes one failed job (never raises).
+        ``timeout``, ``memory``, ``time_limit``: the schedule entry's."""
         run_file = Path(run_file)
         try:
-            return self._plan(run_file, timeout)
+            return self._plan(run_file, timeout, memory, time_limit)
         except (params.ParamError, layout.UnsafeName, manifest.InputError) as exc:
             return self._failed(run_file, str(exc))
         except Exception as exc:  # unreadable data, a districts table that breaks ...: this run only
             return self._failed(run_file, f"{run_file}: cannot plan this run: {type(exc).__name__}: {exc}")
 
-    def _plan(self, run_file: Path, timeout: int | None) -> list[Job]:
+    def _plan(self, run_file: Path, timeout: int | None, memory: int | None, time_limit: int | None) -> list[Job]:
         try:
             spec = params.load_run(run_file, self.root)
             values = spec.values(period=self.period)
@@ -143,6 +174,9 @@ class Planner:
             timeout=timeout or spec.timeout or self.default_timeout, inputs=tuple(inputs), inputs_shown=shown,
             synthetic=manifest.synthetic_data(paths), git=self.git, kernel=self.kernel, pdf=self.pdf,
             browser=self.browser,
+            memory=self.memory or memory or spec.memory or self.default_memory or execute.DEFAULT_MEMORY,
+            time_limit=self.time_limit or time_limit or spec.time_limit or self.default_time_limit
+            or runner.DEFAULT_TIME_LIMIT,
         )
         base_injected = dict(spec.parameters)
         if "period" in spec.declared:

@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if planner is None:
         return 2
     planner.default_timeout = schedule.timeout
+    planner.default_memory, planner.default_time_limit = schedule.memory, schedule.time_limit
     entries = [e for e in schedule.entries if args.every is None or e.every == args.every]
     if args.only:
         known = {e.run: e for e in schedule.entries}
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     jobs = []
     for entry in entries:
-        jobs += planner.plan(schedule_path.parent / f"{entry.run}.yaml", timeout=entry.timeout)
+        jobs += planner.plan(schedule_path.parent / f"{entry.run}.yaml", timeout=entry.timeout, memory=entry.memory,
+                             time_limit=entry.time_limit)
     order = [e.run for e in schedule.entries]
     return execute_jobs(planner, jobs, args.jobs or default_jobs(), not args.no_progress, order)

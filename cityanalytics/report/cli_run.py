@@ -25,6 +25,12 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                         "(default: 1 for run; the number of cores, at most 4, for reports)")
     parser.add_argument("--no-pdf", action="store_true", help="make the HTML only (no browser needed)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--memory", metavar="SIZE",
+                        help="memory limit of each report's kernel, e.g. 4GiB or 512MiB (default: the run file's or "
+                             "schedule's memory:, else 4GiB)")
+    parser.add_argument("--time-limit", type=float, metavar="SECONDS",
+                        help="total time for each report, kernel, cells, HTML and PDF (default: the run file's or "
+                             "schedule's time_limit:, else 3600)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,11 +66,17 @@ def _planner(args: argparse.Namespace, root: Path):
 
     period = layout.check_period(args.period) if args.period else None  # None: settled by the first run
     outputs = args.outputs if args.outputs else root / "outputs"
+    from cityanalytics.report import execute, params
+
+    memory = execute.parse_memory(getattr(args, "memory", None), "--memory")  # ValueError: exit 2
+    time_limit = params.check_timeout(getattr(args, "time_limit", None), "--time-limit")
     try:
-        return batch.Planner(root, outputs, period, pdf=not args.no_pdf)
+        planner = batch.Planner(root, outputs, period, pdf=not args.no_pdf)
     except (MissingFont, ExportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
+    planner.memory, planner.time_limit = memory, time_limit
+    return planner
 
 
 def execute_jobs(planner, jobs, n_jobs: int, progress: bool, order: list[str] | None) -> int:

@@ -52,7 +52,8 @@ import yaml
 
 from cityanalytics.report import layout
 
-RUN_KEYS = {"notebook", "title", "source", "description", "timeout", "for_each", "units", "parameters", "workspace"}
+RUN_KEYS = {"notebook", "title", "source", "description", "timeout", "for_each", "units", "parameters", "workspace",
+            "memory", "time_limit"}
 WORKSPACE_PARAMETER = "workspace"
 LEGACY_WORKSPACE_PARAMETER = "data_dir"  # the notebooks' former name; accepted as a synonym
 DEFAULT_TIMEOUT = 600
@@ -102,6 +103,8 @@ class RunSpec:
     for_each: str | None = None
     units: list[str] | dict[str, Any] | None = None
     data_root: Path | None = None  # where the run file's relative data paths were read (default: root)
+    memory: int | None = None  # bytes for the kernel (report.execute.parse_memory); None: the default
+    time_limit: int | None = None  # seconds for the whole report; None: the default
 
     def values(self, **runner_values: Any) -> dict[str, Any]:
         """Every parameter the notebook will run with: its literal defaults, then the run
@@ -243,6 +246,13 @@ def load_run(path: str | Path, root: Path | None = None) -> RunSpec:
     recipe = _recipe_defaults(path, checked, declared, root)
 
     timeout = check_timeout(raw.get("timeout"), f"{path}: timeout")
+    time_limit = check_timeout(raw.get("time_limit"), f"{path}: time_limit")
+    try:
+        from cityanalytics.report.execute import parse_memory
+
+        memory = parse_memory(raw.get("memory"), f"{path}: memory")
+    except ValueError as exc:
+        raise ParamError(str(exc)) from None
     for_each = raw.get("for_each")
     if for_each is not None and for_each not in declared:
         raise ParamError(f"{path}: for_each: {for_each!r} is not a parameter of {notebook.name}")
@@ -259,7 +269,7 @@ def load_run(path: str | Path, root: Path | None = None) -> RunSpec:
         name=name, path=path, root=root, notebook=notebook, declared=declared,
         parameters=checked, title=title, source=raw.get("source") or (recipe.source if recipe else None),
         description=raw.get("description"),
-        timeout=timeout, for_each=for_each, units=units, data_root=data_root,
+        timeout=timeout, for_each=for_each, units=units, data_root=data_root, memory=memory, time_limit=time_limit,
     )
 
 

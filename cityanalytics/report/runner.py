@@ -26,6 +26,13 @@ SETUP_CELL = (
     "_use_cjk_font()\n"
 )
 
+DEFAULT_TIME_LIMIT = 3600
+MAX_OUTPUT_BYTES = 20 * 1024 ** 2  # a 60 MB output took 374 s in the PDF step
+
+
+class LimitError(RuntimeError):
+    """A report went past one of its limits (time, output size)."""
+
 
 @dataclass(frozen=True)
 class Job:
@@ -43,6 +50,9 @@ class Job:
     parameters: dict = field(default_factory=dict)  # every value the notebook runs with
     injected: dict = field(default_factory=dict)  # the values written into the notebook
     timeout: int = params.DEFAULT_TIMEOUT
+    memory: int | None = execute.DEFAULT_MEMORY  # bytes of address space for the kernel
+    time_limit: int = DEFAULT_TIME_LIMIT  # seconds for the whole report: kernel, cells, HTML, PDF
+    max_output: int = MAX_OUTPUT_BYTES  # bytes of cell output a report may carry into HTML/PDF
     inputs: tuple = ()  # manifest.input_files entries
     inputs_shown: tuple = ()  # data paths as the title page lists them
     synthetic: bool = False
@@ -100,7 +110,8 @@ def _attempt(job: Job, meta: dict, t0: float) -> dict:
         timings["total"] = round(time.perf_counter() - t0, 3)
         meta["timings"] = timings
         _finish(meta, t0, error, [name for name in OUTPUT_FILES if (staging / name).exists()] + ["manifest.json"])
-        if error is not None and (staging / "report.ipynb").exists():
+        if error is not None and (staging / "report.ipynb").exists() and error.get("phase") != "output_limit" \
+                and _output_bytes(staging / "report.ipynb") <= job.max_output:
             try:  # a readable page of the failed notebook, code shown, for whoever fixes it
                 export.to_html(staging / "report.ipynb", staging / "report.html", meta, hide_code=False)
                 meta["files"].insert(0, "report.html")
@@ -159,8 +170,36 @@ def _record_failure(job: Job, meta: dict) -> None:
             publish.discard(staging)
 
 
+def _output_bytes(notebook: Path) -> int:
+    try:
+        return sum(size for _, _, size in execute.output_sizes(notebook))
+    except Exception:
+        return 0
+
+
+def check_output_size(notebook: Path, limit: int) -> None:
+    """Refuse a notebook whose cells printed more than ``limit`` bytes, before any export
+    (HTML and PDF time grow with it), naming the biggest cells."""
+    sizes = execute.output_sizes(notebook)
+    total = sum(size for _, _, size in sizes)
+    if total <= limit:
+        return
+    biggest = sorted(sizes, key=lambda s: -s[2])[:3]
+    cells = ", ".join(f"cell {i}" + (f" (In [{n}])" if n else "") + f" {size / 1e6:.1f} MB" for i, n, size in biggest)
+    raise LimitError(f"the cells printed {total / 1e6:.1f} MB of output, over the report's limit of "
+                     f"{limit / 1e6:.1f} MB (max_output); biggest: {cells}. Print a summary (df.head(), "
+                     "a figure) instead of the whole table; the executed notebook is kept")
+
+
+def _check_deadline(job: Job, deadline: float, phase: str) -> None:
+    if time.perf_counter() > deadline:
+        raise LimitError(f"the report ran past its total time limit of {job.time_limit} s (time_limit) "
+                         f"by the end of the {phase} step; nothing was published")
+
+
 def _make(job: Job, staging: Path, meta: dict, timings: dict) -> dict | None:
     phase = "prepare"
+    deadline = time.perf_counter() + job.time_limit
     try:
         t = time.perf_counter()
         nb = params.inject(nbformat.read(job.notebook, as_version=4), job.injected, setup=SETUP_CELL)
@@ -175,6 +214,7 @@ def _make(job: Job, staging: Path, meta: dict, timings: dict) -> dict | None:
             record={"input_path": manifest.relative(job.notebook, job.root),
                     "output_path": manifest.relative(job.target / "report.ipynb", job.root),
                     "parameters": job.injected},
+            memory=job.memory, deadline=deadline, time_limit=job.time_limit,
         )
         timings["execute"] = round(run.seconds, 3)
         timings["cells"] = round(run.cells_seconds, 3)
@@ -182,16 +222,23 @@ def _make(job: Job, staging: Path, meta: dict, timings: dict) -> dict | None:
         if not run.ok:
             return run.error
 
+        phase = "output_limit"
+        check_output_size(notebook, job.max_output)
         phase = "html"
         t = time.perf_counter()
         export.to_html(notebook, staging / "report.html", meta)
         timings["html"] = round(time.perf_counter() - t, 3)
+        _check_deadline(job, deadline, "HTML")
         if job.pdf:
             phase = "pdf"
             t = time.perf_counter()
             export.to_pdf(staging / "report.html", staging / "report.pdf", job.browser)
             timings["pdf"] = round(time.perf_counter() - t, 3)
+            _check_deadline(job, deadline, "PDF")
         return None
+    except LimitError as exc:
+        return {"phase": "time_limit" if phase in ("html", "pdf") else phase, "ename": type(exc).__name__,
+                "evalue": str(exc)}
     except Exception as exc:
         return {**_output_error(job, exc), "phase": phase}
 
@@ -215,6 +262,7 @@ def _base_manifest(job: Job, started: str) -> dict:
         "inputs_shown": list(job.inputs_shown),
         "synthetic": job.synthetic,
         "timeout": job.timeout,
+        "limits": {"memory": job.memory, "time_limit": job.time_limit, "max_output": job.max_output},
         "kernel": job.kernel,
         "git": job.git,
         "packages": packages,
