@@ -107,6 +107,11 @@ def _logged_kernel_manager(log, memory: int | None = None, started: list | None 
             kw.setdefault("stderr", log)
             if preexec is not None:
                 kw.setdefault("preexec_fn", preexec)
+                # The limit counts reserved address space: glibc reserves 64 MB per malloc arena,
+                # up to 8 per core, which on a many-core machine alone would eat the limit.
+                env = dict(kw.get("env") or os.environ)
+                env.setdefault("MALLOC_ARENA_MAX", "4")
+                kw["env"] = env
             result = await super().start_kernel(**kw)
             if started is not None:
                 started.append(self)
