@@ -7,7 +7,7 @@ leaves the previous report aside, and the next run of that target puts it back b
 anything else (``prepare``). A failed or interrupted run therefore never touches the last
 good report: its staging directory is published as ``<target>/failed`` or deleted.
 
-Leftovers are matched by their exact names (``.staging-<name>-<8 hex>``, ``.old-<name>-<8 hex>``),
+Leftovers are matched by their exact names (``.staging-<name>-<hex>``, ``.old-<name>-<hex>``),
 so cleaning up after a run named ``dq`` never touches those of ``dq-x``. A run holds a lock on
 ``.lock-<name>`` beside its target from ``prepare`` to ``publish`` (``lock``): a second run of
 the same report, in this or another process, does not wait; it fails at once with ``Busy``,
@@ -34,8 +34,8 @@ class Busy(RuntimeError):
 
 
 def _leftovers(parent: Path, prefix: str, name: str) -> list[Path]:
-    """``<prefix><name>-<8 hex>`` entries of ``parent``: exactly this target's, not a longer name's."""
-    pattern = re.compile(re.escape(prefix + name) + r"-[0-9a-f]{8}")
+    """``<prefix><name>-<hex>`` entries of ``parent``: exactly this target's, not a longer name's."""
+    pattern = re.compile(re.escape(prefix + name) + r"-[0-9a-f]+")  # we write 8; any run of hex digits
     try:
         return [p for p in parent.iterdir() if pattern.fullmatch(p.name)]
     except FileNotFoundError:
