@@ -51,7 +51,7 @@ def lock(target: Path):
     parent.mkdir(parents=True, exist_ok=True)
     path = parent / f"{LOCK}{target.name}"
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)  # never through a planted link
         try:
             _try_lock(fd)
         except OSError:
