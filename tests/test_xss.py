@@ -152,6 +152,21 @@ def test_html_escape_is_text(payload):
     assert visible("".join(page.text)) == visible(payload)
 
 
+def test_comparison_tables_escape_unit_names():
+    """The districts schema refuses non-Chinese names today; the tables escape them anyway
+    (a pandas Styler, unlike DataFrame.to_html, does not escape by default)."""
+    import pandas as pd
+
+    from cityanalytics.compare import display as D
+
+    frame = pd.DataFrame({"单位": PAYLOADS, PAYLOADS[5]: ["1.0"] * len(PAYLOADS)})
+    page = scan(D._styled(frame, [i % 2 == 0 for i in range(len(PAYLOADS))]).to_html())
+    assert page.problems == []
+    text = visible("".join(page.text))
+    for payload in PAYLOADS:
+        assert visible(payload) in text, payload
+
+
 def test_sanitiser_keeps_what_reports_use():
     png = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUg=="
     fragment = (
@@ -195,3 +210,145 @@ def test_page_keeps_trusted_head_and_adds_csp():
     assert scan(page).problems == []
     with pytest.raises(ValueError, match="head"):
         sanitize.page(document.replace("</head>", '<script src="x.js"></script></head>'), "t")
+
+
+# --- (b) payloads in the data, the run file and the parameters, through every notebook -------------
+
+PERIOD = "2025-06"
+IMPACT_CAMPAIGN = "C2022-BRGJ"  # its name and target subcategories are on the page
+HOSTILE_UNITS = ("990102101000", "990103101000", "990103003000")  # 石鼓镇, 青禾镇, 枫林街道
+NOTEBOOKS = ("data_quality", "district_comparison", "sorting_forecast", "campaign_impact")
+
+
+def _yaml_text(value: str) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
+
+
+@pytest.fixture(scope="module")
+def hostile_reports(tmp_path_factory):
+    """A small demo whose names are payloads, run through the four notebooks by the report runner
+    (HTML only, two at a time). Returns (period folder, {slot: payloads}, {notebook: payloads
+    its page must show}, exit code)."""
+    import shutil
+
+    import pandas as pd
+
+    from cityanalytics import cli
+    from cityanalytics.demo import write_demo
+
+    root = tmp_path_factory.mktemp("xss")
+    shutil.copytree(ROOT / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    demo = root / "data" / "demo"
+    write_demo(demo, n_cases=3000)
+    slots: dict[str, list[str]] = {}
+
+    # case subcategories, also the campaigns' target subcategories (no ';': it separates outcomes)
+    cases = pd.read_parquet(demo / "cases.parquet")
+    campaigns = pd.read_parquet(demo / "campaigns.parquet")
+    subcategories = list(dict.fromkeys(cases["subcategory"]))
+    usable = [p for p in PAYLOADS if ";" not in p and "\n" not in p]
+    renamed = dict(zip(subcategories, usable[::3]))
+    cases["subcategory"] = cases["subcategory"].map(renamed)
+    campaigns["outcomes"] = [";".join(renamed[s] for s in o.split(";")) for o in campaigns["outcomes"]]
+    cases.to_parquet(demo / "cases.parquet", index=False)
+    slots["subcategories"] = list(renamed.values())
+    rest = iter(p for _ in range(3) for p in PAYLOADS if p not in slots["subcategories"])
+
+    # unit names: the districts table allows only Chinese names (a hostile name is a rejected
+    # row, listed with its value in the data-quality report); three towns get three payloads each
+    districts = pd.read_parquet(demo / "districts.parquet")
+    towns = districts.index[districts["unit_id"].isin(HOSTILE_UNITS)]
+    slots["units"] = [next(rest) for _ in range(3 * len(towns))]
+    for i, row in enumerate(towns):
+        districts.loc[row, "name_zh"] = " ".join(slots["units"][3 * i:3 * i + 3])
+    districts.to_parquet(demo / "districts.parquet", index=False)
+
+    # campaign names: three payloads each
+    ids = list(dict.fromkeys(campaigns["campaign_id"]))
+    slots["campaigns"] = [next(rest) for _ in range(3 * len(ids))]
+    campaigns["name_zh"] = campaigns["campaign_id"].map(
+        {c: " ".join(slots["campaigns"][3 * i:3 * i + 3]) for i, c in enumerate(ids)})
+    campaigns.to_parquet(demo / "campaigns.parquet", index=False)
+    impact = campaigns[campaigns["campaign_id"] == IMPACT_CAMPAIGN].iloc[0]
+    k = ids.index(IMPACT_CAMPAIGN)
+    shown = {"campaign_impact": slots["campaigns"][3 * k:3 * k + 3] + impact["outcomes"].split(";")}
+
+    # run titles, source lines and one string parameter per notebook (11 payloads)
+    text_payloads = [next(rest) for _ in range(11)]
+    texts = iter(text_payloads)
+
+    # community names: every payload not used above, in turn
+    communities = pd.read_parquet(demo / "communities.parquet")
+    taken = {p for values in slots.values() for p in values} | set(text_payloads)
+    slots["communities"] = [p for p in PAYLOADS if p not in taken]
+    communities["name_zh"] = [slots["communities"][i % len(slots["communities"])] for i in range(len(communities))]
+    communities.to_parquet(demo / "communities.parquet", index=False)
+
+    extra = {"data_quality": "for_each: unit_id\nunits: {level: 功能区}\n",
+             "district_comparison": "", "sorting_forecast": "", "campaign_impact": ""}
+    parameters = {
+        "data_quality": "",
+        "district_comparison": "  n_boot: 200\n  trend_periods: 3\n  target_plan: {}\n",
+        "sorting_forecast": "  n_paths: 200\n  backtest_origins: 0\n  indicator: {}\n",
+        "campaign_impact": f"  campaign_id: {IMPACT_CAMPAIGN}\n  freq: M\n  robustness_checks: []\n  campaign_name: {{}}\n",
+    }
+    schedule = "runs:\n"
+    for notebook in NOTEBOOKS:
+        title, source = next(texts), next(texts)
+        slots[f"{notebook}:title"], slots[f"{notebook}:source"] = [title], [source]
+        body = parameters[notebook]
+        shown.setdefault(notebook, []).extend([title, source])  # the title page
+        if "{}" in body:
+            parameter = next(texts)
+            slots[f"{notebook}:parameter"] = [parameter]
+            shown[notebook].append(parameter)  # the title page lists every parameter
+            body = body.format(_yaml_text(parameter))
+        run_file = (f"notebook: notebooks/{notebook}.ipynb\ntitle: {_yaml_text(title)}\nsource: {_yaml_text(source)}\n"
+                    f"{extra[notebook]}parameters:\n  workspace: data/demo\n{body}")
+        (root / "params").mkdir(exist_ok=True)
+        (root / "params" / f"{notebook}.yaml").write_text(run_file, encoding="utf-8")
+        schedule += f"  - run: {notebook}\n"
+    (root / "params" / "schedule.yaml").write_text(schedule, encoding="utf-8")
+    used = {p for values in slots.values() for p in values}
+    assert used == set(PAYLOADS), "every payload goes through at least one report"
+
+    code = cli.main(["reports", "--schedule", str(root / "params" / "schedule.yaml"), "--period", PERIOD,
+                     "--no-pdf", "--no-progress", "--jobs", "2"])
+    return root / "outputs" / PERIOD, slots, shown, code
+
+
+def _page(out: Path, notebook: str) -> Path:
+    pages = sorted((out / notebook).rglob("report.html"))
+    assert len(pages) == 1, pages
+    return pages[0]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_payloads_in_the_data_stay_text_in_every_report(hostile_reports, notebook):
+    out, slots, shown, code = hostile_reports
+    page_path = _page(out, notebook)
+    manifest = (page_path.parent / "manifest.json").read_text(encoding="utf-8")
+    assert '"status": "ok"' in manifest, manifest[-2000:]
+    page = page_path.read_text(encoding="utf-8")
+    found = scan(page)
+    assert found.problems == [], found.problems[:10]
+    assert sanitize.CSP_META in page
+    text = visible("".join(found.text))
+    assert len(shown[notebook]) >= 2
+    for payload in shown[notebook]:
+        assert visible(payload) in text, (notebook, payload)
+    if notebook == "data_quality":  # hostile unit names are rejected rows, counted on the page
+        assert visible("行政单元(districts) name_zh does not look like a valid name_zh 3") in text
+
+
+def test_index_page_of_hostile_runs(hostile_reports):
+    out, slots, shown, code = hostile_reports
+    assert code == 0
+    page = (out / "index.html").read_text(encoding="utf-8")
+    found = scan(page)
+    assert found.problems == [] and sanitize.CSP_META in page
+    text = visible("".join(found.text))
+    for notebook in NOTEBOOKS:
+        assert visible(slots[f"{notebook}:title"][0]) in text
