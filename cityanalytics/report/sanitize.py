@@ -163,10 +163,10 @@ def page(document: str, title: str) -> str:
     body_close = closes[-1] if closes else -1
     if body_open is None or body_close < body_open.end():
         raise ValueError("exported page has no <body> ... </body>")
-    head = document[:body_open.start()]
+    # the title (data text) first, escaped here, so that the check below sees only the template
+    head = _TITLE.sub(lambda _: f"<title>{html.escape(title)}</title>", document[:body_open.start()], count=1)
     if re.search(r"<script\b|<base\b|<link\b|http-equiv\s*=\s*[\"']?refresh", head, re.IGNORECASE):
         raise ValueError("exported page head loads scripts or other resources")  # the template changed
-    head = _TITLE.sub(lambda _: f"<title>{html.escape(title)}</title>", head, count=1)
     # first in the head (after the charset), so it governs everything the page loads
     head, n = _HEAD_OPEN.subn(lambda m: m.group(0) + "\n" + CSP_META, head, count=1)
     if n != 1:
