@@ -24,9 +24,20 @@ KINDS = ("str", "int", "float", "percent", "datetime", "date", "month", "bool")
 # digits (the statistical division code) for a street or town.
 DIVISION_CODE_PATTERN = r"^\d{6}(\d{3}(\d{3})?)?$"
 
-# Latin letters inside a Chinese place name are nearly always an artifact of a scraped or
-# hacked source (seed 003 has "UedBet体育" for 扎兰屯市); names that mix them are rejected.
-CHINESE_NAME_PATTERN = r"^[\u3400-\u9fff\uf900-\ufaff0-9０-９()（）·\-]+$"
+# Unit names may be in any script (城东街道, Back Bay, masked A1区): letters, digits, spaces
+# and the punctuation place names use. Each rule a name can break has its own reason.
+NAME_PATTERN = r"^[\w\u3400-\u9fff\uf900-\ufaff()（）·.'&\- ]+$"
+NAME_RULES = (
+    (NAME_PATTERN, "does not look like a valid name_zh: a unit name holds letters (any script), digits, "
+                   "spaces and ( ) · - . ' & only"),
+)
+# A Latin word of four or more letters inside a Chinese place name is nearly always an artifact
+# of a scraped or hacked source (seed 003 has "UedBet体育" for 扎兰屯市); short codes (A1区, CBD) pass.
+NAME_FORBIDDEN = (
+    (r"[A-Za-z]{4,}.*[\u3400-\u9fff]|[\u3400-\u9fff].*[A-Za-z]{4,}",
+     "does not look like a valid name_zh: a Latin word inside a Chinese name (text from a scraped or "
+     "hacked source? fix it with value_fixes)"),
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,13 @@ class Col:
     max: float | None = None
     unique: bool = False
     pattern: str | None = None
+    # (regex that must match, reason) and (regex that must not match, reason), checked per cell.
+    rules: tuple[tuple[str, str], ...] = ()
+    forbidden: tuple[tuple[str, str], ...] = ()
+    # Free text (a complaint's description): kept as written, never NFKC-folded, and only a
+    # blank cell is empty ("null" or "-" is what someone wrote). Other text columns (ids, codes,
+    # names, labels) are folded and read the usual empty markers (-, null, /, n/a ...) as empty.
+    free_text: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -100,7 +118,7 @@ DISTRICTS = Table(
     key=("unit_id",),
     columns=(
         Col("unit_id", "str", "Stable id of the unit.", unique=True),
-        Col("name_zh", "str", "Chinese name.", pattern=CHINESE_NAME_PATTERN),
+        Col("name_zh", "str", "Name (Chinese, or any script).", rules=NAME_RULES, forbidden=NAME_FORBIDDEN),
         Col("level", "str", "Administrative level.", allowed=UNIT_LEVELS),
         Col("parent_id", "str", "unit_id of the parent unit (empty for the top).", required=False, nullable=True),
         Col("division_code", "str", "GB/T 2260 code (6 digits) or statistical code (9/12 digits).",
@@ -144,7 +162,7 @@ CASES = Table(
             required=False, nullable=True),
         Col("reopened", "bool", "Sent back for rework (返工) at least once.", required=False, nullable=True),
         Col("suspended", "bool", "缓办/挂账: set aside with approval.", required=False, nullable=True),
-        Col("description", "str", "Free text of the complaint.", required=False, nullable=True),
+        Col("description", "str", "Free text of the complaint.", required=False, nullable=True, free_text=True),
     ),
     rules=tuple(
         _not_before(later, earlier)
@@ -311,7 +329,9 @@ def pandera_schema(name: str, present: list[str] | None = None) -> pa.DataFrameS
         if c.name not in present_set:
             continue
         checks = []
-        if c.allowed is not None:
+        if c.allowed is not None and c.required:
+            # An optional column's vocabulary is open: the loader keeps unknown labels with a
+            # counted note (a descriptive label must not cost a row an indicator needs).
             checks.append(pa.Check.isin(list(c.allowed), error=f"expected one of {'/'.join(c.allowed)}"))
         if c.min is not None:
             checks.append(pa.Check.ge(c.min, error=f"expected a value >= {c.min:g}"))
@@ -319,6 +339,10 @@ def pandera_schema(name: str, present: list[str] | None = None) -> pa.DataFrameS
             checks.append(pa.Check.le(c.max, error=f"expected a value <= {c.max:g}"))
         if c.pattern is not None:
             checks.append(pa.Check.str_matches(c.pattern, error=f"does not look like a valid {c.name}"))
+        for regex, reason in c.rules:
+            checks.append(pa.Check.str_matches(regex, error=reason))
+        for regex, reason in c.forbidden:
+            checks.append(pa.Check(lambda v, rx=regex: ~v.str.contains(rx, regex=True), error=reason))
         columns[c.name] = pa.Column(
             DTYPES[c.kind] if c.kind != "month" else None,
             checks=checks,

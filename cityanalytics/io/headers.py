@@ -64,9 +64,17 @@ def merged_aliases(extra: Aliases | None = None) -> dict:
     base = default_aliases()
     merged = {k: {c: list(v) for c, v in (m or {}).items()} for k, m in base.items() if k != "value_fixes"}
     merged["value_fixes"] = dict(base.get("value_fixes") or {})
+    # values: {table: {column: {variant: term}}}, variants of closed vocabularies (监督员上报 -> 监督员).
+    merged["values"] = {t: {c: dict(v or {}) for c, v in (cols or {}).items()}
+                        for t, cols in (base.get("values") or {}).items()}
     for table_name, columns in (extra or {}).items():
         if table_name == "value_fixes":
             merged["value_fixes"].update(columns or {})
+            continue
+        if table_name == "values":
+            for t, cols in (columns or {}).items():
+                for c, variants in (cols or {}).items():
+                    merged["values"].setdefault(t, {}).setdefault(c, {}).update(variants or {})
             continue
         target = merged.setdefault(table_name, {})
         for column, names in (columns or {}).items():

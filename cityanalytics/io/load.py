@@ -19,7 +19,7 @@ import pandera.pandas as pa
 from cityanalytics import schemas
 from cityanalytics.io.derive import add_columns
 from cityanalytics.io.headers import map_columns, merged_aliases, normalize_header
-from cityanalytics.io.parsing import EMPTY_MARKERS, normalize_text, parse_column
+from cityanalytics.io.parsing import EMPTY_MARKERS, EXCEL_SERIAL_RANGE, normalize_text, parse_column
 from cityanalytics.io.readers import RawSheet, read_sheets, reader_rejections
 from cityanalytics.io.report import REJECTION_COLUMNS, LoadError, LoadReport, LoadResult
 
@@ -45,6 +45,8 @@ def load(
     encoding: str | None = None,
     constants: Mapping | None = None,
     derive: Mapping | None = None,
+    date_formats: Mapping[str, str] | None = None,
+    decimal: str = ".",
 ) -> LoadResult:
     """Load ``source`` (CSV, .xlsx, Parquet file, or SQLAlchemy URL) as canonical ``table``.
 
@@ -60,17 +62,24 @@ def load(
     constants, derive: columns the source lacks, added before headers are mapped
         (``cityanalytics.io.derive``): ``{"category": "事件"}``, ``{"unit_id": {"column": "地址",
         "pattern": r"(\\S+?街道)"}}``.
+    date_formats: explicit strptime formats per date column
+        (``{"reported_at": "%m/%d/%Y %I:%M:%S %p"}``); a cell that does not match is rejected
+        naming the format.
+    decimal: ``","`` when numbers are written with a decimal comma (3,5 -> 3.5). With the
+        default ``"."`` a comma is read only as a valid thousands grouping (1,234,567) and
+        ``3,5`` is rejected with a reason.
     """
     spec = schemas.table(table)
     alias_table = merged_aliases(aliases)
     fixes = {**alias_table.get("value_fixes", {}), **(value_fixes or {})}
     report = LoadReport(source=str(source).split("@")[-1], table=table)
+    options = _parse_options(spec, date_formats, decimal)
 
     parts, rejected = [], []
     for raw in read_sheets(source, table, alias_table, sheet=sheet, sql=sql, encoding=encoding):
         if constants or derive:
             add_columns(raw, table, constants, derive)
-        frame, rows_rejected = _prepare_sheet(raw, spec, alias_table, fixes, report)
+        frame, rows_rejected = _prepare_sheet(raw, spec, alias_table, fixes, report, options)
         parts.append(frame)
         rejected.append(rows_rejected)
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
@@ -103,8 +112,68 @@ def _rejections(file, rows, column, values, reasons) -> pd.DataFrame:
     })
 
 
+def _parse_options(spec: schemas.Table, date_formats: Mapping[str, str] | None, decimal: str) -> dict:
+    """Per-column keyword arguments for parse_column."""
+    if decimal not in (".", ","):
+        raise ValueError(f"decimal: expected '.' or ',', got {decimal!r}")
+    options = {}
+    for column, fmt in (date_formats or {}).items():
+        if column not in spec.names or spec.col(column).kind not in ("datetime", "date"):
+            dates = [c.name for c in spec.columns if c.kind in ("datetime", "date")]
+            raise ValueError(f"date_formats: {column!r} is not a date column of {spec.name} "
+                             f"(date columns: {', '.join(dates) or 'none'})")
+        options[column] = {"date_format": fmt}
+    for col in spec.columns:
+        opts = options.setdefault(col.name, {})
+        if col.kind in ("int", "float", "percent"):
+            opts["decimal"] = decimal
+        if col.free_text:
+            opts["free_text"] = True
+    return options
+
+
+def _vocabulary(parsed: pd.Series, col: schemas.Col, header: str, source: str, value_aliases: Mapping,
+                report: LoadReport) -> pd.Series:
+    """Map variants of a closed vocabulary to its terms; an optional column keeps unknown labels.
+
+    A required column's unknown labels are left for the schema to reject (an indicator needs
+    them); an optional column's are kept as given and counted in a note.
+    """
+    variants = {normalize_text(k): str(v) for k, v in (value_aliases or {}).items()}
+    present = parsed.dropna()
+    hit = present[present.isin(variants.keys()) & ~present.isin(col.allowed)]
+    if not hit.empty:
+        counts = hit.value_counts()
+        report.notes.append(f"{source}: {header}: {len(hit)} cell(s) mapped to the vocabulary of {col.name}: "
+                            + ", ".join(f"{v}→{variants[v]} ×{n}" for v, n in counts.items()))
+        parsed = parsed.where(~parsed.isin(hit.unique()), parsed.map(variants, na_action="ignore"))
+    if not col.required:
+        unknown = parsed.dropna()
+        unknown = unknown[~unknown.isin(col.allowed)]
+        if not unknown.empty:
+            counts = unknown.value_counts()
+            shown = ", ".join(f"{v} ×{n}" for v, n in counts.head(10).items())
+            more = f", … ({len(counts) - 10} more)" if len(counts) > 10 else ""
+            report.notes.append(f"{source}: {header}: {len(counts)} label(s) not in the vocabulary of {col.name} "
+                                f"({'/'.join(col.allowed)}) kept as given: {shown}{more}")
+    return parsed.astype("string")
+
+
+def _serial_note(values: pd.Series, parsed: pd.Series, reasons: pd.Series, column: str, source: str,
+                 report: LoadReport) -> None:
+    """Say how many bare numbers in a date column were read as Excel serial days."""
+    if _is_typed(values):
+        return
+    text = values.astype("string").str.strip()
+    bare = text.str.fullmatch(r"\d{5}(\.\d+)?").fillna(False) & parsed.notna() & reasons.isna()
+    if bare.any():
+        report.notes.append(f"{source}: {column}: {int(bare.sum())} bare number(s) read as Excel serial days "
+                            f"({EXCEL_SERIAL_RANGE[0]}..{EXCEL_SERIAL_RANGE[1]}, i.e. 1990..2100), e.g. "
+                            f"{text[bare].iat[0]} -> {parsed[bare].iat[0]:%Y-%m-%d %H:%M}")
+
+
 def _prepare_sheet(raw: RawSheet, spec: schemas.Table, alias_table: dict, fixes: Mapping[str, str],
-                   report: LoadReport) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   report: LoadReport, options: Mapping | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Map, clean and parse one sheet; returns the typed frame and the rows rejected so far."""
     mapping, notes = map_columns(raw.headers, spec.name, alias_table)
     present = set(mapping.values())
@@ -144,7 +213,13 @@ def _prepare_sheet(raw: RawSheet, spec: schemas.Table, alias_table: dict, fixes:
         values = frame[col.name]
         if col.kind == "str" and fixes:
             values = _apply_fixes(values, fixes, col.name, raw.source, report)
-        parsed, reasons = parse_column(values, col.kind)
+        parsed, reasons = parse_column(values, col.kind, **(options or {}).get(col.name, {}))
+        if col.kind in ("datetime", "date"):
+            _serial_note(values, parsed, reasons, col.name, raw.source, report)
+        if col.allowed is not None:
+            header = next((raw.headers[p] for p, c in mapping.items() if c == col.name), col.name)
+            parsed = _vocabulary(parsed, col, header, raw.source,
+                                 ((alias_table.get("values") or {}).get(spec.name) or {}).get(col.name), report)
         bad = reasons.notna().to_numpy() & ~np.isin(raw.rows, list(dropped))
         if bad.any():
             rejected.append(_rejections(raw.source, raw.rows[bad], col.name, values[bad], reasons[bad]))

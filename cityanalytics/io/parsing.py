@@ -24,7 +24,15 @@ from cityanalytics.schemas import DTYPES
 # Cell texts that mean "no value" in Chinese exports.
 EMPTY_MARKERS = {"", "-", "--", "—", "——", "/", "null", "none", "nan", "n/a", "#n/a", "nat"}
 EXCEL_EPOCH = datetime(1899, 12, 30)
-EXCEL_SERIAL_RANGE = (20000, 80000)  # 1954 .. 2119: a bare number here in a date column is a serial day
+# A bare number in a date column is read as an Excel serial day only when it falls in
+# 1990-01-01 .. 2100-12-31 (load notes how many were); 20000 (1954) is more likely a count or
+# an id than a date, so it is rejected saying what it looks like.
+EXCEL_SERIAL_RANGE = (32874, 73416)
+DATE_RANGE = (1900, 2100)  # years a date may fall in; 9999-12-31 is a placeholder, not a date
+# Whole numbers beyond 2**53 lose digits in a float and overflow int64 near 9.2e18.
+INT_LIMIT = 2 ** 53
+_THOUSANDS = {".": re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?%?$"),
+              ",": re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d*)?%?$")}
 
 TRUE_WORDS = {"是", "true", "t", "yes", "y", "1", "有", "√", "已返工", "返工"}
 FALSE_WORDS = {"否", "false", "f", "no", "n", "0", "无", "×", "未返工"}
@@ -40,6 +48,17 @@ _DATE_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?$"
 _MONTH = re.compile(r"^(\d{4})(?:[-/.年]\s*(\d{1,2})月?|(\d{2}))$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _NUMBER_WITH_UNIT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)\s*([^\d\s.%].*)$")
+
+
+def fold_text(values: pd.Series, free_text: bool = False) -> pd.Series:
+    """Cells as trimmed text; ids, codes, numbers and dates NFKC-folded (２０ -> 20).
+
+    Free text (descriptions) is kept as written: folding would turn ① into 1 and ㎡ into m2.
+    """
+    text = values.astype("string").fillna("")
+    if not free_text:
+        text = text.str.normalize("NFKC")
+    return text.str.strip()
 
 
 def normalize_text(value: object) -> str:
@@ -60,8 +79,24 @@ class ParseFailure(ValueError):
 # ---- scalar parsers: one normalised, non-empty text in, a value or ParseFailure out ----
 
 
-def parse_number(text: str, percent: bool = False) -> float:
-    t = text.replace(",", "").replace(" ", "")
+def _ungroup(text: str, decimal: str = ".") -> str:
+    """Drop thousands separators where the grouping is valid (1,234,567); turn a decimal
+    comma into a point when the caller says the file uses one; refuse other commas."""
+    t = text.replace(" ", "")
+    group = "," if decimal == "." else "."
+    if _THOUSANDS[decimal].match(t):
+        t = t.replace(group, "")
+    elif group in t and decimal == ",":
+        raise ParseFailure(f"expected a number; {text!r} has a '.' that is neither a decimal point "
+                           "(the file is read with decimal=',') nor a valid thousands grouping")
+    elif "," in t and decimal == ".":
+        raise ParseFailure(f"expected a number; the comma in {text!r} is not a valid thousands grouping "
+                           "(1,234,567): a decimal comma? load with decimal=',' (recipe: decimal: ',')")
+    return t.replace(",", ".") if decimal == "," else t
+
+
+def parse_number(text: str, percent: bool = False, decimal: str = ".") -> float:
+    t = _ungroup(text, decimal)
     if t.endswith("%"):
         if not percent:
             raise ParseFailure("expected a number, got a percentage")
@@ -72,11 +107,16 @@ def parse_number(text: str, percent: bool = False) -> float:
             raise ParseFailure(f"expected a number, got a number with a unit or text after it ({unit.group(3)!r}); "
                                "the column's unit is fixed, so write the number only")
         raise ParseFailure("expected a number")
-    return float(t)
+    number = float(t)
+    if not np.isfinite(number):
+        raise ParseFailure(f"number out of range ({text})")
+    return number
 
 
-def parse_int(text: str) -> int:
-    number = parse_number(text)
+def parse_int(text: str, decimal: str = ".") -> int:
+    number = parse_number(text, decimal=decimal)
+    if abs(number) >= INT_LIMIT:
+        raise ParseFailure(f"number out of range for a count ({text}; at most {INT_LIMIT:,})")
     if number != int(number):
         raise ParseFailure("expected a whole number")
     return int(number)
@@ -84,9 +124,16 @@ def parse_int(text: str) -> int:
 
 def _make_datetime(y, mo, d, h=None, mi=None, s=None) -> datetime:
     try:
-        return datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0))
+        out = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0))
     except ValueError as exc:
         raise ParseFailure(f"not a valid date or time ({exc})") from None
+    return _in_range(out)
+
+
+def _in_range(moment: datetime) -> datetime:
+    if not DATE_RANGE[0] <= moment.year <= DATE_RANGE[1]:
+        raise ParseFailure(f"date out of range {DATE_RANGE[0]}..{DATE_RANGE[1]}")
+    return moment
 
 
 def parse_datetime(text: str) -> datetime:
@@ -101,7 +148,27 @@ def parse_datetime(text: str) -> datetime:
             # Exports write serials with 15 significant digits (44774.3854166667), which is
             # microseconds off; Excel itself keeps milliseconds, so round to those.
             return EXCEL_EPOCH + timedelta(milliseconds=round(serial * 86_400_000))
+        raise ParseFailure(f"expected a date, got a bare number: {_looks_like(serial)}; write the date "
+                           "as 2022-08-01")
     raise ParseFailure("expected a date such as 2022-08-01, 2022/8/1 or 2022年8月1日")
+
+
+def _looks_like(serial: float) -> str:
+    """What a bare number in a date column could be, said to the user."""
+    if serial.is_integer() and 1900 <= serial <= 2100:
+        return f"{serial:.0f} looks like a year"
+    if 0 < serial < 2_958_466:
+        as_date = EXCEL_EPOCH + timedelta(days=int(serial))
+        return (f"{serial:g} as an Excel serial day would be {as_date:%Y-%m-%d}, outside "
+                f"{EXCEL_SERIAL_RANGE[0]}..{EXCEL_SERIAL_RANGE[1]} (1990..2100); a count or an id?")
+    return f"{serial:g} is no date"
+
+
+def parse_with_format(text: str, fmt: str) -> datetime:
+    try:
+        return _in_range(datetime.strptime(text, fmt))
+    except ValueError:
+        raise ParseFailure(f"does not match the date format {fmt!r}") from None
 
 
 def parse_month(text: str) -> pd.Period:
@@ -139,20 +206,40 @@ SCALAR_PARSERS = {
 # ---- column parsers ----
 
 
-def parse_column(values: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
-    """Parse a raw column; returns (typed values, reasons) where reasons is NA for good cells."""
+def parse_column(values: pd.Series, kind: str, *, free_text: bool = False, decimal: str = ".",
+                 date_format: str | None = None) -> tuple[pd.Series, pd.Series]:
+    """Parse a raw column; returns (typed values, reasons) where reasons is NA for good cells.
+
+    free_text: a description kept as written (no NFKC folding; only a blank cell is empty,
+        "null" or "-" is what someone wrote). decimal: "," for a decimal comma (3,5 -> 3.5).
+    date_format: a strptime format every non-empty cell of a date column must match.
+    """
+    if decimal not in (".", ","):
+        raise ValueError(f"decimal must be '.' or ',', got {decimal!r}")
     typed = _typed_fast_path(values, kind)
     if typed is not None:
         return typed, pd.Series(pd.NA, index=values.index, dtype="string")
     if kind == "str":
-        return _parse_str(values)
+        return _parse_str(values, free_text)
 
     text = _as_text(values)
     empty = text.str.lower().isin(EMPTY_MARKERS)
-    parsed, leftover = _vectorised(text, kind, empty)
+    if date_format is not None and kind in ("datetime", "date"):
+        parsed, leftover = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]"), ~empty
+    elif decimal == "," and kind in ("int", "float", "percent"):
+        parsed, leftover = pd.Series(pd.NA, index=text.index, dtype=DTYPES[kind]), ~empty
+    else:
+        parsed, leftover = _vectorised(text, kind, empty)
     reasons = pd.Series(pd.NA, index=values.index, dtype="string")
     if leftover.any():
         parser = SCALAR_PARSERS[kind]
+        if date_format is not None and kind in ("datetime", "date"):
+            parser = lambda t: parse_with_format(t, date_format)  # noqa: E731
+            if kind == "date":
+                parser = lambda t: parse_with_format(t, date_format).replace(hour=0, minute=0, second=0)  # noqa: E731
+        elif decimal == "," and kind in ("int", "float", "percent"):
+            parser = {"int": lambda t: parse_int(t, decimal=","), "float": lambda t: parse_number(t, decimal=","),
+                      "percent": lambda t: parse_number(t, percent=True, decimal=",")}[kind]
         outcome: dict[str, tuple[object, str | None]] = {}
         for u in pd.unique(text[leftover]):
             try:
@@ -172,12 +259,17 @@ def _as_text(values: pd.Series) -> pd.Series:
     return text
 
 
-def _parse_str(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    text = _as_text(values)
-    # A float column read from SQL/Parquet holding ids prints as "123.0"; keep the integer form.
+def _parse_str(values: pd.Series, free_text: bool = False) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_float_dtype(values.dtype):
-        text = text.str.replace(r"\.0$", "", regex=True)
-    out = text.mask(text.str.lower().isin(EMPTY_MARKERS - {"none"}) | (text == "")).astype("string")
+        # A float column read from SQL/Parquet holding ids: write whole numbers without going
+        # through str(float) (which gives 3.2e+17 for an 18-digit id).
+        whole = values.notna() & (values == values.round()) & (values.abs() < 2.0 ** 63)
+        values = values.astype(object).where(~whole, values[whole].map(lambda v: str(int(v))))
+    text = fold_text(values, free_text)
+    if free_text:
+        out = text.mask(text == "").astype("string")
+    else:
+        out = text.mask(text.str.lower().isin(EMPTY_MARKERS - {"none"}) | (text == "")).astype("string")
     return out, pd.Series(pd.NA, index=values.index, dtype="string")
 
 
@@ -207,8 +299,16 @@ def _typed_fast_path(values: pd.Series, kind: str) -> pd.Series | None:
 def _vectorised(text: pd.Series, kind: str, empty: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse the common spellings fast; return the parsed column and a mask of cells left over."""
     if kind in ("int", "float", "percent"):
-        cleaned = text.str.replace(",", "", regex=False)
-        parsed = pd.to_numeric(cleaned.mask(empty), errors="coerce").astype("Float64")
+        # Commas only as valid thousands groupings (1,234,567); "3,5" goes to the scalar parser,
+        # which says it may be a decimal comma.
+        grouped = text.str.match(_THOUSANDS["."].pattern)
+        cleaned = text.where(~grouped, text.str.replace(",", "", regex=False))
+        cleaned = cleaned.mask(empty | (~grouped & text.str.contains(",", regex=False)))
+        parsed = pd.to_numeric(cleaned, errors="coerce").astype("Float64")
+        out_of_range = parsed.notna() & ~np.isfinite(parsed.fillna(0).to_numpy(dtype=float))
+        if kind == "int":
+            out_of_range |= parsed.notna() & (parsed.abs() >= INT_LIMIT)
+        parsed = parsed.mask(out_of_range)
         leftover = parsed.isna() & ~empty
         if kind == "int":
             fractional = parsed.notna() & (parsed != parsed.round())
@@ -220,6 +320,8 @@ def _vectorised(text: pd.Series, kind: str, empty: pd.Series) -> tuple[pd.Series
         # Only the strict ISO spelling goes through pandas: its looser guessing would read
         # 44774 as nanoseconds or 08/01 by locale; the rest go to parse_datetime.
         iso = text.str.match(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$") & ~empty
+        year = pd.to_numeric(text.str[:4].where(iso), errors="coerce")
+        iso &= year.between(*DATE_RANGE)  # 9999-12-31 would overflow pandas; the scalar parser says why
         parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
         if iso.any():
             parsed[iso] = pd.to_datetime(text[iso], format="ISO8601", errors="coerce").astype("datetime64[ns]")
