@@ -26,10 +26,10 @@ DIVISION_CODE_PATTERN = r"^\d{6}(\d{3}(\d{3})?)?$"
 
 # Unit names may be in any script (城东街道, Back Bay, masked A1区): letters, digits, spaces
 # and the punctuation place names use. Each rule a name can break has its own reason.
-NAME_PATTERN = r"^[\w\u3400-\u9fff\uf900-\ufaff()（）·.'&\- ]+$"
+NAME_PATTERN = r"^[\w\u3400-\u9fff\uf900-\ufaff()（）·.'&/,\- ]+$"
 NAME_RULES = (
     (NAME_PATTERN, "does not look like a valid name_zh: a unit name holds letters (any script), digits, "
-                   "spaces and ( ) · - . ' & only"),
+                   "spaces and ( ) · - . ' & / , only"),
 )
 # A Latin word of four or more letters inside a Chinese place name is nearly always an artifact
 # of a scraped or hacked source (seed 003 has "UedBet体育" for 扎兰屯市); short codes (A1区, CBD) pass.
