@@ -182,3 +182,32 @@ def test_rejections_csv_cannot_run_as_spreadsheet_formulas(tmp_path, capsys):
     cells = pd.read_csv(out_csv, encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert cells["value"].tolist() == ["'=HYPERLINK(\"http://evil.example\",\"x\")", "'+cmd", "'@SUM(A1)", "'-1+1"]
     assert cells["row"].tolist() == ["2", "3", "4", "5"]
+
+
+# ---- shares on the wrong scale ----
+
+def test_observation_shares_out_of_range_and_mixed_scales(tmp_path):
+    text = ("unit_id,period,indicator,value,unit,source\n"
+            "A,2022,closure_rate,98.83%,%,bulletin\n"
+            "B,2022,closure_rate,0.9883,%,bulletin\n"
+            "C,2022,closure_rate,150%,%,bulletin\n"
+            "D,2022,closure_rate,-5%,%,bulletin\n"
+            "E,2022,closure_rate,0.5%,%,bulletin\n"
+            "A,2022,waste_kg_per_capita,0.9,kg,yearbook\n"
+            "B,2022,waste_kg_per_capita,1.3,kg,yearbook\n"
+            "A,2022,sorting_share,0.42,,survey\n"
+            "B,2022,sorting_share,0.57,,survey\n"
+            "A,2022,recycling_share,0.68,%,wb\n"
+            "B,2022,recycling_share,5,%,wb\n"
+            "C,2022,recycling_share,72,%,wb\n")
+    frame, report = load(write(tmp_path / "obs.csv", text), "observations")
+    assert (report.rows_read, report.rows_kept, report.rows_rejected) == (12, 9, 3)
+    assert frame["value"].tolist() == [98.83, 0.5, 0.9, 1.3, 0.42, 0.57, 0.68, 5.0, 72.0]
+    # A spread from 0.68% to 72% is real (recycling shares); flagged, not rejected.
+    assert any("indicator recycling_share has 1 bare value(s) in 0..1" in n for n in report.notes), report.notes
+    why = reasons(report)
+    assert why[(4, "value")] == "a share above 100% (shares are 0-100)"
+    assert why[(5, "value")] == "a share below 0% (shares are 0-100)"
+    assert why[(3, "value")] == ("looks like a fraction (0-1 scale: 0.9883 = 98.83%?) beside percent values "
+                                 "(0-100 scale, e.g. 98.83) of indicator closure_rate; write one scale per "
+                                 "indicator (percent 0-100)")

@@ -225,7 +225,59 @@ def _prepare_sheet(raw: RawSheet, spec: schemas.Table, alias_table: dict, fixes:
             rejected.append(_rejections(raw.source, raw.rows[bad], col.name, values[bad], reasons[bad]))
             parsed = parsed.mask(bad)
         frame[col.name] = parsed
+        if col.kind == "percent" and "indicator" in frame:
+            rejected.append(_share_scale(frame, col.name, values, raw, report))
     return frame, pd.concat(rejected, ignore_index=True)
+
+
+SHARE_UNITS = {"%", "％", "百分比", "百分率", "percent", "pct"}
+
+
+def _share_scale(frame: pd.DataFrame, column: str, values: pd.Series, raw: RawSheet,
+                 report: LoadReport) -> pd.DataFrame:
+    """Shares on the wrong scale: 150% or -5%, and 0.9883 beside 98.83 in one indicator.
+
+    An indicator is a share when one of its cells is written with a percent sign or its unit
+    is %. Its values must lie in 0..100. A bare value in (0, 1] beside values above 1 may be a
+    fraction among percents (0.9883 for 98.83%): rejected naming both scales when the
+    indicator's percent values all lie above 10 (a gap no real spread explains); otherwise (a
+    recycling share of 0.68% beside 5% and 72%) kept and flagged in a note. A true 0.5% written
+    "0.5%" is read as percent.
+    """
+    signed = values.astype("string").str.strip().str.endswith(("%", "％")).fillna(False).to_numpy()
+    number = frame[column].astype("Float64")
+    unit = frame["unit"].astype("string").str.strip().str.lower() if "unit" in frame else None
+    share_row = signed.copy()
+    if unit is not None:
+        share_row |= unit.isin(SHARE_UNITS).fillna(False).to_numpy()
+    indicator = frame["indicator"].astype("string").fillna("")
+    share = indicator.isin(set(indicator[share_row])).to_numpy() & number.notna().to_numpy()
+    if not share.any():
+        return _no_rejections()
+    value = number.fillna(0).to_numpy(dtype=float)
+    reasons = pd.Series(pd.NA, index=frame.index, dtype="object")
+    above, below = share & (value > 100), share & (value < 0)
+    reasons[above] = "a share above 100% (shares are 0-100)"
+    reasons[below] = "a share below 0% (shares are 0-100)"
+    ok = share & ~above & ~below
+    fraction = ok & ~signed & (value > 0) & (value <= 1)
+    on_percent = pd.Series(np.where(ok & (value > 1), value, np.nan), index=frame.index).groupby(indicator)
+    lowest, example = on_percent.transform("min").to_numpy(), on_percent.transform("max").to_numpy()
+    both = fraction & ~np.isnan(lowest)
+    mixed = both & (lowest > 10)
+    for name, n in pd.Series(indicator[both & ~mixed]).value_counts().items():
+        report.notes.append(f"{raw.source}: {column}: indicator {name} has {n} bare value(s) in 0..1 beside values "
+                            "above 1 on the percent scale (0-100); kept as percent: check none is a fraction (0-1)")
+    if mixed.any():
+        reasons[mixed] = [
+            f"looks like a fraction (0-1 scale: {v:g} = {v * 100:g}%?) beside percent values (0-100 scale, e.g. "
+            f"{e:g}) of indicator {i}; write one scale per indicator (percent 0-100)"
+            for v, e, i in zip(value[mixed], example[mixed], indicator[mixed])]
+    bad = reasons.notna().to_numpy()
+    if not bad.any():
+        return _no_rejections()
+    frame[column] = frame[column].mask(bad)
+    return _rejections(raw.source, raw.rows[bad], column, values[bad], reasons[bad].tolist())
 
 
 def _has_values(cells: pd.Series) -> bool:
