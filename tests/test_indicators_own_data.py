@@ -98,3 +98,13 @@ def test_computability_table_and_chinese_reasons():
     assert table["reason_zh"].tolist() == ["", "缺少disposed_at列", "缺少dust_samples表"]
     assert why_not("case_closure_rate", {"reported_at": True, "closed_at": False}) == "closed_at column empty"
     assert reason_zh("closed_at column empty") == "closed_at列全部为空"
+
+
+def test_a_closed_case_is_never_censored_when_disposal_is_not_recorded():
+    # Both cases are due after the as-of moment; one is closed. Without disposed_at the closed
+    # case was counted as censored (open, not yet due) and left out of the closure rate.
+    cases = _cases().iloc[:2].assign(due_at=T("2024-06-01"))
+    frame = case_indicators(cases, freq="all", as_of="2024-04-01")
+    closure = _value(frame, "case_closure_rate")
+    assert (closure.numerator, closure.denominator) == (1, 1)
+    assert _value(frame, "case_censored_open").value == 1

@@ -209,7 +209,10 @@ def _count_sql(src, freq, by, mapped, include_city, exclude_suspended) -> str:
         SELECT unit_id, period, grp,
             disposed_at IS NOT NULL AND disposed_at < $3 AS is_disposed,
             closed_at IS NOT NULL AND closed_at < $3 AS is_closed,
-            (disposed_at IS NULL OR disposed_at >= $3) AND due_at >= $3 AS is_censored,
+            -- still open (neither disposed nor closed) and not yet due: censored. A closed case is
+            -- never censored, also in exports that record closure but not disposal.
+            (disposed_at IS NULL OR disposed_at >= $3) AND (closed_at IS NULL OR closed_at >= $3)
+                AND due_at >= $3 AS is_censored,
             {suspended} AS is_suspended,
             disposed_at <= due_at AS disposed_by_due,
             closed_at <= due_at + to_microseconds(CAST($4 * 3600e6 AS BIGINT)) AS closed_by_allowance,
