@@ -597,6 +597,68 @@ BINARY_BUILDERS.update({
 })
 
 
+# ---- values (issues 11/12: parsing, vocabularies, names, shares) ----
+
+TEXT_FILES.update({
+    # "3,5" g/m2 was read as 35.0: a comma is only a valid thousands grouping; 1,234 is one (and
+    # above the 1000 g/m2 limit); 12,34 is not.
+    "dust_decimal_comma.csv": (_lines(
+        "样本编号,道路编号,所属街道,车道类型,检测日期,尘土残存量(克/平方米)",
+        'S1,R1,城东街道,机动车道,2022-08-01,"3,5"',
+        "S2,R1,城东街道,机动车道,2022-08-01,12.5",
+        'S3,R1,城东街道,机动车道,2022-08-01,"1,234"',
+        'S4,R1,城东街道,机动车道,2022-08-01,"12,34"',
+    ), "utf-8"),
+    # 1e20 households overflowed to a negative number before the range check.
+    "communities_huge_counts.csv": (_lines(
+        "小区编号,所属街道,城乡类型,户数",
+        "C001,城东街道,城市,1e20",
+        "C002,城东街道,城市,880",
+    ), "utf-8"),
+    # An 18-digit id, free text with circled/full-width characters, "null" and "-" as descriptions,
+    # a bare 20000 and a 9999-12-31 placeholder in the date column.
+    "cases_values_text_dates.csv": (_lines(
+        "案件编号,所属街道,案件类型,上报时间,问题描述",
+        "320123456789012345,城东街道,事件,2022-08-01 09:00,①号楼 ２０㎡",
+        "HL002,城东街道,事件,2022-08-01 10:00,null",
+        "HL003,城东街道,事件,2022-08-01 11:00,-",
+        "HL004,城东街道,事件,20000,路面破损",
+        "HL005,城东街道,事件,9999-12-31,井盖缺失",
+    ), "utf-8"),
+    # US 311 style times, read with an explicit format; one row in another spelling.
+    "cases_us311_dates.csv": (_lines(
+        "case_enquiry_id,neighborhood,type,open_dt",
+        "101,Back Bay,事件,01/02/2019 01:05:09 PM",
+        "102,Back Bay,事件,12/31/2019 12:00:00 AM",
+        "103,Back Bay,事件,2019-01-02 13:05:09",
+    ), "utf-8"),
+    # A GBK export whose 问题来源 says 监督员上报 and 12345: every row was lost to an optional label.
+    "cases_gbk_source_labels.csv": (_lines(
+        "案件编号,所属街道,问题来源,案件类型,上报时间",
+        "HL001,城东街道,监督员上报,部件,2022-08-01 09:00",
+        "HL002,城东街道,监督员上报,事件,2022-08-01 10:00",
+        "HL003,城东街道,12345,事件,2022-08-01 11:00",
+        "HL004,城东街道,微信小程序,事件,2022-08-01 12:00",
+    ), "gbk"),
+    # Unit names in any script (Latin, masked A1区), one hostile and one spam-mixed name.
+    "districts_any_script.csv": (_lines(
+        "unit_id,name_zh,level",
+        "u1,Back Bay,区",
+        "u2,A1区,区",
+        "u3,<b>x</b>,区",
+        "u4,UedBet体育,市",
+    ), "utf-8"),
+    # Shares on the wrong scale: 150%, -5%, and 0.9883 beside 98.83.
+    "observations_share_scale.csv": (_lines(
+        "unit_id,period,indicator,value,unit,source",
+        "A,2022,closure_rate,98.83%,%,bulletin",
+        "B,2022,closure_rate,0.9883,%,bulletin",
+        "C,2022,closure_rate,150%,%,bulletin",
+        "D,2022,closure_rate,-5%,%,bulletin",
+    ), "utf-8"),
+})
+
+
 def build(outdir: Path = HERE) -> list[str]:
     """Write every corpus file into ``outdir``; returns their names."""
     outdir.mkdir(parents=True, exist_ok=True)
