@@ -49,8 +49,8 @@ UNITS = ["城东街道", "城西街道", "凤凰街道", "京泰路街道"]
 CATEGORIES = ["事件", "部件", "其它", ""]
 DATES = ["2022-08-01 09:00", "2022/8/2 10:30", "2022年8月3日", "44775.5", "20220804",
          "1954-10-04", "20000", "下周一", "", "2022-02-30", "1e20", "0"]
-# Dates outside pandas' nanosecond range: today they escape parsing as OutOfBoundsDatetime (issue 12
-# item 4, the values helper's part); test_fuzz_far_dates holds them until that is fixed.
+# Dates outside pandas' nanosecond range: each rejects its row ("date out of range 1900..2100",
+# issue 12 item 4); test_fuzz_far_dates throws them at the loader.
 FAR_DATES = ["9999-12-31", "0001-01-01", "2262-04-12"]
 TEXTS = ["垃圾未清运", "占道经营，影响通行", "井盖破损", "null", "-", "=HYPERLINK(\"x\")", "①号楼 ２０㎡", "",
          "<script>alert(1)</script>", "a\tb", "非常" * 20]
@@ -439,8 +439,6 @@ def test_fuzz_load(tmp_path):
     assert tally["peak_rss_mb"] < MEMORY_LIMIT >> 20
 
 
-@pytest.mark.xfail(strict=True, reason="9999-12-31 escapes parsing as OutOfBoundsDatetime (issue 12 item 4, values "
-                                       "helper); when that is fixed this passes: remove the mark and add FAR_DATES to DATES")
 def test_fuzz_far_dates(tmp_path):
     tally = run_fuzz(tmp_path, seed=SEED + 1, n_csv=60, n_xlsx=0, dates=DATES + FAR_DATES)
     assert tally["crashes"] == 0, tally["failures"][:3]
