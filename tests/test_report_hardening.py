@@ -111,6 +111,19 @@ def test_leftovers_are_matched_by_exact_name_not_prefix(tmp_path):
     assert not aside.exists() and not other_staging.exists()
 
 
+def test_a_symlink_planted_as_the_lock_file_is_refused_not_followed(tmp_path, monkeypatch):
+    job = _job(tmp_path)
+    _last_good(job.target)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("不可改写", encoding="utf-8")
+    (job.target.parent / f".lock-{job.run}").symlink_to(victim)
+    monkeypatch.setattr(runner, "_make", _fake_make())
+    meta = runner.run_job(job)
+    assert meta["status"] == "failed" and meta["error"]["phase"] == "output"
+    assert victim.read_text(encoding="utf-8") == "不可改写"  # not truncated through the link
+    assert (job.target / "report.html").read_bytes() == GOOD_HTML and not (job.target / "failed").exists()
+
+
 # --- item 6: unwritable outputs, symlinks, data_dir: / ----------------------------------------
 
 
