@@ -109,6 +109,10 @@ def _not_before(later: str, earlier: str) -> Rule:
     )
 
 
+# Tables whose rows may carry no unit (unit_id is not part of their key): such rows are kept, count
+# in the city total and show as 未归属单位; the load report counts them.
+UNASSIGNED_UNIT = "未归属单位"
+
 UNIT_LEVELS = ("市", "区", "县", "街道", "镇", "乡", "功能区")
 CASE_STAGES = ("reported_at", "filed_at", "dispatched_at", "disposed_at", "checked_at", "closed_at")
 
@@ -147,7 +151,7 @@ CASES = Table(
     key=("case_id",),
     columns=(
         Col("case_id", "str", "Case number.", unique=True),
-        Col("unit_id", "str", "Unit (street/town or district) the case belongs to."),
+        Col("unit_id", "str", "Unit (street/town or district) the case belongs to.", nullable=True),
         Col("source", "str", "Who reported it.", required=False, nullable=True,
             allowed=("监督员", "公众举报", "12345热线", "视频监控", "部门移交", "其他")),
         Col("category", "str", "部件 (component) or 事件 (event).", allowed=("部件", "事件")),
@@ -189,7 +193,7 @@ DUST_SAMPLES = Table(
         Col("sample_id", "str", "Sample id.", unique=True),
         Col("road_id", "str", "Road id."),
         Col("road_name", "str", "Road name.", required=False, nullable=True),
-        Col("unit_id", "str", "Unit responsible for the road."),
+        Col("unit_id", "str", "Unit responsible for the road.", nullable=True),
         Col("road_class", "str", "Road class.", required=False, nullable=True,
             allowed=("主干路", "次干路", "支路", "背街小巷", "快速路")),
         Col("lane_type", "str", "Lane sampled.", allowed=LANE_TYPES),
@@ -205,7 +209,7 @@ COMMUNITIES = Table(
     columns=(
         Col("community_id", "str", "Community id.", unique=True),
         Col("name_zh", "str", "Community name.", required=False, nullable=True),
-        Col("unit_id", "str", "Street/town it belongs to."),
+        Col("unit_id", "str", "Street/town it belongs to.", nullable=True),
         Col("area_type", "str", "城市 (urban residential) or 农村 (village).", allowed=("城市", "农村")),
         Col("households", "int", "Households.", min=0),
         Col("sorting_started_on", "date", "Date sorting started (两定一撤 in place).", required=False, nullable=True),

@@ -211,3 +211,21 @@ def test_observation_shares_out_of_range_and_mixed_scales(tmp_path):
     assert why[(3, "value")] == ("looks like a fraction (0-1 scale: 0.9883 = 98.83%?) beside percent values "
                                  "(0-100 scale, e.g. 98.83) of indicator closure_rate; write one scale per "
                                  "indicator (percent 0-100)")
+
+
+# ---- rows without a unit ----
+
+def test_rows_without_a_unit_are_kept_and_counted(tmp_path):
+    text = CASES_HEADER + "A1,U1,事件,2022-08-01 09:00\nA2,,事件,2022-08-01 10:00\nA3,,部件,2022-08-02 10:00\n"
+    frame, report = load(write(tmp_path / "c.csv", text), "cases")
+    assert (report.rows_read, report.rows_kept, report.rows_rejected) == (3, 3, 0)
+    assert frame["unit_id"].isna().tolist() == [False, True, True]
+    assert "2 row(s) without a unit, kept; they count in the city total and show as 未归属单位" in report.notes
+    # Resolving names against a districts table leaves the empty unit empty (not "unknown unit").
+    units = pd.DataFrame({"unit_id": ["u1"], "name_zh": ["U1"]})
+    frame, report = load(tmp_path / "c.csv", "cases", units=units)
+    assert report.ok and frame["unit_id"].tolist()[0] == "u1" and frame["unit_id"].isna().sum() == 2
+    # Where unit_id is part of the key (assessments), an empty unit still rejects the row.
+    text = "unit_id,period,score\nU1,2022-08,90\n,2022-08,80\n"
+    frame, report = load(write(tmp_path / "a.csv", text), "assessments")
+    assert reasons(report) == {(3, "unit_id"): "required value is empty"}

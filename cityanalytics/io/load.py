@@ -93,8 +93,19 @@ def load(
     bad = set(zip(rejections["file"], rejections["row"]))
     keep = [(f, r) not in bad for f, r in zip(frame["_file"], frame["_row"])] if bad else slice(None)
     kept = frame.loc[keep, spec.names].reset_index(drop=True)
+    _note_rows_without_unit(kept, spec, report)
     assert report.rows_read == len(kept) + report.rows_rejected, "load report does not add up"
     return LoadResult(kept, report)
+
+
+def _note_rows_without_unit(kept: pd.DataFrame, spec: schemas.Table, report: LoadReport) -> None:
+    """Count kept rows that carry no unit (allowed where unit_id is not part of the key)."""
+    if "unit_id" not in spec.names or not spec.col("unit_id").nullable:
+        return
+    n = int(kept["unit_id"].isna().sum())
+    if n:
+        report.notes.append(f"{n} row(s) without a unit, kept; they count in the city total and show as "
+                            f"{schemas.UNASSIGNED_UNIT}")
 
 
 def _no_rejections() -> pd.DataFrame:
