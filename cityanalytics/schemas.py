@@ -269,7 +269,7 @@ TARGETS = Table(
         Col("deadline", "date", "When it is due."),
         Col("binding", "str", "约束性 (binding), 预期性 (expected) or 未标明.", allowed=("约束性", "预期性", "未标明")),
         Col("source_file", "str", "Seed document it comes from."),
-        Col("quote", "str", "The sentence it comes from, verbatim."),
+        Col("quote", "str", "The sentence it comes from, verbatim.", free_text=True),
     ),
 )
 

@@ -229,3 +229,30 @@ def test_rows_without_a_unit_are_kept_and_counted(tmp_path):
     text = "unit_id,period,score\nU1,2022-08,90\n,2022-08,80\n"
     frame, report = load(write(tmp_path / "a.csv", text), "assessments")
     assert reasons(report) == {(3, "unit_id"): "required value is empty"}
+
+
+def test_target_quotes_are_kept_verbatim(tmp_path):
+    # A quote is evidence: full-width punctuation and digits stay as the plan wrote them.
+    text = ("target_id,plan,indicator,scope,value,unit,comparison,deadline,binding,source_file,quote\n"
+            "T1,十四五规划,closure_rate,全市,９５%,%,>=,2025-12-31,约束性,plan.md,"
+            "\"结案率达到９５%以上，群众满意度明显提升。\"\n")
+    frame, report = load(write(tmp_path / "t.csv", text), "targets")
+    assert report.ok
+    assert frame.loc[0, "value"] == 95.0  # the number itself is folded (９５ -> 95)
+    assert frame.loc[0, "quote"] == "结案率达到９５%以上，群众满意度明显提升。"
+
+
+def test_unit_names_control_characters_stripped_punctuation_and_overlong_rejected(tmp_path):
+    long_name = "X" * 101
+    text = ("unit_id,name_zh,level\n"
+            'u1,"Back\tBay",区\nu2,"Zürich\x01",区\nu3,(),区\nu4,---,区\n'
+            f"u5,{long_name},区\nu6,{'X' * 100},区\nu7,Saint-Denis,区\n")
+    frame, report = load(write(tmp_path / "units.csv", text), "districts")
+    assert frame["name_zh"].tolist() == ["Back Bay", "Zürich", "X" * 100, "Saint-Denis"]
+    assert reasons(report) == {
+        (4, "name_zh"): "does not look like a valid name_zh: a unit name needs at least one letter or digit "
+                        "(punctuation only)",
+        (5, "name_zh"): "does not look like a valid name_zh: a unit name needs at least one letter or digit "
+                        "(punctuation only)",
+        (6, "name_zh"): "does not look like a valid name_zh: longer than 100 characters",
+    }
