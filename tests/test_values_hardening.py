@@ -256,3 +256,12 @@ def test_unit_names_control_characters_stripped_punctuation_and_overlong_rejecte
                         "(punctuation only)",
         (6, "name_zh"): "does not look like a valid name_zh: longer than 100 characters",
     }
+
+
+def test_validate_takes_decimal_and_date_formats(tmp_path, capsys):
+    path = write(tmp_path / "dust.csv", DUST_HEADER + 'S1,R1,U1,机动车道,08/01/2022 09:00:00 AM,"3,5"\n')
+    assert main(["validate", str(path), "--table", "dust_samples"]) == 1
+    assert main(["validate", str(path), "--table", "dust_samples", "--decimal", ",",
+                 "--date-format", "sampled_on=%m/%d/%Y %I:%M:%S %p"]) == 0
+    assert main(["validate", str(path), "--table", "dust_samples", "--date-format", "sampled_on"]) == 2
+    assert "expected COLUMN=FORMAT" in capsys.readouterr().err

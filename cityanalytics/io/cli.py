@@ -24,6 +24,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rejections", metavar="CSV", help="write every rejection (file,row,column,value,reason) here")
     parser.add_argument("--max-rows", type=int, default=20, help="rejections to print (default 20)")
     parser.add_argument("--encoding", help="text encoding of a CSV file (e.g. gbk) instead of detecting it")
+    parser.add_argument("--decimal", choices=[".", ","], default=".",
+                        help="decimal separator of numbers: ',' reads 3,5 as 3.5 (default '.')")
+    parser.add_argument("--date-format", action="append", default=[], metavar="COLUMN=FORMAT",
+                        help="strptime format for a date column, e.g. reported_at='%%m/%%d/%%Y %%I:%%M:%%S %%p' "
+                             "(repeatable)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,8 +38,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         aliases = read_alias_file(args.aliases) if args.aliases else None
         units = load(args.units, "districts").frame if args.units else None
+        date_formats = dict(_column_format(item) for item in args.date_format)
         result = load(args.path, args.table, sheet=args.sheet, sql=args.sql, aliases=aliases, units=units,
-                      encoding=args.encoding)
+                      encoding=args.encoding, decimal=args.decimal, date_formats=date_formats or None)
     except (LoadError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -44,6 +50,13 @@ def run(args: argparse.Namespace) -> int:
         spreadsheet_safe(report.rejections).to_csv(args.rejections, index=False, encoding="utf-8-sig")
         print(f"  rejections written to {args.rejections}")
     return 0 if report.ok else 1
+
+
+def _column_format(item: str) -> tuple[str, str]:
+    column, sep, fmt = item.partition("=")
+    if not sep or not column.strip() or not fmt:
+        raise ValueError(f"--date-format: expected COLUMN=FORMAT, got {item!r}")
+    return column.strip(), fmt
 
 
 # A cell starting with one of these is a formula to Excel/WPS/LibreOffice (=HYPERLINK(...),
