@@ -27,7 +27,11 @@ DIVISION_CODE_PATTERN = r"^\d{6}(\d{3}(\d{3})?)?$"
 # Unit names may be in any script (城东街道, Back Bay, masked A1区): letters, digits, spaces
 # and the punctuation place names use. Each rule a name can break has its own reason.
 NAME_PATTERN = r"^[\w\u3400-\u9fff\uf900-\ufaff()（）·.'&/,\- ]+$"
+NAME_MAX_LENGTH = 100
 NAME_RULES = (
+    (r"^.*[^\W_].*$", "does not look like a valid name_zh: a unit name needs at least one letter or digit "
+                       "(punctuation only)"),
+    (rf"^.{{1,{NAME_MAX_LENGTH}}}$", f"does not look like a valid name_zh: longer than {NAME_MAX_LENGTH} characters"),
     (NAME_PATTERN, "does not look like a valid name_zh: a unit name holds letters (any script), digits, "
                    "spaces and ( ) · - . ' & / , only"),
 )

@@ -22,6 +22,8 @@ import pandas as pd
 from cityanalytics.schemas import DTYPES
 
 # Cell texts that mean "no value" in Chinese exports.
+_LINE_CONTROLS = r"[\t\n\r\v\f]+"
+_OTHER_CONTROLS = r"[\x00-\x08\x0e-\x1f\x7f-\x9f]"
 EMPTY_MARKERS = {"", "-", "--", "—", "——", "/", "null", "none", "nan", "n/a", "#n/a", "nat"}
 EXCEL_EPOCH = datetime(1899, 12, 30)
 # A bare number in a date column is read as an Excel serial day only when it falls in
@@ -57,7 +59,10 @@ def fold_text(values: pd.Series, free_text: bool = False) -> pd.Series:
     """
     text = values.astype("string").fillna("")
     if not free_text:
-        text = text.str.normalize("NFKC")
+        # Ids, codes, names and labels: tabs and line breaks become a space, other control
+        # characters are dropped (a name pasted with a stray \x01 is still its name).
+        text = text.str.normalize("NFKC").str.replace(_LINE_CONTROLS, " ", regex=True)
+        text = text.str.replace(_OTHER_CONTROLS, "", regex=True)
     return text.str.strip()
 
 
