@@ -265,3 +265,8 @@ def test_validate_takes_decimal_and_date_formats(tmp_path, capsys):
                  "--date-format", "sampled_on=%m/%d/%Y %I:%M:%S %p"]) == 0
     assert main(["validate", str(path), "--table", "dust_samples", "--date-format", "sampled_on"]) == 2
     assert "expected COLUMN=FORMAT" in capsys.readouterr().err
+
+
+def test_ids_handed_as_python_numbers_keep_their_digits():
+    out, _ = parse_column(pd.Series([320123456789012352.0, "HL001", 1001.0, 7, None], dtype=object), "str")
+    assert out.tolist()[:4] == ["320123456789012352", "HL001", "1001", "7"] and pd.isna(out.iat[4])

@@ -264,12 +264,21 @@ def _as_text(values: pd.Series) -> pd.Series:
     return text
 
 
+def _whole_float_as_digits(value: object) -> object:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2.0 ** 63:
+        return str(int(value))
+    return value
+
+
 def _parse_str(values: pd.Series, free_text: bool = False) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_float_dtype(values.dtype):
         # A float column read from SQL/Parquet holding ids: write whole numbers without going
         # through str(float) (which gives 3.2e+17 for an 18-digit id).
         whole = values.notna() & (values == values.round()) & (values.abs() < 2.0 ** 63)
         values = values.astype(object).where(~whole, values[whole].map(lambda v: str(int(v))))
+    elif pd.api.types.is_object_dtype(values.dtype):
+        # Cells a reader handed as Python numbers (a float cell among text): the same rule per cell.
+        values = values.map(_whole_float_as_digits)
     text = fold_text(values, free_text)
     if free_text:
         out = text.mask(text == "").astype("string")
