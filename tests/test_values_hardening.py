@@ -270,3 +270,16 @@ def test_validate_takes_decimal_and_date_formats(tmp_path, capsys):
 def test_ids_handed_as_python_numbers_keep_their_digits():
     out, _ = parse_column(pd.Series([320123456789012352.0, "HL001", 1001.0, 7, None], dtype=object), "str")
     assert out.tolist()[:4] == ["320123456789012352", "HL001", "1001", "7"] and pd.isna(out.iat[4])
+
+
+def test_lane_area_and_app_variants_map_to_the_vocabulary(tmp_path):
+    lines = ['S1,R1,U1,快车道,2022-08-01,3', 'S2,R1,U1,人行便道,2022-08-01,4', 'S3,R1,U1,绿化带,2022-08-01,5']
+    frame, report = load(write(tmp_path / "d.csv", DUST_HEADER + "\n".join(lines) + "\n"), "dust_samples")
+    assert frame["lane_type"].tolist() == ["机动车道", "人行道"]  # lane type is required: 绿化带 rejects its row
+    assert reasons(report) == {(4, "lane_type"): "expected one of 机动车道/非机动车道/人行道/背街小巷"}
+    text = "小区编号,所属街道,城乡类型,户数\nC1,U1,城镇,10\nC2,U1,行政村,20\nC3,U1,乡村,30\n"
+    frame, report = load(write(tmp_path / "c.csv", text), "communities")
+    assert report.ok and frame["area_type"].tolist() == ["城市", "农村", "农村"]
+    text = "案件编号,所属街道,问题来源,案件类型,上报时间\nK1,U1,城管通,部件类,2022-08-01 09:00\n"
+    frame, report = load(write(tmp_path / "k.csv", text), "cases")
+    assert report.ok and frame[["source", "category"]].values.tolist() == [["监督员", "部件"]]
