@@ -3,9 +3,13 @@ counted, and a GBK export keeps every case whatever its optional labels say."""
 
 from __future__ import annotations
 
+import csv
+from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from cityanalytics import schemas
 from cityanalytics.io import load
@@ -55,3 +59,74 @@ def test_gbk_export_with_optional_labels_loses_no_case(tmp_path):
     assert frame["description"].tolist()[-2:] == ["①号楼", "-"]
     assert any("问题来源: 1 label(s) not in the vocabulary of source" in n and "领导批示 ×1" in n
                for n in report.notes), report.notes
+
+
+# ---- the Boston 311 extract as it comes: English headers, Latin unit names, a row without a
+# neighbourhood, source labels outside the vocabulary; expected figures counted with csv ----
+
+BOSTON = Path(__file__).parent / "data" / "boston311"
+US_FORMAT = "%m/%d/%Y %I:%M:%S %p"
+
+
+def raw_rows() -> list[dict[str, str]]:
+    with open(BOSTON / "boston311-100.csv", encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def recipe_options() -> dict:
+    cases = yaml.safe_load((BOSTON / "sources.yaml").read_text(encoding="utf-8"))["tables"]["cases"]
+    return {"aliases": {"cases": cases["aliases"]}, "constants": cases["constants"], "derive": cases["derive"]}
+
+
+def units() -> pd.DataFrame:
+    frame, report = load(BOSTON / "units.csv", "districts")
+    assert report.ok, report.rejections
+    return frame
+
+
+def test_boston_units_in_latin_script_load_whole():
+    frame = units()
+    assert len(frame) == 19
+    assert frame.set_index("unit_id").loc["BOS-01", "name_zh"] == "Allston / Brighton"
+
+
+def test_boston_extract_keeps_every_row_and_counts_the_one_without_a_unit():
+    rows = raw_rows()
+    frame, report = load(BOSTON / "boston311-100.csv", "cases", units=units(), **recipe_options())
+    assert (report.rows_read, report.rows_kept, report.rows_rejected) == (100, 100, 0)
+
+    # Cases per unit, counted from the raw neighbourhood names through units.csv.
+    id_by_name = dict(zip(units()["name_zh"], units()["unit_id"]))
+    expected = Counter(id_by_name[r["neighborhood"].strip()] for r in rows if r["neighborhood"].strip())
+    assert frame["unit_id"].value_counts().to_dict() == dict(expected)
+    assert int(frame["unit_id"].isna().sum()) == 1 == sum(1 for r in rows if not r["neighborhood"].strip())
+    assert "1 row(s) without a unit, kept; they count in the city total and show as 未归属单位" in report.notes
+
+    # Closure only where case_status says Closed (derive), and source labels kept as given, counted.
+    assert int(frame["closed_at"].notna().sum()) == sum(r["case_status"] == "Closed" for r in rows) == 85
+    sources = Counter(r["source"] for r in rows)
+    assert frame["source"].value_counts().to_dict() == dict(sources)
+    note = next(n for n in report.notes if "not in the vocabulary of source" in n)
+    assert "Citizens Connect App ×56" in note and "Self Service ×3" in note
+
+
+def test_boston_extract_with_us_dates_reads_the_same_times(tmp_path):
+    rows = raw_rows()
+    for r in rows:
+        r["open_dt"] = datetime.fromisoformat(r["open_dt"]).strftime(US_FORMAT)
+    rows[4]["open_dt"] = "2022-01-05 10:00:00"  # one row in another format: rejected, named
+    us = tmp_path / "boston311-us.csv"
+    with open(us, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+    frame, report = load(us, "cases", date_formats={"reported_at": US_FORMAT}, **recipe_options())
+    assert (report.rows_read, report.rows_kept, report.rows_rejected) == (100, 99, 1)
+    bad = report.rejections.iloc[0]
+    assert (bad["row"], bad["column"], bad["reason"]) == (6, "reported_at",
+                                                          f"does not match the date format {US_FORMAT!r}")
+    original, _ = load(BOSTON / "boston311-100.csv", "cases", **recipe_options())
+    same = original[original["case_id"] != original.loc[4, "case_id"]].reset_index(drop=True)
+    assert frame["reported_at"].tolist() == same["reported_at"].tolist()
+    assert frame.loc[0, "reported_at"] == pd.Timestamp(raw_rows()[0]["open_dt"])
