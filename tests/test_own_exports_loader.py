@@ -130,3 +130,24 @@ def test_boston_extract_with_us_dates_reads_the_same_times(tmp_path):
     same = original[original["case_id"] != original.loc[4, "case_id"]].reset_index(drop=True)
     assert frame["reported_at"].tolist() == same["reported_at"].tolist()
     assert frame.loc[0, "reported_at"] == pd.Timestamp(raw_rows()[0]["open_dt"])
+
+
+def test_workspace_build_rejections_csv_cannot_run_as_formulas(tmp_path):
+    from cityanalytics.cli import main
+
+    ws = tmp_path / "bws"
+    assert main(["init", str(ws)]) == 0
+    for name in ("units.csv", "sources.yaml"):
+        (ws / name).write_bytes((BOSTON / name).read_bytes())
+    rows = raw_rows()
+    rows[0]["open_dt"] = '=HYPERLINK("http://evil.example","x")'
+    (ws / "exports").mkdir(exist_ok=True)
+    with open(ws / "exports" / "boston311-100.csv", "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert main(["build", str(ws)]) == 1
+    cells = pd.read_csv(ws / "tables" / "cases.rejections.csv", encoding="utf-8-sig", dtype=str,
+                        keep_default_na=False)
+    assert cells[["row", "column"]].values.tolist() == [["2", "reported_at"]]
+    assert cells.loc[0, "value"] == "'=HYPERLINK(\"http://evil.example\",\"x\")"

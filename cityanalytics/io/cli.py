@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     report = result.report
     print(report.summary(max_rows=args.max_rows))
     if args.rejections:
+        from cityanalytics.io.report import spreadsheet_safe
+
         spreadsheet_safe(report.rejections).to_csv(args.rejections, index=False, encoding="utf-8-sig")
         print(f"  rejections written to {args.rejections}")
     return 0 if report.ok else 1
@@ -57,20 +59,3 @@ def _column_format(item: str) -> tuple[str, str]:
     if not sep or not column.strip() or not fmt:
         raise ValueError(f"--date-format: expected COLUMN=FORMAT, got {item!r}")
     return column.strip(), fmt
-
-
-# A cell starting with one of these is a formula to Excel/WPS/LibreOffice (=HYPERLINK(...),
-# +cmd|..., @SUM, a tab or CR before one): CSV injection. OWASP's advice: prefix with a quote.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(frame):
-    """A copy of ``frame`` whose text cells cannot run as formulas when opened in a spreadsheet."""
-    import pandas as pd  # the CLI imports pandas only when a command runs
-
-    out = frame.copy()
-    for column in out.columns:
-        if pd.api.types.is_object_dtype(out[column].dtype) or pd.api.types.is_string_dtype(out[column].dtype):
-            out[column] = out[column].map(
-                lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
-    return out

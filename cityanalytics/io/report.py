@@ -93,3 +93,18 @@ class LoadResult:
 
     def __iter__(self):  # allows `frame, report = load(...)`
         return iter((self.frame, self.report))
+
+
+# A cell starting with one of these is a formula to Excel/WPS/LibreOffice (=HYPERLINK(...),
+# +cmd|..., @SUM, a tab or CR before one): CSV injection. OWASP's advice: prefix with a quote.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells cannot run as formulas when opened in a spreadsheet."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_object_dtype(out[column].dtype) or pd.api.types.is_string_dtype(out[column].dtype):
+            out[column] = out[column].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
+    return out

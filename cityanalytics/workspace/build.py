@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from cityanalytics import schemas
-from cityanalytics.io.report import REJECTION_COLUMNS, LoadError
+from cityanalytics.io.report import REJECTION_COLUMNS, LoadError, spreadsheet_safe
 from cityanalytics.workspace.glossary import gloss
 from cityanalytics.workspace.recipe import Recipe, RecipeError, TableRecipe, read_recipe
 
@@ -398,7 +398,7 @@ def write(b: Build) -> None:
             continue
         _replace(tables_dir / f"{t.name}.parquet", lambda p, f=t.frame: f.to_parquet(p, index=False))
         _replace(tables_dir / f"{t.name}.rejections.csv",
-                 lambda p, r=t.rejections: r.to_csv(p, index=False, encoding="utf-8-sig"))
+                 lambda p, r=t.rejections: spreadsheet_safe(r).to_csv(p, index=False, encoding="utf-8-sig"))
     manifest = {
         "built_at": dt.datetime.now().isoformat(timespec="seconds"),
         "recipe": {"name": b.recipe.name, "source": b.recipe.source, "synthetic": b.recipe.synthetic,
