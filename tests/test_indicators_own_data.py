@@ -6,6 +6,7 @@ reported before 2015 stopped with "times outside the calendar 2015-01-01..2030-1
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -108,3 +109,13 @@ def test_a_closed_case_is_never_censored_when_disposal_is_not_recorded():
     closure = _value(frame, "case_closure_rate")
     assert (closure.numerator, closure.denominator) == (1, 1)
     assert _value(frame, "case_censored_open").value == 1
+
+
+def test_km_median_without_censoring_is_the_sample_median():
+    # 100 closures, none open: S is exactly 0.5 between the 50th and 51st; R and SAS take the
+    # midpoint, i.e. the ordinary median (statsmodels' quantile gives the 51st).
+    from cityanalytics.stats.survival import km_quantiles
+
+    hours = np.arange(1.0, 101.0)
+    assert km_quantiles(hours, np.ones(100, bool), [0.5])[0.5][0] == pytest.approx(50.5)
+    assert km_quantiles(hours[:99], np.ones(99, bool), [0.5])[0.5][0] == pytest.approx(50.0)

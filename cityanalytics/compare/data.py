@@ -29,20 +29,15 @@ from cityanalytics.workspace import Workspace, open_workspace
 
 from .levels import Level, level_units
 
-SOURCES = (("case_", "cases"), ("road_dust_", "dust_samples"), ("sorting_", "communities"),
-           ("assessment_", "assessments"))
 DATE_COLUMNS = {"cases": "reported_at", "dust_samples": "sampled_on", "assessments": None, "communities": None}
-UNASSIGNED = "_unassigned"
+UNASSIGNED = F.UNASSIGNED
 UNASSIGNED_NAME = "未归属单位"
 PERIOD_KINDS = {"M": "月度", "Q": "季度", "Y": "年度"}
 
 
 def table_of(indicator: str) -> str:
-    get(indicator)  # unknown ids fail here, with the list of known ones
-    for prefix, table in SOURCES:
-        if indicator.startswith(prefix):
-            return table
-    raise ValueError(f"{indicator}: no canonical table computes it")
+    """The canonical table that computes ``indicator`` (the registry's ``table``)."""
+    return get(indicator).table  # unknown ids fail here, with the list of known ones
 
 
 def as_workspace(data: str | Path | Workspace) -> Workspace:

@@ -219,7 +219,7 @@ def _count_sql(src, freq, by, mapped, include_city, exclude_suspended) -> str:
             coalesce(reopened, false) AS is_reopened
         FROM base
     )
-    SELECT unit_id, period, grp,
+    SELECT unit_id, period, grp, {"grouping(unit_id)" if include_city else "0"} AS is_city,
         count(*) AS filed,
         count(*) FILTER (WHERE is_censored) AS censored,
         count(*) FILTER (WHERE is_suspended AND NOT is_censored) AS suspended,
@@ -248,7 +248,12 @@ def _duration_sql(src, freq, by, mapped) -> str:
 
 
 def _keys(table: pd.DataFrame, freq: str, start, end) -> pd.DataFrame:
-    keys = pd.DataFrame({"unit_id": table["unit_id"].fillna(F.CITY).astype(str).to_numpy()})
+    """Unit, period and group of each result row. The city-wide total is ``CITY``; cases that
+    carry no unit form their own group, ``UNASSIGNED`` (未归属单位), counted in the city too."""
+    unit = table["unit_id"].astype(object).where(table["unit_id"].notna(), F.UNASSIGNED)
+    if "is_city" in table:
+        unit = unit.where(table["is_city"].to_numpy() == 0, F.CITY)
+    keys = pd.DataFrame({"unit_id": unit.astype(str).to_numpy()})
     if freq == "all":
         keys["period"] = F.window_label(start, end)
     else:
@@ -260,10 +265,10 @@ def _keys(table: pd.DataFrame, freq: str, start, end) -> pd.DataFrame:
 def _duration_frames(durations, freq, start, end, include_city, level, wanted) -> list[pd.DataFrame]:
     from cityanalytics.stats.survival import km_quantiles
 
-    d = durations
+    d = durations.assign(unit_id=durations["unit_id"].astype(object).where(durations["unit_id"].notna(),
+                                                                           F.UNASSIGNED))
     if include_city:
-        d = pd.concat([d, d.assign(unit_id=None)], ignore_index=True)
-    d["unit_id"] = d["unit_id"].fillna(F.CITY)
+        d = pd.concat([d, d.assign(unit_id=F.CITY)], ignore_index=True)
     rows = []
     probs = [DURATION_INDICATORS[i] for i in DURATION_INDICATORS if i in wanted]
     for (unit, period, grp), g in d.groupby(["unit_id", "period", "grp"], dropna=False, sort=True):

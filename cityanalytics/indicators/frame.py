@@ -24,6 +24,7 @@ from cityanalytics.stats import intervals
 COLUMNS = ["indicator", "unit_id", "period", "group", "numerator", "denominator", "value", "ci_low", "ci_high",
            "ci_method"]
 CITY = "city"  # unit_id of city-wide rows
+UNASSIGNED = "_unassigned"  # unit_id of rows whose records carry no unit (未归属单位)
 
 FREQS = {"M": "month", "Q": "quarter", "Y": "year", "all": None}
 

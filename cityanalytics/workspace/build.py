@@ -15,7 +15,8 @@ deadline rule applied. Written, each file replaced atomically:
 A table is rebuilt only when a source file's sha256, its recipe block, a lookup file or
 ``units.csv`` changed (``--force`` rebuilds all). Nothing is replaced unless the whole build
 succeeds: an unusable file or recipe (exit 2) or a rejected share above ``--max-rejected``
-(exit 2) leaves the previous tables as they were. Exit 0: every row kept; 1: some rejected.
+(exit 2) leaves the previous tables as they were. Exit 0: every record kept (blank and 合计 rows are
+set aside and listed, not counted); 1: some records rejected.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ FAILED_MD = "load_report.failed.md"
 
 class Unusable(Exception):
     """The build cannot go on: a file or the recipe cannot be used (exit 2)."""
+
+
+# Rows the loader sets aside that were never records: they do not make a build "some rows rejected".
+NOT_RECORD_REASONS = ("blank row", "summary row")
 
 
 @dataclass
@@ -83,13 +88,26 @@ class TableResult:
     def rows_kept(self) -> int:
         return self.rows_read - self.rows_rejected
 
+    @property
+    def bad_rows(self) -> int:
+        """Rejected rows that were records: not blank, title-area or 合计 rows, nor earlier copies
+        of records a later export holds. These decide the exit code and --max-rejected."""
+        if self.skipped:
+            return self.previous.get("bad_rows", self.previous["rows_rejected"])
+        not_records = 0
+        if self.rejections is not None and len(self.rejections):
+            r = self.rejections
+            not_records = r.loc[r["reason"].astype(str).str.startswith(NOT_RECORD_REASONS), ["file", "row"]] \
+                .drop_duplicates().shape[0]
+        return self.rows_rejected - self.superseded - not_records
+
     def entry(self) -> dict:
         if self.skipped:
             return self.previous
         return {
             "fingerprint": self.fingerprint,
             "rows_read": self.rows_read, "rows_kept": self.rows_kept, "rows_rejected": self.rows_rejected,
-            "files": [vars(f) for f in self.files],
+            "bad_rows": self.bad_rows, "files": [vars(f) for f in self.files],
             "notes": self.notes,
         }
 
@@ -105,6 +123,10 @@ class Build:
     @property
     def rows_rejected(self) -> int:
         return sum(t.rows_rejected for t in self.tables)
+
+    @property
+    def bad_rows(self) -> int:
+        return sum(t.bad_rows for t in self.tables)
 
 
 # --- hashing and fingerprints --------------------------------------------------------------
@@ -343,7 +365,7 @@ def _previous(root: Path) -> dict:
 
 def over_threshold(b: Build, limit: str | None) -> list[str]:
     """Tables whose rejected rows exceed ``limit`` ('1%' of the rows read, or a count). Earlier
-    copies of records a later export holds are not counted: they are not bad rows."""
+    copies of records a later export holds, blank and 合计 rows are not counted: they are not bad rows."""
     if limit is None:
         return []
     text = str(limit).strip()
@@ -353,7 +375,7 @@ def over_threshold(b: Build, limit: str | None) -> list[str]:
     for t in b.tables:
         if t.skipped or t.absent or not t.rows_read:
             continue
-        bad = t.rows_rejected - t.superseded
+        bad = t.bad_rows
         got = bad / t.rows_read * 100 if share else bad
         if got > value:
             out.append(f"{t.name}: {bad} of {t.rows_read} rows rejected "
@@ -506,7 +528,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     write(b)
     print(f"tables and load report written to {root / 'tables'} ({REPORT_MD}, {BUILD_JSON})")
-    return 1 if b.rows_rejected else 0
+    return 1 if b.bad_rows else 0
 
 
 def _summary_line(t: TableResult) -> str:
