@@ -465,8 +465,8 @@ def report_markdown(b: Build, failed: list[str] | None = None) -> str:
             lines += ["", "说明 / notes:", ""] + [f"- {n}" for n in dict.fromkeys(notes)]
         if t.rejections is not None and not t.rejections.empty:
             lines += ["", "拒绝原因 / reasons for rejection:", "", "| 行数 rows | 列 column | 原因 reason |", "|---:|---|---|"]
-            rej = t.rejections.assign(key=t.rejections["file"].astype(str) + "#" + t.rejections["row"].astype(str)
-                                      + "#" + t.rejections["value"].astype(str))
+            rej = t.rejections.assign(key=t.rejections["file"].map(str) + "#" + t.rejections["row"].map(str)
+                                      + "#" + t.rejections["value"].map(str))  # map(str): an empty value counts
             counts = (rej.assign(general=[_general(r) for r in rej["reason"]])
                       .groupby(["column", "general"], dropna=False)["key"].nunique()
                       .sort_values(ascending=False))
