@@ -1,6 +1,6 @@
 """Data text can never become live content in a report page (issue 12, item 1).
 
-A corpus of known XSS and remote-load payloads (tests/corpus/xss_payloads.txt) goes
+A corpus of known XSS and remote-load payloads (tests/data/xss_payloads.txt) goes
 (a) straight through the page sanitiser, raw and rendered as Markdown, and through
 ``md_escape``; (b) into the data: unit names, campaign names, case subcategories, the run
 title, source line and a parameter, through each of the four report notebooks via the
@@ -22,7 +22,7 @@ from cityanalytics.report import sanitize
 from cityanalytics.text import html_escape, md_escape
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "tests" / "corpus" / "xss_payloads.txt"
+CORPUS = ROOT / "tests" / "data" / "xss_payloads.txt"
 
 
 def load_payloads() -> list[str]:
