@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from cityanalytics import schemas
@@ -170,3 +171,17 @@ def test_workspace_load_report_counts_rejections_with_an_empty_value(tmp_path):
     assert main(["build", str(ws)]) == 1
     report = (ws / "tables" / "load_report.md").read_text(encoding="utf-8")
     assert "| 2 | reported_at | 必填值为空 / required value is empty |" in report
+
+
+def test_communities_without_a_unit_count_in_the_city_total(tmp_path):
+    from cityanalytics.indicators.sorting import sorting_indicators
+
+    text = ("小区编号,所属街道,城乡类型,户数,分类启动日期,达标日期\n"
+            "C1,U1,城市,10,2022-01-01,2022-03-01\nC2,,农村,30,2022-01-01,\nC3,U1,城市,60,,\n")
+    frame, report = load(write(tmp_path / "c.csv", text), "communities")
+    assert report.ok and "1 row(s) without a unit, kept; they count in the city total and show as 未归属单位" \
+        in report.notes
+    out = sorting_indicators(frame, freq="all")
+    hh = out[(out["indicator"] == "sorting_coverage_households") & (out["group"] == "")].set_index("unit_id")
+    assert hh.loc["U1", "value"] == pytest.approx(100 * 10 / 70)  # U1: 10 of 70 households covered
+    assert hh.loc["city", "value"] == pytest.approx(100 * 40 / 100)  # city: 10 + 30 of 100

@@ -44,7 +44,7 @@ def sorting_indicators(communities: pd.DataFrame, *, start=None, end=None, freq:
     groups = [("", slice(None))] + [(f"area_type={a}", c["area_type"] == a) for a in ("城市", "农村")]
     units = sorted(c["unit_id"].dropna().unique()) + ([F.CITY] if include_city else [])
     for unit in units:
-        in_unit = np.ones(len(c), bool) if unit == F.CITY else (c["unit_id"] == unit).to_numpy()
+        in_unit = np.ones(len(c), bool) if unit == F.CITY else (c["unit_id"] == unit).fillna(False).to_numpy(bool)
         for label, sel in groups:
             mask = in_unit & (np.ones(len(c), bool) if label == "" else sel.to_numpy())
             if not mask.any():
