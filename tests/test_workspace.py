@@ -472,3 +472,16 @@ def test_chinese_glosses_of_the_common_reasons():
     assert gloss("closed_at is earlier than reported_at") == "时间先后顺序不对"
     assert gloss("unknown unit (not an id or name in the districts table)") == "单位不在 units.csv 中(既非编号也非名称)"
     assert gloss("something no rule knows") == ""
+
+
+def test_decimal_comma_and_constants_on_a_panel(tmp_path):
+    root = tmp_path / "panel"
+    main(["init", str(root)])
+    (root / "exports" / "panel.csv").write_text("unit_id;period;value\nS01;2024-01;3,5\nS02;2024-01;12,25\n",
+                                               encoding="utf-8")
+    (root / "sources.yaml").write_text(
+        "tables:\n  observations:\n    files: [exports/panel.csv]\n    decimal: ','\n"
+        "    constants: {indicator: waste_kg_per_capita, source: 统计年鉴}\n", encoding="utf-8")
+    assert build(root) == 0
+    panel = pd.read_parquet(root / "tables" / "observations.parquet")
+    assert list(panel["value"]) == [3.5, 12.25] and set(panel["indicator"]) == {"waste_kg_per_capita"}
