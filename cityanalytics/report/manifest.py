@@ -8,24 +8,17 @@ time, status, the error of a failed run, and seconds per phase (``timings``) for
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from cityanalytics.hashing import sha256
+
 PACKAGES = ("cityanalytics", "pandas", "numpy", "scipy", "pyarrow", "pandera", "duckdb", "statsmodels",
             "matplotlib", "papermill", "nbclient", "nbconvert", "ipykernel")
 DEMO_MARKER = "truth.json"  # written by cityanalytics.demo beside the tables, with "synthetic": true
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 MAX_INPUT_FILES = 20_000  # files under one run's data folders; more is not a folder of tables

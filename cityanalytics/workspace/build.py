@@ -34,6 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 from cityanalytics import schemas
+from cityanalytics.hashing import sha256
 from cityanalytics.io.report import REJECTION_COLUMNS, LoadError, spreadsheet_safe
 from cityanalytics.workspace.glossary import gloss
 from cityanalytics.workspace.recipe import Recipe, RecipeError, TableRecipe, read_recipe
@@ -130,14 +131,6 @@ class Build:
 
 
 # --- hashing and fingerprints --------------------------------------------------------------
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _relative(path: Path, root: Path) -> str:
