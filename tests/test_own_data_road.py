@@ -74,6 +74,12 @@ def boston_ws(tmp_path_factory) -> Path:
     # the user's edit of the draft is the shipped recipe; units.csv names the neighborhoods
     shutil.copy(BOSTON / "sources.yaml", ws / "sources.yaml")
     shutil.copy(BOSTON / "units.csv", ws / "units.csv")
+    # ... and asks the comparison for the median time to close as well
+    run_file = ws / "params" / "district_comparison.yaml"
+    text = run_file.read_text(encoding="utf-8")
+    assert "    - case_rework_rate\n" in text
+    run_file.write_text(text.replace("    - case_rework_rate\n",
+                                     "    - case_rework_rate\n    - case_hours_to_close_median\n"), encoding="utf-8")
     assert main(["build", str(ws)]) == 0  # every row kept (the row without a unit too)
     return ws
 
@@ -98,7 +104,8 @@ def test_boston_reports_print_the_independent_figures(boston_ws):
     assert (comparison / "report.pdf").stat().st_size > 10_000
     text = _page_text(comparison / "report.html")
     assert "2022-01" in text and "2026" not in text.split("生成")[0][:200]
-    assert f"{truth['closure_rate']:.1f}" in text, truth["closure_rate"]  # 85.9 = 85 / 99
+    assert f"全市结案率 {truth['closure_rate']:.1f}%" in text, truth["closure_rate"]  # 85.9 = 85 / 99
+    assert f"全市结案时长中位数 {truth['median_hours']:.1f} 小时" in text, truth["median_hours"]  # 17.8
     assert "未归属单位" in text
     assert "以克论净" not in text or "没有" in text  # no dust samples: said, not reported on
     quality = _page_text(period_dirs[0] / "data_quality" / "report.html")
