@@ -529,6 +529,8 @@ def _summary_line(t: TableResult) -> str:
         return f"{t.name}: {t.notes[0]}"
     if t.skipped:
         return f"{t.name}: unchanged since the last build (source files, recipe and units.csv), skipped"
+    set_aside = t.rows_rejected - t.bad_rows
+    why = f" ({set_aside} of them blank, 合计 or superseded rows, not bad records)" if set_aside else ""
     return (f"{t.name}: {len(t.files)} file(s), rows read {t.rows_read}, kept {t.rows_kept}, "
-            f"rejected {t.rows_rejected}")
+            f"rejected {t.rows_rejected}{why}")
 
