@@ -133,20 +133,28 @@ def test_boston_extract_with_us_dates_reads_the_same_times(tmp_path):
     assert frame.loc[0, "reported_at"] == pd.Timestamp(raw_rows()[0]["open_dt"])
 
 
-def test_workspace_build_rejections_csv_cannot_run_as_formulas(tmp_path):
+def _boston_workspace(tmp_path, rows):
+    """A workspace with the Boston recipe and units, and ``rows`` as its one export."""
     from cityanalytics.cli import main
 
     ws = tmp_path / "bws"
     assert main(["init", str(ws)]) == 0
     for name in ("units.csv", "sources.yaml"):
         (ws / name).write_bytes((BOSTON / name).read_bytes())
-    rows = raw_rows()
-    rows[0]["open_dt"] = '=HYPERLINK("http://evil.example","x")'
     (ws / "exports").mkdir(exist_ok=True)
     with open(ws / "exports" / "boston311-100.csv", "w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    return ws
+
+
+def test_workspace_build_rejections_csv_cannot_run_as_formulas(tmp_path):
+    from cityanalytics.cli import main
+
+    rows = raw_rows()
+    rows[0]["open_dt"] = '=HYPERLINK("http://evil.example","x")'
+    ws = _boston_workspace(tmp_path, rows)
     assert main(["build", str(ws)]) == 1
     cells = pd.read_csv(ws / "tables" / "cases.rejections.csv", encoding="utf-8-sig", dtype=str,
                         keep_default_na=False)
@@ -157,17 +165,9 @@ def test_workspace_build_rejections_csv_cannot_run_as_formulas(tmp_path):
 def test_workspace_load_report_counts_rejections_with_an_empty_value(tmp_path):
     from cityanalytics.cli import main
 
-    ws = tmp_path / "bws"
-    assert main(["init", str(ws)]) == 0
-    for name in ("units.csv", "sources.yaml"):
-        (ws / name).write_bytes((BOSTON / name).read_bytes())
     rows = raw_rows()
     rows[0]["open_dt"] = rows[1]["open_dt"] = ""  # required and empty: value is missing in the rejection
-    (ws / "exports").mkdir(exist_ok=True)
-    with open(ws / "exports" / "boston311-100.csv", "w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    ws = _boston_workspace(tmp_path, rows)
     assert main(["build", str(ws)]) == 1
     report = (ws / "tables" / "load_report.md").read_text(encoding="utf-8")
     assert "| 2 | reported_at | 必填值为空 / required value is empty |" in report
