@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "map": "cityanalytics.workspace.draft",
     "init": "cityanalytics.workspace.scaffold",
     "build": "cityanalytics.workspace.build",
+    "signoff": "cityanalytics.report.signoff",
 }
 
 SUMMARIES: dict[str, str] = {
@@ -33,6 +34,7 @@ SUMMARIES: dict[str, str] = {
     "map": "Read an export and draft its recipe block (column mapping with evidence) and a units.csv.",
     "init": "Make a data workspace (recipe, units.csv, targets.yaml, run files) for your own exports.",
     "build": "Turn a workspace's raw exports into canonical tables (tables/*.parquet) following its recipe.",
+    "signoff": "Record a reviewer's approval (已审) or rejection (退回) of a report; --verify checks signed reports.",
 }
 
 
