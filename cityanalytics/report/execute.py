@@ -94,12 +94,14 @@ def kernel_name() -> str:
     return PREFERRED_KERNEL if PREFERRED_KERNEL in specs else FALLBACK_KERNEL
 
 
-def _logged_kernel_manager(log, memory: int | None = None, started: list | None = None):
+def _logged_kernel_manager(log, memory: int | None = None, started: list | None = None, env: dict | None = None):
     """A kernel manager whose kernel writes its stdout/stderr to ``log``, not the console,
-    runs under the ``memory`` limit, and is appended to ``started`` (for the deadline)."""
+    runs under the ``memory`` limit with ``env`` added to its environment, and is appended to
+    ``started`` (for the deadline)."""
     from jupyter_client.manager import AsyncKernelManager
 
     preexec = _limit_memory(memory)
+    env_extra = dict(env or {})
 
     class LoggedKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw):
@@ -112,6 +114,8 @@ def _logged_kernel_manager(log, memory: int | None = None, started: list | None 
                 env = dict(kw.get("env") or os.environ)
                 env.setdefault("MALLOC_ARENA_MAX", "4")
                 kw["env"] = env
+            if env_extra:
+                kw["env"] = {**(kw.get("env") or os.environ), **env_extra}
             result = await super().start_kernel(**kw)
             if started is not None:
                 started.append(self)
@@ -135,14 +139,15 @@ def _kill(managers: list) -> None:
 
 def execute(notebook: Path, *, kernel: str, cwd: Path, timeout: int, log_path: Path,
             record: dict | None = None, memory: int | None = None, deadline: float | None = None,
-            time_limit: int | None = None) -> Execution:
+            time_limit: int | None = None, env: dict | None = None) -> Execution:
     """Run ``notebook`` in place (papermill reads it, then saves after every cell).
 
     ``record``: entries to set in the notebook's papermill metadata afterwards (papermill
     writes the staging path as input and output; the runner records the real ones).
     ``memory``: the kernel's address-space limit in bytes. ``deadline``: a
     ``time.perf_counter()`` moment at which the kernel is killed (``time_limit`` seconds
-    after the report started, named in the error).
+    after the report started, named in the error). ``env``: variables added to the kernel's
+    environment (where the report keeps its results, see ``history``).
     """
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -173,7 +178,7 @@ def execute(notebook: Path, *, kernel: str, cwd: Path, timeout: int, log_path: P
             papermill.execute_notebook(
                 str(notebook), str(notebook), kernel_name=kernel, cwd=str(cwd), progress_bar=False,
                 execution_timeout=timeout, start_timeout=120,
-                kernel_manager_class=_logged_kernel_manager(log, memory, started), shutdown_kernel="immediate",
+                kernel_manager_class=_logged_kernel_manager(log, memory, started, env), shutdown_kernel="immediate",
                 on_cell_execute=on_cell_execute,
             )
         except PapermillExecutionError as exc:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from cityanalytics.report import execute, export, layout, manifest, params, publish
+from cityanalytics.report import execute, export, history, layout, manifest, params, publish
 
 OUTPUT_FILES = ("report.ipynb", "report.html", "report.pdf", "kernel.log")
 SETUP_CELL = (
@@ -109,7 +109,8 @@ def _attempt(job: Job, meta: dict, t0: float) -> dict:
             error = _make(job, staging, meta, timings)
         timings["total"] = round(time.perf_counter() - t0, 3)
         meta["timings"] = timings
-        _finish(meta, t0, error, [name for name in OUTPUT_FILES if (staging / name).exists()] + ["manifest.json"])
+        _finish(meta, t0, error, [name for name in OUTPUT_FILES if (staging / name).exists()] + ["manifest.json"]
+                + ([f"{history.RESULTS}/{history.INDEX}"] if history.has_results(staging) else []))
         if error is not None and (staging / "report.ipynb").exists() and error.get("phase") != "output_limit" \
                 and _output_bytes(staging / "report.ipynb") <= job.max_output:
             try:  # a readable page of the failed notebook, code shown, for whoever fixes it
@@ -215,6 +216,8 @@ def _make(job: Job, staging: Path, meta: dict, timings: dict) -> dict | None:
                     "output_path": manifest.relative(job.target / "report.ipynb", job.root),
                     "parameters": job.injected},
             memory=job.memory, deadline=deadline, time_limit=job.time_limit,
+            env=history.runner_env(staging / history.RESULTS, job.target.parents[2 if job.unit else 1], job.run,
+                                   job.unit, job.period),
         )
         timings["execute"] = round(run.seconds, 3)
         timings["cells"] = round(run.cells_seconds, 3)
