@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     files = write_demo(args.out, seed=args.seed, n_cases=args.cases, fmt=args.format)
+    from .boundaries import write_boundaries
+
+    files["boundaries"] = write_boundaries(args.out)  # synthetic unit polygons for the maps
     print(f"{LABEL_ZH} (synthetic demo data) seed={args.seed}")
     for name, path in files.items():
         print(f"  {name:<13} {path}")

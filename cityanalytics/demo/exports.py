@@ -415,4 +415,7 @@ def write_exports(canonical_dir: str | Path, workspace_dir: str | Path) -> dict[
         "unit_changes": [write_unit_changes(_canonical(src, "unit_changes"), out)],
     }
     files["workspace"] = recipe.write_workspace(root, districts)
+    from .boundaries import write_boundaries  # the units' synthetic boundaries, for the maps
+
+    files["workspace"] = [*files["workspace"], write_boundaries(root)]
     return files

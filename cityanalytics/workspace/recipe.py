@@ -22,7 +22,7 @@ import yaml
 from cityanalytics import schemas
 from cityanalytics.io.derive import DeriveError, Rule, check_rule
 
-RECIPE_KEYS = ("name", "source", "synthetic", "as_of", "tables")
+RECIPE_KEYS = ("name", "source", "synthetic", "as_of", "tables", "boundaries")
 TABLE_KEYS = ("files", "database", "sql", "encoding", "sheet", "aliases", "constants", "derive", "date_formats",
               "decimal", "value_fixes", "time_limits")
 TIME_LIMIT_KEYS = ("column", "hours_by_subcategory", "working_hours", "default")
@@ -124,6 +124,7 @@ class Recipe:
     synthetic: bool
     as_of: str | None
     tables: dict[str, TableRecipe]
+    boundaries: str | None = None  # GeoJSON of the units for maps, relative to the workspace
 
 
 def _natural(text: str) -> list:
@@ -157,7 +158,7 @@ def read_recipe(path: str | Path) -> Recipe:
     unknown = [k for k in raw if k not in RECIPE_KEYS]
     if unknown:
         raise fail(str(unknown[0]), f"unknown key; a recipe has {', '.join(RECIPE_KEYS)}")
-    for key in ("name", "source"):
+    for key in ("name", "source", "boundaries"):
         if raw.get(key) is not None and not isinstance(raw[key], str):
             raise fail(key, f"expected text, got {raw[key]!r}")
     if not isinstance(raw.get("synthetic", False), bool):
@@ -174,7 +175,8 @@ def read_recipe(path: str | Path) -> Recipe:
             raise fail(f"tables.{name}", f"not a canonical table; the tables are {', '.join(schemas.TABLES)}")
         tables[name] = _check_table(name, block, root, lambda key, problem, n=name: fail(f"tables.{n}{key}", problem))
     return Recipe(path=path, root=root, name=raw.get("name"), source=raw.get("source"),
-                  synthetic=bool(raw.get("synthetic", False)), as_of=as_of, tables=tables)
+                  synthetic=bool(raw.get("synthetic", False)), as_of=as_of, tables=tables,
+                  boundaries=raw.get("boundaries"))
 
 
 def _check_moment(value: Any, fail) -> str:
