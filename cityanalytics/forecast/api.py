@@ -152,6 +152,9 @@ def forecast_coverage(series: CoverageSeries, target: Target | None = None, *, m
         out["deadline_q"] = np.where((hd >= 1)[:, None], np.quantile(dl, probs, axis=1).T, np.nan)
         reach = (dl >= t[:, None] - 1e-9).mean(axis=1)
         out["p_reach"] = np.where((hd >= 1) & ~np.isnan(t), reach, np.nan)
+        # per forecast month: P(coverage at or above the target); paths never fall, so also P(reached by then)
+        above = (shares >= np.nan_to_num(t, nan=np.inf)[:, None, None] - 1e-9).mean(axis=1)
+        out["p_month"] = np.where(np.isnan(t)[:, None], np.nan, above)
         fp = first_passage(shares, np.nan_to_num(t, nan=np.inf))
         out["fp_q"] = np.where(~np.isnan(t)[:, None], passage_quantiles(fp, fp_probs), np.nan)
         return out
@@ -162,6 +165,7 @@ def forecast_coverage(series: CoverageSeries, target: Target | None = None, *, m
     deadline_q = sim.get("deadline_q", np.full((r, q_n), np.nan))
     p_reach = sim.get("p_reach", np.full(r, np.nan))
     fp_q = sim.get("fp_q", np.full((r, q_n), np.nan))
+    p_month = sim.get("p_month", np.full((r, horizon), np.nan))
 
     share = series.share
     records, notes_all = [], {}
@@ -178,6 +182,7 @@ def forecast_coverage(series: CoverageSeries, target: Target | None = None, *, m
             notes.append(f"{month_text(series.months[j])}{counted}{what}{abs(size):.0f}(疑为数据更正),只用此后的数据拟合")
         if st == "complete":
             fan[i] = 1.0
+            p_month[i] = np.nan if np.isnan(thr[i]) else float(thr[i] <= 1 + 1e-9)
             deadline_q[i] = 1.0 if months_left[i] >= 1 else np.nan
             notes.append("已全部覆盖,覆盖率保持100%")
         elif st == "not_started":
@@ -250,7 +255,7 @@ def forecast_coverage(series: CoverageSeries, target: Target | None = None, *, m
     table = pd.DataFrame(records)
 
     bt_scores = B.scores(points, levels) if not points.empty else pd.DataFrame()
-    fan_frame = _fan_frame(series, rows, fan, probs, levels, model_of_row, horizon)
+    fan_frame = _fan_frame(series, rows, fan, probs, levels, model_of_row, horizon, p_month)
     spec = _spec(models, levels, n_paths, backtest_origins, backtest_step, backtest_horizon, series)
     res = ForecastResult(table=table, spec=spec, fan=fan_frame, backtest=bt_scores, points=points, target=target,
                          levels=levels, series=series)
@@ -310,8 +315,9 @@ def _ratio(needed: float, recent: float) -> float:
     return needed / recent
 
 
-def _fan_frame(series, rows, fan, probs, levels, model_of_row, horizon) -> pd.DataFrame:
-    """Long table: history rows (kind "observed") then forecast quantiles (kind "forecast"), percent."""
+def _fan_frame(series, rows, fan, probs, levels, model_of_row, horizon, p_month) -> pd.DataFrame:
+    """Long table: history rows (kind "observed") then forecast quantiles (kind "forecast"), percent;
+    ``p_target``: the probability that the month's coverage is at or above the target."""
     hist = series.to_frame()
     hist = pd.DataFrame({"unit_id": hist["unit_id"], "period": hist["period"], "kind": "observed",
                          "model": "", "value": hist["value"]})
@@ -329,6 +335,7 @@ def _fan_frame(series, rows, fan, probs, levels, model_of_row, horizon) -> pd.Da
         k = B.level_key(lv)
         d[f"lo{k}"] = 100 * fan[idx, :, 1 + 2 * j].ravel()
         d[f"hi{k}"] = 100 * fan[idx, :, 2 + 2 * j].ravel()
+    d["p_target"] = p_month[idx].ravel()
     return pd.concat([hist, pd.DataFrame(d)], ignore_index=True)
 
 

@@ -98,3 +98,63 @@ def _panel(ax, res, unit, table, history_months, months_after_deadline):
     ax.tick_params(labelsize=8)
     for label in ax.get_xticklabels():
         label.set_rotation(30)
+
+
+def scoring_chart(scored: pd.DataFrame, observed: pd.DataFrame, units=None, ncols: int = 3, max_panels: int = 12):
+    """Earlier forecasts against what happened: per unit, each earlier origin's median and
+    intervals over the months since observed, and the observed coverage. ``scored`` is
+    ``scoring.score(...)``, ``observed`` is ``unit_id, period, value``; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    from cityanalytics.forecast.scoring import level_keys
+
+    names = dict(zip(scored["unit_id"], scored["unit_name"]))
+    if units is None:
+        units = sorted(names, key=lambda u: (u != CITY, str(names[u])))[:max_panels]
+    keys = level_keys(scored)
+    ncols = max(1, min(ncols, len(units)))
+    nrows = math.ceil(len(units) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False)
+    obs_all = observed.assign(unit_id=observed["unit_id"].astype(str), period=observed["period"].astype(str))
+    for ax, unit in zip(axes.ravel(), units):
+        rows = scored[scored["unit_id"] == unit]
+        obs = obs_all[obs_all["unit_id"] == unit].set_index("period")["value"]
+        first = pd.Period(rows["origin"].min(), freq="M")
+        last = pd.Period(rows["target_month"].max(), freq="M")
+        obs = obs[[first - 3 <= pd.Period(p, freq="M") <= last for p in obs.index]]
+        for origin, g in rows.sort_values("target_month").groupby("origin"):
+            start = obs.get(origin)  # the fan starts at the value observed at its origin
+            x = _x(([origin] if start is not None else []) + list(g["target_month"]))
+            for j, k in enumerate(reversed(keys)):
+                lo, hi = g[f"lo{k}"].to_numpy(), g[f"hi{k}"].to_numpy()
+                if start is not None:
+                    lo, hi = np.concatenate([[start], lo]), np.concatenate([[start], hi])
+                ax.fill_between(x, lo, hi, color="tab:blue", alpha=0.06 + 0.06 * j, lw=0,
+                                label=f"此前各期{k}%预测区间")
+            med = g["point"].to_numpy()
+            if start is not None:
+                med = np.concatenate([[start], med])
+            ax.plot(x, med, color="tab:blue", lw=0.8, ls="--", alpha=0.7, label="此前各期预测中位数")
+        ax.plot(_x(list(obs.index)), obs.to_numpy(), color="black", lw=1.6, marker="o", ms=2.5, label="实际")
+        outside = rows[~rows[f"in{keys[-1]}"]] if keys else rows.iloc[0:0]
+        if len(outside):
+            ax.scatter(_x(list(outside["target_month"])), outside["observed"], color="tab:red", marker="x", s=22,
+                       zorder=5, label=f"实际值落在{keys[-1]}%区间外")
+        hit = f"  {keys[0]}%区间命中{int(rows[f'in{keys[0]}'].sum())}/{len(rows)}" if keys else ""
+        ax.set_title(f"{names[unit]}{hit}", fontsize=10)
+        ax.set_ylabel("覆盖率(%)", fontsize=9)
+        ax.tick_params(labelsize=8)
+        for label in ax.get_xticklabels():
+            label.set_rotation(30)
+    for a in axes.ravel()[len(units):]:
+        a.set_visible(False)
+    handles, labels = [], []
+    for a in axes.ravel()[:len(units)]:  # one legend entry per label, from whichever panel has it
+        for h, lab in zip(*a.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), frameon=False, fontsize=9)
+    fig.tight_layout(rect=(0, 0.1 if len(labels) > 3 else 0.06, 1, 1))
+    return fig

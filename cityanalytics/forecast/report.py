@@ -123,3 +123,60 @@ def show_method(res: ForecastResult) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(E(res.spec)))
+
+
+# --- did earlier forecasts come true ---------------------------------------------------------
+
+def score_earlier(res: ForecastResult) -> dict:
+    """The same run's earlier stored forecasts scored against this run's observed series
+    (kept in ``res.extra["scoring"]``): runs (earlier periods with forecasts), scored rows,
+    observed values, and whether this is a report run (one that stores and reads results)."""
+    if "scoring" not in res.extra:
+        from cityanalytics.forecast import scoring
+        from cityanalytics.report import history
+
+        earlier = history.earlier("forecasts")
+        observed = scoring.observed_frame(res.series)
+        res.extra["scoring"] = {"runs": len(earlier), "observed": observed,
+                                "scored": scoring.score(scoring.combine(earlier), observed),
+                                "stored": history.context().results_dir is not None}
+    return res.extra["scoring"]
+
+
+def save_forecasts(res: ForecastResult | None) -> None:
+    """Keep this run's forecasts, and its scores of earlier ones, with the report (results/),
+    so the next period's run can score them. Nothing is written outside a report run."""
+    if res is None:
+        return
+    from cityanalytics.forecast import scoring
+    from cityanalytics.report import history
+
+    history.save("forecasts", scoring.forecasts_frame(res))
+    scored = score_earlier(res)["scored"]
+    if len(scored):
+        history.save("forecast_scores", scored)
+
+
+def show_scoring(res: ForecastResult | None) -> None:
+    """Section 上期预测兑现情况: sentences, the running record by model and by unit, and the
+    earlier forecasts' fans against what happened."""
+    if res is None:
+        return
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
+
+    from cityanalytics.forecast import scoring
+    from cityanalytics.forecast.plots import scoring_chart
+
+    s = score_earlier(res)
+    scored = s["scored"]
+    text = scoring.sentences(scored, s["runs"], stored=s["stored"])
+    display(Markdown("\n\n".join(E(t) for t in text)))
+    if scored.empty:
+        return
+    display(scoring.summary_table(scored, "model"))
+    display(scoring.summary_table(scored, "unit_id", names={u: res.series.name(u) for u in scored["unit_id"].unique()}))
+    fig = scoring_chart(scored, s["observed"])
+    display(fig)
+    plt.close(fig)
+    display(Markdown(E(scoring.METHOD)))
