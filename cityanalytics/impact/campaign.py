@@ -3,6 +3,11 @@
 Built from the canonical ``campaigns`` table (one row per campaign x unit x phase) or from
 dates typed in a notebook. A campaign whose units start on different dates is a staggered
 roll-out; ``adoption`` holds each unit's first day either way.
+
+A policy that stays (no last day: a regulation, a sorting scheme rolled out district by
+district) has an open end: its last phase ends on ``OPEN_END``, a date after any data, so the
+analyses read it as in force to the end of the data (no post-campaign period, nothing
+decays). ``Campaign.open_ended`` says so and the descriptions print 起持续实施.
 """
 
 from __future__ import annotations
@@ -10,6 +15,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pandas as pd
+
+# The last day of a phase without one. Far enough out that shifting a campaign by years (the
+# placebo dates of the robustness checks) keeps it open; every end at or after
+# ``_OPEN_FROM`` reads as open.
+OPEN_END = pd.Timestamp("2199-12-31")
+_OPEN_FROM = pd.Timestamp("2150-01-01")
+
+
+def is_open_end(day) -> bool:
+    return day is not None and pd.Timestamp(day) >= _OPEN_FROM
+
+
+def _day_or_open(value) -> pd.Timestamp:
+    """A phase's last day; None, NaT, "" or "open"/"持续" mean no last day (OPEN_END)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "open", "none", "持续", "至今")):
+        return OPEN_END
+    day = pd.Timestamp(value)
+    if pd.isna(day):
+        return OPEN_END
+    return day.normalize()
 
 
 @dataclass(frozen=True)
@@ -22,6 +47,14 @@ class Phase:
     @property
     def days(self) -> int:
         return int((self.end - self.start).days) + 1
+
+    @property
+    def open_ended(self) -> bool:
+        return is_open_end(self.end)
+
+    def describe_zh(self) -> str:
+        return f"{self.name} {self.start:%Y-%m-%d}起持续实施" if self.open_ended else \
+            f"{self.name} {self.start:%Y-%m-%d}至{self.end:%Y-%m-%d}"
 
 
 @dataclass(frozen=True)
@@ -49,11 +82,17 @@ class Campaign:
     def staggered(self) -> bool:
         return len(set(self.adoption.values())) > 1
 
+    @property
+    def open_ended(self) -> bool:
+        """No last day: in force to the end of the data."""
+        return is_open_end(self.end)
+
     def describe_zh(self) -> str:
-        parts = [f"{p.name} {p.start:%Y-%m-%d}至{p.end:%Y-%m-%d}" for p in self.phases]
+        parts = [p.describe_zh() for p in self.phases]
         if self.staggered:
+            stays = ",推行后持续实施" if self.open_ended else ""
             return (f"{self.name_zh}:{len(self.units)} 个单位分批推行,"
-                    f"最早 {min(self.adoption.values()):%Y-%m-%d},最晚 {max(self.adoption.values()):%Y-%m-%d}")
+                    f"最早 {min(self.adoption.values()):%Y-%m-%d},最晚 {max(self.adoption.values()):%Y-%m-%d}{stays}")
         return f"{self.name_zh}:" + ";".join(parts) + f";覆盖 {len(self.units)} 个单位"
 
     def with_window(self, start, end) -> "Campaign":
@@ -88,7 +127,8 @@ class Campaign:
             rows = harmonize_units(rows, unit_changes)
         rows["unit_id"] = rows["unit_id"].astype(str)
         rows["start_date"] = pd.to_datetime(rows["start_date"]).dt.normalize()
-        rows["end_date"] = pd.to_datetime(rows["end_date"]).dt.normalize()
+        # A blank last day is a policy that stays (open end).
+        rows["end_date"] = pd.to_datetime(rows["end_date"]).dt.normalize().fillna(OPEN_END)
         order = rows["phase_order"].astype(int) if "phase_order" in rows else 1
         rows["phase_order"] = order
         phases = []
@@ -111,18 +151,25 @@ class Campaign:
     @classmethod
     def from_dates(cls, name_zh: str, phases, units, outcomes=(), campaign_id: str = "custom",
                    adoption: dict | None = None) -> "Campaign":
-        """phases: ``[(name, start, end), ...]`` or ``{name: [start, end]}``; adoption: for a
-        staggered roll-out, ``{unit: first day}`` (then phases may be empty)."""
+        """phases: ``[(name, start, end), ...]`` or ``{name: [start, end]}``; an end of None
+        (or a phase given as ``(name, start)``) is a policy that stays: in force to the end of
+        the data. adoption: for a staggered roll-out, ``{unit: first day}``; without phases it
+        is a policy that stays once adopted (one open phase 推行 from the first adoption)."""
         if isinstance(phases, dict):
-            phases = [(k, *v) for k, v in phases.items()]
-        ph = tuple(Phase(str(n), pd.Timestamp(a).normalize(), pd.Timestamp(b).normalize(), i)
-                   for i, (n, a, b) in enumerate(phases, start=1))
+            phases = [(k, *(v if isinstance(v, (list, tuple)) else [v])) for k, v in phases.items()]
+        ph = []
+        for i, item in enumerate(phases or (), start=1):
+            if len(item) not in (2, 3):
+                raise ValueError(f"phase {item!r}: expected (name, start) or (name, start, end)")
+            n, a = item[0], item[1]
+            ph.append(Phase(str(n), pd.Timestamp(a).normalize(), _day_or_open(item[2] if len(item) == 3 else None), i))
+        ph = tuple(ph)
         units = tuple(str(u) for u in units)
         if adoption:
             adoption = {str(k): pd.Timestamp(v).normalize() for k, v in adoption.items()}
             units = tuple(sorted(adoption))
             if not ph:
-                raise ValueError("a staggered campaign needs a phase giving its last day, e.g. [('推行', start, end)]")
+                ph = (Phase("推行", min(adoption.values()), OPEN_END, 1),)
         else:
             if not ph:
                 raise ValueError("give at least one phase: [(name, start, end), ...]")

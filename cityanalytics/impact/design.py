@@ -7,18 +7,23 @@ series and the difference-in-differences models, so both estimate the same quant
 
 Columns (names as they appear in coefficient tables):
 
-- ``trend``: years since the first day of data.
+- ``trend``: years since the first day of data; on quarterly and yearly data the period index
+  (0, 1, 2 ... quarters or years), so its coefficient is the change per quarter or per year.
 - ``sin{k}``/``cos{k}``: Fourier terms of the day of year (period 365.25 days), k = 1..order;
-  or ``month_{m}`` dummies (January is the reference).
+  or ``month_{m}`` dummies (January is the reference). Quarterly data: harmonics of the
+  quarter (period 4: ``sin1``, ``cos1``, ``cos2``), or ``quarter_{q}`` dummies (Q1 is the
+  reference; ``seasonality="quarter"`` or ``"month"``). Yearly data: none.
 - ``dow_{d}``: day-of-week dummies (daily data; Monday is the reference); on weekly and
   monthly data ``weekend_share``, the share of Saturdays and Sundays in the period (a month
   with five weekends has fewer cases per day).
 - ``sf_{a}_{b}``: days a..b around the Spring Festival (春节, Lunar New Year's day = 0);
-  five bins on daily data, one window (-3..+10) on weekly and monthly data.
+  five bins on daily data, one window (-3..+10) on weekly and monthly data (none on
+  quarterly and yearly data: the festival always falls in the first quarter).
 - ``holiday``: statutory holidays falling on a weekday; ``makeup_workday``: 调休 Saturdays
   and Sundays worked (official calendar from ``chinese_calendar``; none where it has no data).
 - campaign terms: ``phase:<name>`` (share of days in the phase), ``campaign`` (share in the
-  whole window), ``slope`` (months since the start, inside the window), ``post`` (after the
+  whole window), ``slope`` (months since the start, inside the window; quarters or years on
+  quarterly and yearly data, 0 in the period the campaign starts), ``post`` (after the
   end: exp(-days since end / tau), i.e. a decay with half-life tau x ln 2; tau = inf is a
   persistent level).
 """
@@ -32,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from cityanalytics.impact.campaign import Campaign
+from cityanalytics.impact.panel import PERIOD_INDEXED, period_number, period_start
 
 # Lunar New Year's day (春节 正月初一), 2010-2035.
 SPRING_FESTIVAL = pd.to_datetime([
@@ -53,6 +59,7 @@ class DayAxis:
         ends = pd.DatetimeIndex(periods["period_end"])
         lo = starts[0] if window is None else max(starts[0], pd.Timestamp(window[0]))
         hi = ends[-1] if window is None else min(ends[-1], pd.Timestamp(window[1]))
+        self.starts = starts
         self.days = pd.date_range(lo, hi, freq="D")
         self.pidx = np.searchsorted(starts.values, self.days.values, side="right") - 1
         self.n = len(starts)
@@ -99,14 +106,23 @@ def time_columns(axis: DayAxis, freq: str, *, seasonality: str = "fourier", four
                  trend: bool = True, weekday: bool = True, spring_festival: bool = True,
                  holidays: bool = True) -> pd.DataFrame:
     """Intercept, trend, seasonality and calendar columns, one row per period. Yearly periods
-    get no seasonal or calendar terms: over a whole year they are the same every year."""
+    get no seasonal or calendar terms: over a whole year they are the same every year.
+    Quarterly periods get quarterly seasonality only (the Spring Festival is always in the
+    first quarter, and weekend and holiday shares hardly vary between years)."""
     if freq == "Y":
         seasonality, weekday, spring_festival, holidays = "none", False, False, False
+    if freq == "Q":
+        weekday, spring_festival, holidays = False, False, False
     cols: dict[str, np.ndarray] = {"const": np.ones(axis.n)}
     if trend:
-        cols["trend"] = axis.mean(axis.day_num / 365.25)
+        cols["trend"] = (period_number(axis.starts, freq).astype(float) if freq in PERIOD_INDEXED
+                         else axis.mean(axis.day_num / 365.25))
     doy = axis.days.day_of_year.to_numpy().astype(float)
-    if seasonality == "fourier":
+    if freq == "Q" and seasonality not in (None, "none"):
+        cols.update(_quarter_seasonality(axis.starts, seasonality, fourier_order))
+    elif seasonality == "quarter":
+        raise ValueError("seasonality='quarter' is for quarterly data (freq Q)")
+    elif seasonality == "fourier":
         for k in range(1, int(fourier_order) + 1):
             cols[f"sin{k}"] = axis.mean(np.sin(2 * np.pi * k * doy / 365.25))
             cols[f"cos{k}"] = axis.mean(np.cos(2 * np.pi * k * doy / 365.25))
@@ -142,17 +158,32 @@ def time_columns(axis: DayAxis, freq: str, *, seasonality: str = "fourier", four
     return out[keep]
 
 
+def _quarter_seasonality(starts: pd.DatetimeIndex, seasonality: str, order: int) -> dict[str, np.ndarray]:
+    """Quarter-of-year terms, one value per period: harmonics of period 4 (at most three:
+    sin1, cos1 and cos2 span the quarter dummies) or dummies for Q2..Q4."""
+    q = ((pd.DatetimeIndex(starts).month.to_numpy() - 1) // 3).astype(float)
+    if seasonality == "fourier":
+        out = {"sin1": np.sin(np.pi * q / 2), "cos1": np.cos(np.pi * q / 2)}
+        if int(order) >= 2:
+            out["cos2"] = np.cos(np.pi * q)
+        return out if int(order) >= 1 else {}
+    if seasonality in ("quarter", "month"):
+        return {f"quarter_{k}": (q == k - 1).astype(float) for k in (2, 3, 4)}
+    raise ValueError(f"seasonality must be 'fourier', 'quarter' or 'none', got {seasonality!r}")
+
+
 def _share(axis: DayAxis, start, end) -> np.ndarray:
     inside = (axis.days >= pd.Timestamp(start)) & (axis.days <= pd.Timestamp(end))
     return np.asarray(inside, dtype=float)
 
 
 def campaign_columns(axis: DayAxis, campaign: Campaign, *, effect: str = "phases", slope: bool = False,
-                     start=None) -> pd.DataFrame:
+                     start=None, freq: str | None = None) -> pd.DataFrame:
     """Campaign terms without the post-campaign column (see ``post_column``).
 
     effect: ``phases`` (one share column per phase) or ``level`` (one for the whole window);
-    slope: add the months since the start, inside the window (a change of slope).
+    slope: add the months since the start, inside the window (a change of slope); with
+        ``freq`` Q or Y, the quarters or years since the period the campaign starts in.
     start: for a unit adopting on its own date, shift every phase by (start - campaign start).
     """
     shift = pd.Timedelta(0) if start is None else pd.Timestamp(start) - campaign.start
@@ -166,7 +197,11 @@ def campaign_columns(axis: DayAxis, campaign: Campaign, *, effect: str = "phases
         raise ValueError(f"effect must be 'phases' or 'level', got {effect!r}")
     if slope:
         inside = _share(axis, campaign.start + shift, campaign.end + shift)
-        cols["slope"] = axis.mean(inside * axis.offset(campaign.start + shift) / DAYS_PER_MONTH)
+        if freq in PERIOD_INDEXED:
+            k = period_number(axis.starts, freq, origin=period_start([campaign.start + shift], freq)[0])
+            cols["slope"] = axis.mean(inside) * k + 0.0  # + 0.0: no -0.0 before the start
+        else:
+            cols["slope"] = axis.mean(inside * axis.offset(campaign.start + shift) / DAYS_PER_MONTH)
     return pd.DataFrame(cols)
 
 

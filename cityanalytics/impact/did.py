@@ -31,11 +31,11 @@ from cityanalytics.impact import design as D
 from cityanalytics.impact import fitting
 from cityanalytics.impact.campaign import Campaign
 from cityanalytics.impact.its import _label, _window
-from cityanalytics.impact.panel import exposure_offset
+from cityanalytics.impact.panel import check_freq, exposure_offset
 from cityanalytics.impact.within import FEFit, RankDeficientError, factorize, ols_fe, poisson_fe
 from cityanalytics.results import AnalysisResult
 
-DEFAULT_WINDOW = {"D": (14, 60), "W": (8, 26), "M": (6, 12), "Y": (3, 5)}
+DEFAULT_WINDOW = {"D": (14, 60), "W": (8, 26), "M": (6, 12), "Q": (4, 8), "Y": (3, 5)}
 
 
 @dataclass
@@ -86,7 +86,7 @@ class Prepared:
 def prepare(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", treated=None, controls=None,
             model: str | None = None, freq: str | None = None, covariates=None,
             exposure: str | None = None, weights: str | None = None) -> Prepared:
-    freq = freq or panel.attrs.get("freq") or "M"
+    freq = check_freq(freq or panel.attrs.get("freq") or "M")
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
     missing = [c for c in covariates if c not in panel.columns]
     if missing:
@@ -167,7 +167,7 @@ def _unit_terms(prep: Prepared, campaign: Campaign, effect: str, slope: bool) ->
     (a staggered roll-out shifts every phase by the unit's start minus the campaign's)."""
     df = prep.df
     cache: dict = {}
-    names = list(D.campaign_columns(prep.axis, campaign, effect=effect, slope=slope).columns)
+    names = list(D.campaign_columns(prep.axis, campaign, effect=effect, slope=slope, freq=prep.freq).columns)
     blocks = []
     for u, idx in prep.groups().items():
         if u not in prep.treated:
@@ -175,7 +175,8 @@ def _unit_terms(prep: Prepared, campaign: Campaign, effect: str, slope: bool) ->
         start = campaign.adoption.get(u, campaign.start)
         key = pd.Timestamp(start)
         if key not in cache:
-            cache[key] = D.campaign_columns(prep.axis, campaign, effect=effect, slope=slope, start=start)
+            cache[key] = D.campaign_columns(prep.axis, campaign, effect=effect, slope=slope, start=start,
+                                            freq=prep.freq)
         cols = cache[key]
         names = list(cols.columns)
         blocks.append((idx, cols.to_numpy()[df["t"].to_numpy()[idx]]))
@@ -382,9 +383,11 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
         prep.df = prep.df[prep.df["t"] <= keep_t].reset_index(drop=True)
     if post not in ("decay", "level", "exclude"):
         raise ValueError(f"post must be 'decay', 'level' or 'exclude', got {post!r}")
+    if campaign.open_ended:
+        post = "open"  # a policy that stays: in force to the end of the data
     fit, names, profile, best_h, X = static_fit(prep, campaign, effect=effect, slope=slope, post=post,
                                                 half_life=half_life, ssc=ssc, level=level)
-    table = _rows(fit, names, level, prep.log_scale, lambda term: _label(term, post))
+    table = _rows(fit, names, level, prep.log_scale, lambda term: _label(term, post, prep.freq))
     diag = {"n_obs": fit.n, "n_treated": len(prep.treated), "n_control": len(prep.controls),
             "treated_before_data": early, "treated_before_data_names": [names_of.get(u, u) for u in early],
             "data_start": prep.window[0],

@@ -127,12 +127,15 @@ def resolve_outcome(outcome, tables: dict, subcategories=()) -> Outcome:
 
 
 def infer_freq(periods: pd.Series, asked: str) -> str:
-    """Monthly for periods written YYYY-MM, yearly for YYYY; otherwise (dates) the run's."""
+    """Monthly for periods written YYYY-MM, quarterly for 2024Q1 / 2024年第1季度, yearly for
+    YYYY; otherwise (dates) the run's."""
     text = periods.dropna().astype(str)
     if len(text) and text.str.fullmatch(r"\d{4}-\d{1,2}").all():
         return "M"
     if len(text) and text.str.fullmatch(r"\d{4}").all():
         return "Y"
+    if len(text) and text.str.fullmatch(r"\d{4}\s*-?\s*[Qq][1-4]|\d{4}\s*年\s*第?\s*[1-4一二三四]\s*季度?").all():
+        return "Q"
     return asked
 
 

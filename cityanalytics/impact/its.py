@@ -42,7 +42,7 @@ from cityanalytics.impact import design as D
 from cityanalytics.impact import fitting
 from cityanalytics.impact import variance as V
 from cityanalytics.impact.campaign import Campaign
-from cityanalytics.impact.panel import DAYS_PER, aggregate, exposure_offset
+from cityanalytics.impact.panel import DAYS_PER, PER_ZH, aggregate, check_freq, exposure_offset
 from cityanalytics.results import AnalysisResult
 
 FAMILIES = ("poisson", "negbin", "gaussian")
@@ -100,7 +100,7 @@ def build_design(series: pd.DataFrame, campaign: Campaign, freq: str, *, effect=
     axis = D.DayAxis(series[["period", "period_end"]].reset_index(drop=True), window)
     base = D.time_columns(axis, freq, seasonality=seasonality, fourier_order=fourier_order, trend=trend,
                           weekday=weekday, spring_festival=spring_festival, holidays=holidays)
-    camp = D.campaign_columns(axis, campaign, effect=effect, slope=slope)
+    camp = D.campaign_columns(axis, campaign, effect=effect, slope=slope, freq=freq)
     return axis, base, camp
 
 
@@ -118,19 +118,23 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
     effect: ``phases`` (one effect per phase) or ``level`` (one for the whole window);
     slope: add a change of slope inside the window.
     post: ``decay`` (exponential decay after the end, half-life profiled), ``level`` (a
-        persistent shift after the end), ``exclude`` (drop the periods after the end).
+        persistent shift after the end), ``exclude`` (drop the periods after the end). A
+        campaign without a last day (``Campaign.open_ended``: a policy that stays) has no
+        post period: its terms run to the end of the data and ``post`` reads ``open``.
     exposure: for counts, a panel column (population, households, road length ...) summed
         over the units, whose log is the offset instead of log(days): the effect is then on
         the rate per unit of exposure per period (a partial period counts its share of days).
     weights: a continuous outcome is averaged over the units with these weights (a column
         such as population: the covered area's per-capita value, not the mean of its units').
     """
-    freq = freq or panel.attrs.get("freq") or "M"
+    freq = check_freq(freq or panel.attrs.get("freq") or "M")
     family = family or ("poisson" if outcome == "count" else "gaussian")
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
     if post not in ("decay", "level", "exclude"):
         raise ValueError(f"post must be 'decay', 'level' or 'exclude', got {post!r}")
+    if campaign.open_ended:
+        post = "open"  # in force to the end of the data: nothing after it to model
     chosen, label = _select_units(panel, campaign, units)
     window = _window(panel)
     if campaign.start <= window[0]:
@@ -256,7 +260,7 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
         lo, hi = b - z * s, b + z * s
         xj = Xm[:, j]
         term_days = float(np.sum(days * (xj > 0))) if term == "post" else float(np.sum(days * xj))
-        row = {"term": term, "label_zh": _label(term, post), "coef": b, "se": s, "ci_low": lo, "ci_high": hi,
+        row = {"term": term, "label_zh": _label(term, post, freq), "coef": b, "se": s, "ci_low": lo, "ci_high": hi,
                "t": b / s if s > 0 else np.nan, "p_value": 2 * stats.t.sf(abs(b / s), df_t) if s > 0 else np.nan,
                "days": term_days}
         if count:
@@ -336,10 +340,13 @@ def _pct(x: float) -> float:
     return 100 * math.expm1(x) if x < 700 else math.inf
 
 
-def _label(term: str, post: str = "decay") -> str:
+def _label(term: str, post: str = "decay", freq: str = "M") -> str:
+    """Chinese label of a campaign term; the slope is per month, or per quarter / year on
+    quarterly and yearly data (where it counts periods)."""
     if term.startswith("phase:"):
         return term.split(":", 1)[1] + "阶段"
     if term == "post":
         return "活动结束时(此后衰减)" if post == "decay" else "活动结束后(持续)"
-    return {"campaign": "活动期间", "slope": "活动期间斜率变化(每月)"}.get(term, term)
+    per = PER_ZH[freq] if freq in ("Q", "Y") else "每月"
+    return {"campaign": "活动期间", "slope": f"活动期间斜率变化({per})"}.get(term, term)
 

@@ -12,26 +12,53 @@ over every unit and period, so a unit-month without a case is a 0, not a gap.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-FREQS = {"D": "day", "W": "week", "M": "month", "Y": "year"}
-FREQ_ZH = {"D": "日", "W": "周", "M": "月", "Y": "年"}
-DAYS_PER = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Y": 365.25}
+FREQS = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
+# Chinese for readers: FREQ_ZH + "度" (日度/周度/月度/季度/年度), PERIOD_ZH after a count
+# ("3 个季度", "5 年"), PER_ZH for a rate ("每季度").
+FREQ_ZH = {"D": "日", "W": "周", "M": "月", "Q": "季", "Y": "年"}
+PERIOD_ZH = {"D": "天", "W": "周", "M": "个月", "Q": "个季度", "Y": "年"}
+PER_ZH = {"D": "每日", "W": "每周", "M": "每月", "Q": "每季度", "Y": "每年"}
+DAYS_PER = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Q": 365.25 / 4, "Y": 365.25}
+# Frequencies whose trend and slope terms count periods (quarter 0, 1, 2 ...): a quarter or a
+# year is the unit of time the series is read in, and day-level averaging would tilt the
+# trend by the unequal lengths of quarters and leap years.
+PERIOD_INDEXED = ("Q", "Y")
+_STEP = {"D": "D", "W": "W-MON", "M": "MS", "Q": "QS-JAN", "Y": "YS"}
+_NEXT = {"D": pd.DateOffset(days=1), "W": pd.DateOffset(days=7), "M": pd.offsets.MonthBegin(1),
+         "Q": pd.DateOffset(months=3), "Y": pd.DateOffset(years=1)}
+_QUARTER = re.compile(r"^\s*(\d{4})\s*[-/ ]?\s*[Qq]([1-4])\s*$")
+_QUARTER_ZH = re.compile(r"^\s*(\d{4})\s*年\s*(?:第\s*)?([1-4一二三四])\s*季度?\s*$")
+
+
+def duration_zh(days: float, freq: str = "D") -> str:
+    """A length of time for readers: days on daily to monthly data, quarters or years on
+    quarterly and yearly data (a half-life of 548 days reads 1.5 年); inf reads 无穷(不衰减)."""
+    if days is None or days != days:
+        return "—"
+    if np.isinf(days):
+        return "无穷(不衰减)"
+    if freq in PERIOD_INDEXED:
+        return f"{days / DAYS_PER[freq]:.1f} {PERIOD_ZH[freq]}"
+    return f"{days:.0f} 天"
 
 
 def check_freq(freq: str) -> str:
     f = str(freq).upper()
     if f not in FREQS:
-        raise ValueError(f"freq must be one of D (day), W (week), M (month), Y (year); got {freq!r}")
+        raise ValueError(f"freq must be one of D (day), W (week), M (month), Q (quarter), Y (year); got {freq!r}")
     return f
 
 
 def period_start(dates, freq: str) -> pd.DatetimeIndex:
-    """First day of the period each date falls in (weeks start on Monday)."""
+    """First day of the period each date falls in (weeks start on Monday, quarters on
+    1 January, 1 April, 1 July and 1 October)."""
     d = pd.DatetimeIndex(pd.to_datetime(dates)).normalize()
     if freq == "D":
         return d
@@ -39,7 +66,51 @@ def period_start(dates, freq: str) -> pd.DatetimeIndex:
         return d - pd.to_timedelta(d.day_of_week, unit="D")
     if freq == "Y":
         return d - pd.to_timedelta(d.day_of_year - 1, unit="D")
+    if freq == "Q":
+        return d.to_period("Q").to_timestamp()
     return d - pd.to_timedelta(d.day - 1, unit="D")
+
+
+def period_number(starts, freq: str, origin=None) -> np.ndarray:
+    """Whole periods from ``origin`` (default: the first of ``starts``) to each period start:
+    quarters for Q, years for Y, months for M (calendar arithmetic, not days)."""
+    d = pd.DatetimeIndex(pd.to_datetime(starts))
+    o = pd.Timestamp(origin) if origin is not None else (d[0] if len(d) else pd.Timestamp(0))
+    months = (d.year.to_numpy() - o.year) * 12 + (d.month.to_numpy() - o.month)
+    per = {"M": 1, "Q": 3, "Y": 12}
+    if freq not in per:
+        raise ValueError(f"period_number counts months, quarters or years, not {freq!r}")
+    return np.floor_divide(months, per[freq]).astype(np.int64)
+
+
+def parse_period_labels(values: pd.Series) -> pd.Series:
+    """Dates from period labels as bureaus write them: 2024-03-01, 2024-03, 2024 (a year),
+    2024Q1 / 2024-Q1 / 2024年第1季度 (a quarter). A label that is none of these is an error
+    naming it."""
+    text = values.astype(str).str.strip()
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    zh = {"一": 1, "二": 2, "三": 3, "四": 4}
+    for pattern in (_QUARTER, _QUARTER_ZH):
+        m = text.str.extract(pattern)
+        hit = m[0].notna()
+        if hit.any():
+            q = m.loc[hit, 1].map(lambda c: zh.get(c, c)).astype(int)
+            out[hit] = pd.to_datetime(dict(year=m.loc[hit, 0].astype(int), month=3 * (q - 1) + 1, day=1))
+    rest = out.isna() & values.notna()
+    if rest.any():
+        years = text[rest].str.fullmatch(r"\d{4}")
+        out[rest & years.reindex(out.index, fill_value=False)] = pd.to_datetime(
+            text[rest][years] + "-01-01").astype("datetime64[ns]")
+        left = out.isna() & values.notna()
+        if left.any():
+            parsed = pd.to_datetime(text[left], errors="coerce", format="mixed")
+            bad = parsed.isna()
+            if bad.any():
+                first = text[left][bad]
+                raise ValueError(f"period labels not understood as dates, months (2024-03), quarters (2024Q1) "
+                                 f"or years (2024): {', '.join(map(repr, first.head(5)))} (rows {', '.join(map(str, first.index[:5]))})")
+            out[left] = parsed.astype("datetime64[ns]")
+    return out
 
 
 def period_grid(start, end, freq: str) -> pd.DataFrame:
@@ -47,15 +118,12 @@ def period_grid(start, end, freq: str) -> pd.DataFrame:
     freq = check_freq(freq)
     start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
     first = period_start([start], freq)[0]
-    step = {"D": "D", "W": "W-MON", "M": "MS", "Y": "YS"}[freq]
-    starts = pd.date_range(first, end, freq=step)
+    starts = pd.date_range(first, end, freq=_STEP[freq])
     if freq == "W" and len(starts) and starts[0] != first:
         starts = starts.insert(0, first)
     if len(starts) == 0 or starts[0] != first:
         starts = pd.DatetimeIndex([first]).append(starts)
-    nxt = {"D": pd.DateOffset(days=1), "W": pd.DateOffset(days=7), "M": pd.offsets.MonthBegin(1),
-           "Y": pd.DateOffset(years=1)}[freq]
-    ends = pd.DatetimeIndex([s + nxt for s in starts]) - pd.Timedelta(days=1)
+    ends = pd.DatetimeIndex([s + _NEXT[freq] for s in starts]) - pd.Timedelta(days=1)
     lo = np.maximum(starts.values, np.datetime64(start, "ns"))
     hi = np.minimum(ends.values, np.datetime64(end, "ns"))
     days = ((hi - lo) / np.timedelta64(1, "D")).astype(int) + 1
@@ -151,7 +219,9 @@ def value_panel(frame: pd.DataFrame, value: str, *, unit_col: str = "unit_id", p
     p = df["period"]
     if isinstance(p.dtype, pd.PeriodDtype):
         p = p.dt.to_timestamp()
-    df["period"] = period_start(pd.to_datetime(p.astype(str) if p.dtype == object else p), freq)
+    elif not pd.api.types.is_datetime64_any_dtype(p):
+        p = parse_period_labels(p)  # 2024, 2024Q1, 2024-03 ... as written in an export
+    df["period"] = period_start(p, freq)
     df["unit_id"] = df["unit_id"].astype(str)
     df[value] = pd.to_numeric(df[value], errors="coerce").astype(float)
     df = df.groupby(["unit_id", "period"], as_index=False)[value].mean()

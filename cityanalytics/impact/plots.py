@@ -33,9 +33,11 @@ def _finite(*arrays) -> np.ndarray:
     return ok
 
 
-def shade_phases(ax, campaign, alpha: float = 0.6) -> None:
+def shade_phases(ax, campaign, alpha: float = 0.6, until=None) -> None:
+    """Phases shaded; a phase without a last day up to ``until`` (the last period drawn)."""
     for i, p in enumerate(campaign.phases):
-        ax.axvspan(p.start, p.end, color=PHASE_COLORS[i % len(PHASE_COLORS)], alpha=alpha, lw=0,
+        end = min(p.end, until) if until is not None else p.end
+        ax.axvspan(p.start, end, color=PHASE_COLORS[i % len(PHASE_COLORS)], alpha=alpha, lw=0,
                    label=f"{p.name}")
 
 
@@ -54,7 +56,7 @@ def plot_its(result, ax=None, per_day: bool = True, zoom_days: int | None = 540)
     count = o["family"] in ("poisson", "negbin")
     div = s["days"].to_numpy(dtype=float) if (count and per_day) else 1.0
     x = s["period"]
-    shade_phases(ax, camp)
+    shade_phases(ax, camp, until=s["period_end"].max())
     ax.plot(x, s["observed"] / div, color="0.55", lw=0.8, marker="." if len(s) < 200 else None, label="观测值")
     ax.plot(x, s["fitted"] / div, color="#1f77b4", lw=1.4, label="模型拟合")
     ax.plot(x, s["counterfactual"] / div, color="#d62728", lw=1.2, ls="--", label="反事实(无活动)")
@@ -127,7 +129,7 @@ def plot_event_study(result, ax=None, others=None, labels=None):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.axhline(0, color="0.3", lw=0.8)
     ax.axvline(-0.5, color="0.5", ls="--", lw=0.8)
-    unit = {"D": "日", "W": "周", "M": "月", "Y": "年"}.get(result.options.get("freq"), "期")
+    unit = {"D": "日", "W": "周", "M": "月", "Q": "季度", "Y": "年"}.get(result.options.get("freq"), "期")
     ax.set_xlabel(f"相对活动开始的时间({unit})")
     ax.set_ylabel("效应(%)" if result.options.get("scale") == "pct" else "效应")
     ax.set_title("事件研究:活动前后各期效应(前置期检验平行趋势)")

@@ -137,7 +137,7 @@ def analyse(workspace=None, campaign_id: str = "", *, data_dir=None, campaign_na
     source = workspace if workspace not in (None, "") else data_dir
     _check_choices(family=(family, ("poisson", "negbin")), did_model=(did_model, ("poisson", "ols")),
                    effect=(effect, ("phases", "level")), post=(post, ("decay", "level", "exclude")),
-                   control_group=(control_group, ("notyet", "never")), freq=(str(freq).upper(), ("D", "W", "M", "Y")))
+                   control_group=(control_group, ("notyet", "never")), freq=(str(freq).upper(), ("D", "W", "M", "Q", "Y")))
     freq = str(freq).upper()
     if source in (None, "") and tables is None:
         raise ValueError("give the workspace (a workspace folder or a folder of canonical tables)")

@@ -9,7 +9,9 @@ window (``did(effect="level", post="exclude")``: Poisson PML for counts, log rat
 
 - placebo dates: the whole campaign moved earlier, into the pre-campaign data only (the
   real campaign's periods are dropped), at several dates; an honest design finds nothing,
-  i.e. about 5% of placebo dates "significant" at the 5% level;
+  i.e. about 5% of placebo dates "significant" at the 5% level. On quarterly and yearly
+  panels the moves are whole quarters or years; a policy without a last day is moved as
+  such (in force to the end of the pre-campaign data);
 - placebo units: the campaign given to control units only (every subset of the controls of
   the treated group's size, or a sample of them), the real treated units left out;
 - leave-one-unit-out: the estimate without each unit in turn;
@@ -31,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from cityanalytics.impact.campaign import Campaign, Phase
+from cityanalytics.impact.panel import PERIOD_INDEXED, PERIOD_ZH, period_number, period_start
 from cityanalytics.results import AnalysisResult
 
 Estimator = Callable[[pd.DataFrame, Campaign], tuple[float, float, float]]
@@ -82,9 +85,24 @@ def default_estimator(method: str = "did", outcome: str = "count", model: str | 
     return est
 
 
-def shift_campaign(campaign: Campaign, days: int) -> Campaign:
-    """The same campaign ``days`` earlier (negative: later)."""
-    d = pd.Timedelta(days=int(days))
+# Placebo moves on quarterly and yearly panels, in periods: the step and the pre-period each
+# placebo keeps (a trend needs a few points before it).
+PLACEBO_STEP_PERIODS = {"Q": 1, "Y": 1}
+PLACEBO_MIN_PRE_PERIODS = {"Q": 8, "Y": 4}
+
+
+def shift_campaign(campaign: Campaign, days: int | None = None, *, periods: int | None = None,
+                   freq: str | None = None) -> Campaign:
+    """The same campaign ``days`` earlier (negative: later), or ``periods`` quarters / years /
+    months earlier (``freq`` Q, Y or M: calendar moves, so a campaign starting on 1 April
+    still starts on 1 April). A phase without a last day stays open."""
+    if periods is not None:
+        months = {"M": 1, "Q": 3, "Y": 12}.get(freq or "")
+        if months is None:
+            raise ValueError(f"shift by periods needs freq M, Q or Y, got {freq!r}")
+        d = pd.DateOffset(months=months * int(periods))
+    else:
+        d = pd.Timedelta(days=int(days))
     phases = tuple(Phase(p.name, p.start - d, p.end - d, p.order) for p in campaign.phases)
     return replace(campaign, phases=phases, adoption={u: t - d for u, t in campaign.adoption.items()},
                    unit_end={u: t - d for u, t in campaign.unit_end.items()})
@@ -118,27 +136,56 @@ def _result(rows: list[dict], actual: float, title: str, kind: str, alpha: float
 
 def placebo_dates(panel: pd.DataFrame, campaign: Campaign, estimator: Estimator | None = None, *,
                   step_days: int = 91, min_pre_days: int = 730, max_placebos: int = 12, alpha: float = 0.05,
-                  log_scale: bool = True, actual: float | None = None) -> CheckResult:
+                  log_scale: bool = True, actual: float | None = None, step_periods: int | None = None,
+                  min_pre_periods: int | None = None) -> CheckResult:
     """The campaign moved back by multiples of ``step_days`` inside the pre-campaign data
     (which ends the day before the real start); each placebo keeps ``min_pre_days`` of data
-    before it and its whole window before the real start."""
+    before it and its whole window before the real start. On a quarterly or yearly panel the
+    moves are whole periods (``step_periods``, default 1; ``min_pre_periods``, default 8
+    quarters or 4 years). A policy without a last day is moved as such: each placebo runs
+    from its start to the end of the pre-campaign data."""
     estimator = estimator or default_estimator()
+    freq = panel.attrs.get("freq")
     real_start = min(campaign.adoption.values()) if campaign.adoption else campaign.start
     pre = panel[panel["period_end"] < real_start].copy()
     pre.attrs.update(panel.attrs)
     first = pre["period"].min()
-    # The placebo window must end before the real start: shift by at least its length.
-    length = (campaign.end - min(campaign.start, real_start)).days + 1
     rows = []
-    for k in range(max_placebos):
-        fake = shift_campaign(campaign, length + k * step_days)
-        if fake.start - pd.Timedelta(days=min_pre_days) < first:
-            break
-        e, s, p = _safe(estimator, pre, fake)
-        rows.append({"label": f"{fake.start:%Y-%m-%d}", "shift_days": (campaign.start - fake.start).days,
-                     "estimate": e, "se": s, "p_value": p})
-    return _result(rows, actual if actual is not None else math.nan, "安慰剂时间:把活动整体提前到活动前的数据中",
-                   "placebo_dates", alpha, log_scale)
+    if freq in PERIOD_INDEXED:
+        step = int(step_periods or PLACEBO_STEP_PERIODS[freq])
+        need = int(min_pre_periods if min_pre_periods is not None else PLACEBO_MIN_PRE_PERIODS[freq])
+        lo = min(campaign.start, real_start)
+        # Whole periods from the earliest start to the last day: the placebo must end before
+        # the real start (an open policy: one step, it then runs to the end of the pre data).
+        length = step if campaign.open_ended else int(
+            period_number([campaign.end], freq, origin=period_start([lo], freq)[0])[0]) + 1
+        for k in range(max_placebos):
+            shift = length + k * step
+            fake = shift_campaign(campaign, periods=shift, freq=freq)
+            before = period_number([period_start([fake.start], freq)[0]], freq, origin=first)[0]
+            if pd.isna(first) or before < need:
+                break
+            e, s, p = _safe(estimator, pre, fake)
+            rows.append({"label": _period_label(fake.start, freq), "shift_periods": shift,
+                         "shift_days": (campaign.start - fake.start).days, "estimate": e, "se": s, "p_value": p})
+        title = f"安慰剂时间:把活动整体提前到活动前的数据中(每次提前 {step} {PERIOD_ZH[freq]})"
+    else:
+        # The placebo window must end before the real start: shift by at least its length.
+        length = step_days if campaign.open_ended else (campaign.end - min(campaign.start, real_start)).days + 1
+        for k in range(max_placebos):
+            fake = shift_campaign(campaign, length + k * step_days)
+            if fake.start - pd.Timedelta(days=min_pre_days) < first:
+                break
+            e, s, p = _safe(estimator, pre, fake)
+            rows.append({"label": f"{fake.start:%Y-%m-%d}", "shift_days": (campaign.start - fake.start).days,
+                         "estimate": e, "se": s, "p_value": p})
+        title = "安慰剂时间:把活动整体提前到活动前的数据中"
+    return _result(rows, actual if actual is not None else math.nan, title, "placebo_dates", alpha, log_scale)
+
+
+def _period_label(day, freq: str) -> str:
+    day = pd.Timestamp(day)
+    return f"{day.year}年" if freq == "Y" else f"{day.year}年第{(day.month - 1) // 3 + 1}季度"
 
 
 def placebo_units(panel: pd.DataFrame, campaign: Campaign, estimator: Estimator | None = None, *,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
+from cityanalytics.impact.panel import FREQ_ZH, duration_zh  # 日/周/月/季/年 (+ 度)
 from cityanalytics.text import num
 
-FREQ_ZH = {"D": "日", "W": "周", "M": "月", "Y": "年"}
 FAMILY_ZH = {"poisson": "泊松回归(对数链接,以天数为暴露量偏移)",
              "negbin": "负二项回归(NB2,对数链接,以天数为暴露量偏移)",
              "gaussian": "线性回归(最小二乘)"}
@@ -77,7 +77,8 @@ def _effect_zh(opts: dict) -> str:
         e += "及活动期间斜率变化"
     post = {"decay": "活动结束后效应按指数衰减(半衰期用剖面似然在网格上估计)",
             "level": "活动结束后效应为持续的水平变化",
-            "exclude": "不使用活动结束后的数据"}[opts["post"]]
+            "exclude": "不使用活动结束后的数据",
+            "open": "政策无结束日,持续实施至数据末(没有结束后时期)"}[opts["post"]]
     return f"{e};{post}"
 
 
@@ -131,10 +132,12 @@ def its_sentences(r) -> list[str]:
                 s = f"活动结束时效应 {sg(row['coef'])}(CI {sg(row['ci_low'])} 至 {sg(row['ci_high'])})"
             hl, lo, hi = d["half_life"], d["half_life_low"], d["half_life_high"]
             if d["persistent"]:
-                s += (f";数据不能排除效应持续不衰减(半衰期估计 {days_text(hl)},下限 {lo:.0f} 天),"
+                s += (f";数据不能排除效应持续不衰减(半衰期估计 {duration_zh(hl, o['freq'])},"
+                      f"下限 {duration_zh(lo, o['freq'])}),"
                       "即未见明显回潮")
             else:
-                s += f",此后逐步减弱,半衰期约 {hl:.0f} 天({o['level'] * 100:.0f}% CI {lo:.0f}-{days_text(hi)})"
+                s += (f",此后逐步减弱,半衰期约 {duration_zh(hl, o['freq'])}({o['level'] * 100:.0f}% CI "
+                      f"{duration_zh(lo, o['freq'])}-{duration_zh(hi, o['freq'])})")
                 s += f",结束 90 天后约剩 {100 * d['remaining_90d']:.0f}% 的效应"
             if count and "averted" in row:
                 s += f";活动结束后累计少发 {num(row['averted'])} 件(区间 {num(row['averted_low'])} 至 {num(row['averted_high'])})"
@@ -212,8 +215,9 @@ def did_sentences(r) -> list[str]:
             else:
                 rng = ""
                 if d.get("half_life_low") == d.get("half_life_low"):
-                    rng = f"({lv * 100:.0f}% CI {d['half_life_low']:.0f}-{d['half_life_high']:.0f} 天)"
-                out.append(f"活动结束时效应 {eff},此后衰减,半衰期约 {hl:.0f} 天{rng}。")
+                    rng = (f"({lv * 100:.0f}% CI {duration_zh(d['half_life_low'], o['freq'])}-"
+                           f"{duration_zh(d['half_life_high'], o['freq'])})")
+                out.append(f"活动结束时效应 {eff},此后衰减,半衰期约 {duration_zh(hl, o['freq'])}{rng}。")
         else:
             out.append(f"活动结束后的持续变化 {eff}。")
     if "averted_total" in d:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Minimum pre-campaign periods to estimate a trend and seasonality (ITS), per frequency.
-ITS_MIN_PRE = {"D": 365, "W": 52, "M": 24, "Y": 6}
+ITS_MIN_PRE = {"D": 365, "W": 52, "M": 24, "Q": 8, "Y": 6}
 # Minimum post-campaign days to say anything about persistence or decay.
 MIN_POST_DAYS = 60
 # DiD: fewer pre-periods than this and the parallel-trend test has little to go on.
@@ -37,12 +37,12 @@ def its_warnings(diag: dict, campaign, opts: dict) -> list[DesignWarning]:
     freq = opts["freq"]
     need = ITS_MIN_PRE[freq]
     if diag["n_pre_periods"] < need:
-        unit = {"D": "天", "W": "周", "M": "个月", "Y": "年"}[freq]
+        unit = {"D": "天", "W": "周", "M": "个月", "Q": "个季度", "Y": "年"}[freq]
         out.append(DesignWarning(
             "few_pre_periods",
             f"活动前仅有 {diag['n_pre_periods']} {unit}数据(建议至少 {need} {unit}),趋势和季节性估计不稳,效应可能有偏。"))
-    if opts["post"] != "exclude":
-        post_days = diag["n_post_periods"] * {"D": 1, "W": 7, "M": 30.4, "Y": 365.25}[freq]
+    if opts["post"] not in ("exclude", "open"):
+        post_days = diag["n_post_periods"] * {"D": 1, "W": 7, "M": 30.4, "Q": 91.3, "Y": 365.25}[freq]
         if post_days < MIN_POST_DAYS:
             out.append(DesignWarning(
                 "short_post",
