@@ -109,3 +109,32 @@ def test_never_treated_controls_and_single_base_period(demo):
     assert set(r.group_time["n_control"]) == {3}  # the three never-treated units only
     with pytest.raises(ValueError):
         callaway_santanna(panel, camp, control="sometimes")
+
+
+@pytest.mark.parametrize("control, att, se", [("never", -0.0399512751551763, 0.0120340127701854),
+                                              ("notyet", -0.0397636256230437, 0.0120524247873419)])
+def test_campaign_entry_point_gives_r_did_simple_att_and_se(control, att, se):
+    """The campaign entry point on R did's mpdta (a yearly panel, a single base period): the
+    overall ATT and its default (influence) SE equal R did 2.5.0's aggte(type="simple",
+    bstrap=FALSE) - tests/data/mpdta/ref_aggte.csv (see ATTRIBUTION.md there). Before the
+    cohort-share influence term and without the n/(n-1) factor this SE was 0.011758 (never)
+    and 0.011707 (not yet treated)."""
+    from pathlib import Path
+
+    d = pd.read_csv(Path(__file__).parent / "data" / "mpdta" / "mpdta.csv")
+    panel = pd.DataFrame({"unit_id": d["countyreal"].astype(str), "period": pd.to_datetime(d["year"].astype(str) + "-01-01"),
+                          "lemp": d["lemp"]})
+    first = d.groupby("countyreal")["first.treat"].first()
+    adoption = {str(u): pd.Timestamp(f"{g}-01-01") for u, g in first.items() if g > 0}
+    camp = Campaign.from_dates("最低工资", [("实施", "2004-01-01", "2007-12-31")], list(adoption), ("x",), adoption=adoption)
+    r = callaway_santanna(panel, camp, outcome="lemp", control=control, base_periods=1, freq="Y", compare_twfe=False)
+    row = r.table.set_index("term").loc["att_simple"]
+    assert r.diagnostics["se_method"] == "influence"
+    assert row["coef"] == pytest.approx(att, abs=1e-10) and row["se"] == pytest.approx(se, abs=1e-10)
+    assert "R did 的解析标准误" in r.spec and "标准误(默认)" in r.spec
+    # the same cells through the general result: R's group aggregation and pre-test (never-treated controls)
+    if control == "never":
+        g = r.att_gt.aggregate("group").overall
+        assert g["att"] == pytest.approx(-0.0310182822287484, abs=1e-10)
+        assert g["se"] == pytest.approx(0.0124460593209979, abs=1e-10)
+        assert r.att_gt.pretest["statistic"] == pytest.approx(7.79123662720035, abs=1e-8)  # universal = varying here

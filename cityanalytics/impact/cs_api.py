@@ -246,19 +246,28 @@ def att_gt(data: pd.DataFrame, *, y: str, time: str, unit: str, group: str, cova
                                anticipation=a)
     if not len(cells.att):
         raise ValueError("att_gt: no ATT(g, t) can be estimated (no cohort has a comparison group)")
-    iv = _interval(cells.att, cells.se, level)
+    diag = {"dropped_always_treated": int(always.sum()), "dropped_always_treated_ids": list(wide.index[always]),
+            "notes": notes}
+    opts = dict(y=y, time=time, unit=unit, group=group, covariates=covariates, control=control,
+                base_period=base_period, est_method=est_method, anticipation=a, level=level)
+    return cells_result(cells, periods, opts, diag)
+
+
+def cells_result(cells: cs_core.Cells, periods, options: dict, diagnostics: dict | None = None) -> ATTgtResult:
+    """The result object for ATT(g, t) cells already estimated (``periods``: the label of each
+    period index; ``options`` as ``att_gt`` records them, ``base_k`` optional)."""
+    periods = np.asarray(periods)
+    G = cells.G
+    iv = _interval(cells.att, cells.se, options["level"])
     table = pd.DataFrame({"group": periods[cells.group.astype(int)], "time": periods[cells.time.astype(int)],
                           "event_time": cells.event_time.astype(int), "att": cells.att, **iv,
                           "n_treated": cells.n_treated, "n_control": cells.n_control,
                           "post": cells.time >= cells.group})
     cohorts = {periods[int(k)]: int((G == k).sum()) for k in sorted(set(G[np.isfinite(G)].astype(int)))}
     diag = {"n_units": len(G), "n_never": int(np.isinf(G).sum()), "cohort_sizes": cohorts, "n_periods": len(periods),
-            "dropped_always_treated": int(always.sum()), "dropped_always_treated_ids": list(wide.index[always]),
-            "notes": notes}
-    opts = dict(y=y, time=time, unit=unit, group=group, covariates=covariates, control=control,
-                base_period=base_period, est_method=est_method, anticipation=a, level=level)
+            "dropped_always_treated": 0, "dropped_always_treated_ids": [], "notes": [], **(diagnostics or {})}
     res = ATTgtResult(table=table, cells=cells, periods=periods, pretest=cs_core.pretest(cells), diagnostics=diag,
-                      options=opts, plotter=_plot_cells)
+                      options=options, plotter=_plot_cells)
     res.spec = _spec(res)
     res.sentences = _sentences(res)
     return res
@@ -269,7 +278,8 @@ def _spec(r: ATTgtResult) -> str:
     cov = (f"协变量 {', '.join(o['covariates'])}(取各单元格基期的值),估计方法:{METHOD_ZH[o['est_method']]}"
            if o["covariates"] else "无协变量(各估计方法此时都等于处理组与对照组变化之差)")
     base = ("可变基期(推行前各期与其前一期比较,推行后与 g-1 比较)" if o["base_period"] == "varying"
-            else "统一基期(所有单元格都与 g-1 比较)")
+            else "统一基期(所有单元格都与 g-1 比较)" if o.get("base_k", 1) == 1
+            else f"统一基期(所有单元格都与推行前 {o['base_k']} 期的平均比较)")
     return (f"模型:Callaway-Sant'Anna(2021)分组-时期平均处理效应 ATT(g,t),平衡面板 {d['n_units']} 个单位 × "
             f"{d['n_periods']} 期,{len(d['cohort_sizes'])} 个处理批次、{d['n_never']} 个从未处理;对照为"
             f"{CONTROL_ZH[o['control']]};{base};预期期数 {o['anticipation']};{cov}。"

@@ -171,7 +171,7 @@ def group_time(Y: np.ndarray, G: np.ndarray, *, X: np.ndarray | None = None, con
                 b = c - 1 if c < g else post_base
             else:
                 b = post_base
-            if base_period == "universal" and c == b:
+            if base_period == "universal" and c == b and base_k == 1:
                 rows.append((g, c, b, 0.0, np.zeros(n), int(in_g.sum()), 0, True))
                 continue
             if control == "nevertreated":
@@ -195,6 +195,13 @@ def group_time(Y: np.ndarray, G: np.ndarray, *, X: np.ndarray | None = None, con
     g_, c_, b_, att, inf, nt, nc, ref = zip(*rows)
     return Cells(np.array(g_), np.array(c_), np.array(b_), np.array(att, dtype=float), np.column_stack(inf),
                  np.array(nt), np.array(nc), np.array(ref), G, T)
+
+
+def subset(cells: Cells, keep: np.ndarray) -> Cells:
+    """The cells where ``keep`` is true (same units)."""
+    keep = np.asarray(keep, dtype=bool)
+    return Cells(cells.group[keep], cells.time[keep], cells.base[keep], cells.att[keep], cells.inf[:, keep],
+                 cells.n_treated[keep], cells.n_control[keep], cells.reference[keep], cells.G, cells.n_periods)
 
 
 def shares(cells: Cells) -> np.ndarray:

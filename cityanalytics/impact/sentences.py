@@ -243,7 +243,8 @@ def staggered_spec(r) -> str:
     return (f"模型:分批推行的双重差分(Callaway-Sant'Anna 2021),{FREQ_ZH[o['freq']]}度面板,{d['n_units']} 个单位、"
             f"{d['n_cohorts']} 个推行批次、{d['n_never']} 个从未推行;结果变量 {y};"
             f"每个批次以推行前 {d['base_periods']} 期的平均为基期,对照为{ctrl};按批次规模加权汇总为事件研究和推行后平均效应;"
-            + ("标准误来自单位层面的影响函数(以实际推行批次为固定设计,G/(G-1) 校正)" if d["se_method"] == "influence"
+            + ("标准误(默认)来自单位层面的影响函数,与 R did 的解析标准误相同(计入批次份额的估计误差,不乘小样本因子)"
+               if d["se_method"] == "influence"
                else "标准误为逐一剔除单位的刀切法(jackknife)")
             + f",区间用 t({d['df_t']}) 分布。"
             "普通双向固定效应(TWFE)结果并列,仅作对照:效应随时间或单位变化时它可能有偏。")

@@ -11,10 +11,15 @@ Sant'Anna avoid those comparisons:
    yet treated by t (``control="notyet"``, the default);
 2. aggregated with cohort-size weights to an event study (effect e periods after the start)
    and to an overall ATT (all post-start cells, cohort-size weights: CS's "simple");
-3. standard errors from the influence functions (unit-level, so clustered by unit), with a
-   G/(G-1) correction and t(G-1) intervals, conditional on the cohorts (the units the
-   campaign reached are a fixed design, so the cohort shares are not treated as estimated;
-   CS's population version adds their influence and is wider when effects differ by cohort). Pre-start cells (t < g - 1) compare t with g - 1 and should be near zero.
+3. standard errors (default) from the influence functions as R ``did`` computes its analytic
+   ones: unit level (clustered by unit), including the influence of estimating the cohort
+   shares, sqrt(mean(IF^2)/n) with no small-sample factor; intervals from t(n-1). Pre-start
+   cells (t < g - 1) compare t with g - 1 and should be near zero.
+
+The cells and aggregations are cs_core's (R ``did``'s ATT(g, t) with a universal base; a base
+of k > 1 periods is this module's extension). ``att_gt`` (cs_api) is the general entry point:
+any long panel, covariates (doubly robust), varying or universal base, the four R aggregations
+and the pre-test; ``StaggeredResult.att_gt`` gives the same on a campaign's cells.
 
 Outcome: counts as log(count/days) (0.5 for a zero count), continuous outcomes as they are.
 The periods of a unit's first partial period count as treated (event time 0).
@@ -28,19 +33,23 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cityanalytics.impact import cs_core
 from cityanalytics.impact.campaign import Campaign
-from cityanalytics.impact.panel import check_freq, period_start
+from cityanalytics.impact.cs_api import ATTgtResult, att_gt, cells_result  # noqa: F401  (att_gt: public API)
+from cityanalytics.impact.panel import period_start
 from cityanalytics.results import AnalysisResult
 
 
 @dataclass
 class StaggeredResult(AnalysisResult):
     """table: the overall ATT (CS) and the plain TWFE coefficient; event_study: CS by event
-    time; group_time: every ATT(g, t); twfe: the plain TWFE DiDResult for comparison."""
+    time; group_time: every ATT(g, t); twfe: the plain TWFE DiDResult for comparison;
+    att_gt: the same cells as an ATTgtResult (``.aggregate("group")``, ``.pretest``, ``.tidy()``)."""
 
     event_study: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     group_time: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     twfe: object = field(default=None, repr=False)
+    att_gt: ATTgtResult | None = field(default=None, repr=False)
     diagnostics: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     options: dict = field(default_factory=dict)
@@ -60,71 +69,22 @@ def _wide(panel: pd.DataFrame, outcome: str, units: list[str]) -> tuple[pd.DataF
     return wide, count
 
 
-def _aggregate(cells: list[tuple[int, float, np.ndarray | None]], G: np.ndarray, n: int,
-               weight_influence: bool = False) -> tuple[float, np.ndarray | None]:
-    """Cohort-size weighted mean of ATT cells [(g, att, IF)]. ``weight_influence``: add the
-    influence of estimating the cohort shares (CS's inference for a population of cohorts);
-    off by default - the cohorts are the units the campaign actually reached, a fixed design."""
-    groups = np.array([g for g, _, _ in cells])
-    att = np.array([a for _, a, _ in cells])
-    p = np.array([(G == g).mean() for g in groups])
-    S = p.sum()
-    w = p / S
-    theta = float(w @ att)
-    if cells[0][2] is None:
-        return theta, None
-    IF = np.column_stack([f for _, _, f in cells])  # n x K
-    psi = IF @ w
-    if weight_influence:
-        ind = np.column_stack([(G == g).astype(float) - pg for g, pg in zip(groups, p)])  # IF of p_g
-        IF_w = ind / S - np.outer(ind.sum(axis=1), p) / S**2
-        psi = psi + IF_w @ att
-    return theta, psi
-
-
-def _cells(Y: np.ndarray, G: np.ndarray, control: str, base_k: int, with_if: bool) -> dict:
-    """ATT(g, t) for every cohort and period with controls: {(g, t): (att, IF, n_g, n_c)}."""
-    n, T = Y.shape
-    out = {}
-    for g in sorted({int(x) for x in G if np.isfinite(x)}):
-        in_g = G == g
-        lo = max(0, g - base_k)
-        base = Y[:, lo:g].mean(axis=1)
-        D = Y - base[:, None]
-        for t in range(T):
-            if base_k == 1 and t == g - 1:
-                continue  # the base period itself: zero by construction
-            ctrl = np.isinf(G) if control == "never" else (G > max(t, g - 1)) & ~in_g
-            nc = int(ctrl.sum())
-            if nc == 0:
-                continue
-            d = D[:, t]
-            ng = int(in_g.sum())
-            mg, mc = d[in_g].mean(), d[ctrl].mean()
-            psi = None
-            if with_if:
-                psi = np.zeros(n)
-                psi[in_g] = n / ng * (d[in_g] - mg)
-                psi[ctrl] = -n / nc * (d[ctrl] - mc)
-            out[(g, t)] = (float(mg - mc), psi, ng, nc)
-    return out
-
-
-def _estimates(Y, G, control, base_k, selectors, with_if):
-    """Aggregates for each selector name -> predicate on (g, t): (theta, IF, n_cells)."""
-    n = len(G)
-    cells = _cells(Y, G, control, base_k, with_if)
+def _estimates(Y, G, control, base_k, selectors):
+    """The cells (cs_core, universal base of ``base_k`` periods; the base period's own cell is
+    dropped) and, for each selector name -> predicate on (g, t), the cohort-share weighted
+    mean of the selected cells: (theta, IF with the cohort-share term, n_cells)."""
+    cells = cs_core.group_time(Y, G, control="nevertreated" if control == "never" else "notyettreated",
+                               base_period="universal", base_k=base_k)
+    cells = cs_core.subset(cells, ~cells.reference)
     res = {}
     for name, pred in selectors.items():
-        sel = [(g, t) for (g, t) in cells if pred(g, t)]
-        if not sel:
-            continue
-        theta, psi = _aggregate([(g, cells[(g, t)][0], cells[(g, t)][1]) for g, t in sel], G, n)
-        res[name] = (theta, psi, len(sel))
+        sel = np.array([pred(int(g), int(t)) for g, t in zip(cells.group, cells.time)], dtype=bool)
+        if sel.any():
+            res[name] = (*cs_core.weighted(cells, sel), int(sel.sum()))
     return cells, res
 
 
-DEFAULT_BASE = {"D": 28, "W": 8, "M": 12, "Q": 4, "Y": 2}
+DEFAULT_BASE = {"D": 28, "W": 8, "M": 12, "Y": 2}
 
 
 def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", control: str = "notyet",
@@ -149,7 +109,7 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
         raise ValueError(f"control must be 'notyet' or 'never', got {control!r}")
     if se not in ("auto", "influence", "jackknife"):
         raise ValueError(f"se must be 'auto', 'influence' or 'jackknife', got {se!r}")
-    freq = check_freq(freq or panel.attrs.get("freq") or "M")
+    freq = freq or panel.attrs.get("freq") or "M"
     base_k = int(base_periods or DEFAULT_BASE[freq])
     all_units = sorted(panel["unit_id"].astype(str).unique()) if units is None else [str(u) for u in units]
     wide, count = _wide(panel, outcome, all_units)
@@ -177,11 +137,11 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
     n_never = int(np.isinf(G).sum())
     sizes_n = [int((G == g).sum()) for g in cohorts]
     method = se if se != "auto" else ("jackknife" if min(sizes_n) < 2 else "influence")
-    pre_w, post_w = event_window or {"D": (14, 60), "W": (8, 26), "M": (6, 12), "Q": (4, 8), "Y": (3, 5)}[freq]
+    pre_w, post_w = event_window or {"D": (14, 60), "W": (8, 26), "M": (6, 12), "Y": (3, 5)}[freq]
     selectors = {"att_simple": lambda g, t: t >= g, "pre_placebo": lambda g, t: t < g}
     for e in range(-pre_w, post_w + 1):
         selectors[e] = (lambda e_: (lambda g, t: t - g == e_))(e)
-    cells, est = _estimates(Y, G, control, base_k, selectors, with_if=True)
+    cells, est = _estimates(Y, G, control, base_k, selectors)
     if "att_simple" not in est:
         raise ValueError("no cohort has a comparison group in any period after its start (too few units or periods) / "
                          "没有任何推行批次在推行后找得到对照单位(单位或期数太少),无法估计")
@@ -190,12 +150,12 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
     ses = {}
     if method == "influence":
         for name, (theta, psi, _) in est.items():
-            ses[name] = float(np.sqrt(np.sum(psi**2) / n**2 * n / max(n - 1, 1)))
+            ses[name] = float(cs_core.se_of(psi[:, None])[0])  # R did's analytic SE
     else:
         reps = {name: [] for name in est}
         for i in range(n):
             keep = np.arange(n) != i
-            _, est_i = _estimates(Y[keep], G[keep], control, base_k, selectors, with_if=False)
+            _, est_i = _estimates(Y[keep], G[keep], control, base_k, selectors)
             for name in est:
                 reps[name].append(est_i[name][0] if name in est_i else np.nan)
         for name, vals in reps.items():
@@ -210,9 +170,10 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
         return {"coef": theta, "se": s_, "ci_low": theta - tq * s_, "ci_high": theta + tq * s_,
                 "p_value": float(2 * stats.t.sf(abs(theta / s_), df_t)) if s_ and s_ > 0 else np.nan, "n_cells": k}
 
-    gt = pd.DataFrame([{"cohort": pd.Timestamp(periods[g]), "period": pd.Timestamp(periods[t]), "g": g, "t": t,
-                        "event_time": t - g, "att": a, "n_treated": ng, "n_control": nc}
-                       for (g, t), (a, _, ng, nc) in cells.items()])
+    gt = pd.DataFrame({"cohort": pd.to_datetime(periods[cells.group.astype(int)]),
+                       "period": pd.to_datetime(periods[cells.time.astype(int)]), "g": cells.group.astype(int),
+                       "t": cells.time.astype(int), "event_time": cells.event_time.astype(int), "att": cells.att,
+                       "se": cells.se, "n_treated": cells.n_treated, "n_control": cells.n_control})
     es = pd.DataFrame([{"event_time": e, **row(e)} for e in range(-pre_w, post_w + 1) if e in est],
                       columns=["event_time", "coef", "se", "ci_low", "ci_high", "p_value", "n_cells"])
     if base_k == 1:
@@ -253,7 +214,11 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
     opts = dict(outcome=outcome, outcome_label=outcome_label or outcome, control=control, level=level, freq=freq,
                 campaign=campaign, scale="pct" if count else "level", log_scale=count,
                 event_window=(pre_w, post_w), base_periods=base_k, se=method)
-    res = StaggeredResult(table=table, event_study=es, group_time=gt, twfe=twfe, diagnostics=diag,
+    cs_opts = dict(y=outcome, time="period", unit="unit_id", group="adoption", covariates=[],
+                   control="nevertreated" if control == "never" else "notyettreated", base_period="universal",
+                   est_method="dr", anticipation=0, level=level, base_k=base_k)
+    gt_result = cells_result(cells, pd.to_datetime(periods).strftime("%Y-%m-%d").to_numpy(), cs_opts)
+    res = StaggeredResult(table=table, event_study=es, group_time=gt, twfe=twfe, att_gt=gt_result, diagnostics=diag,
                           warnings=W.staggered_warnings({"cohort_sizes": sizes, "n_never": n_never, "control": control,
                                                          "se_method": method}),
                           options=opts, plotter=plots.plot_staggered)
