@@ -36,7 +36,7 @@ from scipy import stats
 from cityanalytics.impact import cs_core
 from cityanalytics.impact.campaign import Campaign
 from cityanalytics.impact.cs_api import ATTgtResult, att_gt, cells_result  # noqa: F401  (att_gt: public API)
-from cityanalytics.impact.panel import period_start
+from cityanalytics.impact.panel import check_freq, period_start
 from cityanalytics.results import AnalysisResult
 
 
@@ -84,7 +84,7 @@ def _estimates(Y, G, control, base_k, selectors):
     return cells, res
 
 
-DEFAULT_BASE = {"D": 28, "W": 8, "M": 12, "Y": 2}
+DEFAULT_BASE = {"D": 28, "W": 8, "M": 12, "Q": 4, "Y": 2}
 
 
 def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", control: str = "notyet",
@@ -109,7 +109,7 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
         raise ValueError(f"control must be 'notyet' or 'never', got {control!r}")
     if se not in ("auto", "influence", "jackknife"):
         raise ValueError(f"se must be 'auto', 'influence' or 'jackknife', got {se!r}")
-    freq = freq or panel.attrs.get("freq") or "M"
+    freq = check_freq(freq or panel.attrs.get("freq") or "M")
     base_k = int(base_periods or DEFAULT_BASE[freq])
     all_units = sorted(panel["unit_id"].astype(str).unique()) if units is None else [str(u) for u in units]
     wide, count = _wide(panel, outcome, all_units)
@@ -137,7 +137,7 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
     n_never = int(np.isinf(G).sum())
     sizes_n = [int((G == g).sum()) for g in cohorts]
     method = se if se != "auto" else ("jackknife" if min(sizes_n) < 2 else "influence")
-    pre_w, post_w = event_window or {"D": (14, 60), "W": (8, 26), "M": (6, 12), "Y": (3, 5)}[freq]
+    pre_w, post_w = event_window or {"D": (14, 60), "W": (8, 26), "M": (6, 12), "Q": (4, 8), "Y": (3, 5)}[freq]
     selectors = {"att_simple": lambda g, t: t >= g, "pre_placebo": lambda g, t: t < g}
     for e in range(-pre_w, post_w + 1):
         selectors[e] = (lambda e_: (lambda g, t: t - g == e_))(e)
