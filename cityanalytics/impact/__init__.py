@@ -19,7 +19,8 @@ through ``cityanalytics.workspace`` and takes case counts or an observations ind
 Modules: ``campaign`` (phases, units, adoption dates), ``panel`` (unit x period panels from the
 canonical tables, DuckDB), ``design`` (day-level regressors averaged over periods), ``its``,
 ``within`` (two-way fixed effects without dummies: OLS and Poisson, cluster-robust), ``did``
-(TWFE, event study, pre-trend tests), ``staggered`` (Callaway-Sant'Anna next to TWFE),
+(TWFE, event study, pre-trend tests), ``staggered`` (Callaway-Sant'Anna next to TWFE; ``att_gt``
+on any long panel, as R did: ``cs_api``, ``cs_core``),
 ``robustness``, ``inputs`` (a workspace's tables, the outcome and the panel), ``warnings``
 (weak designs), ``variance`` (time-series sandwich), ``fitting`` (IRLS, half-life profile), ``simulate`` (panels with known effects), ``plots``, ``sentences``
 (Chinese summaries and specifications), ``report`` (what the notebook calls).
@@ -32,11 +33,12 @@ from cityanalytics.impact.its import ITSResult, its
 from cityanalytics.impact.panel import aggregate, case_panel, exposure_offset, value_panel
 from cityanalytics.impact.robustness import (leave_one_out, placebo_dates, placebo_units, randomization_inference,
                                              robustness)
-from cityanalytics.impact.staggered import StaggeredResult, callaway_santanna
+from cityanalytics.impact.staggered import ATTgtResult, StaggeredResult, att_gt, callaway_santanna
 from cityanalytics.impact.within import RankDeficientError, ols_fe, poisson_fe
 
 __all__ = [
     "Campaign", "Phase", "list_campaigns", "case_panel", "value_panel", "aggregate", "its", "ITSResult", "did",
-    "DiDResult", "callaway_santanna", "StaggeredResult", "robustness", "placebo_dates", "placebo_units",
+    "DiDResult", "callaway_santanna", "StaggeredResult", "att_gt", "ATTgtResult", "robustness", "placebo_dates",
+    "placebo_units",
     "leave_one_out", "randomization_inference", "ols_fe", "poisson_fe", "exposure_offset", "RankDeficientError",
 ]
