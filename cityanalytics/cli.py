@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "init": "cityanalytics.workspace.scaffold",
     "build": "cityanalytics.workspace.build",
     "signoff": "cityanalytics.report.signoff",
+    "diff": "cityanalytics.report.cli_diff",
 }
 
 SUMMARIES: dict[str, str] = {
@@ -35,6 +36,7 @@ SUMMARIES: dict[str, str] = {
     "init": "Make a data workspace (recipe, units.csv, targets.yaml, run files) for your own exports.",
     "build": "Turn a workspace's raw exports into canonical tables (tables/*.parquet) following its recipe.",
     "signoff": "Record a reviewer's approval (已审) or rejection (退回) of a report; --verify checks signed reports.",
+    "diff": "Print what changed between two periods of a report (rank moves, lists, targets, estimates).",
 }
 
 

@@ -1,0 +1,125 @@
+"""What each analysis keeps of its results for later periods and other tools (``history``).
+
+One function per analysis turns its result object into ``{name: DataFrame}``: plain columns,
+one row per unit (indicator, target, term ...), ids beside the Chinese names, so a later run
+can compare itself with this one (``changes``) without re-running anything.
+
+- comparison: ``indicators`` (the IndicatorFrame), ``league`` (every indicator's league table
+  with its rank intervals), ``composite``, ``lists`` (red and black lists), ``targets``;
+- forecast: ``forecast_units`` (the unit table), ``forecast_fans`` (history and forecast
+  quantiles by month), ``forecast_backtest``;
+- campaign: ``effects`` (ITS, DiD and staggered estimates with their intervals, and the
+  half-life of the effect after the campaign);
+- data quality: ``load_counts`` (rows read, kept, rejected per table), ``rejections``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from cityanalytics.indicators.registry import get
+
+
+def indicator_zh(indicator: str) -> str:
+    try:
+        return get(indicator).name_zh
+    except (KeyError, ValueError):
+        return str(indicator)
+
+
+def comparison(b) -> dict[str, pd.DataFrame]:
+    """A ``Bulletin``'s results."""
+    out = {"indicators": b.frame.reset_index(drop=True)}
+    leagues = [r.table.assign(indicator=ind, indicator_zh=indicator_zh(ind)) for ind, r in b.leagues.items()]
+    if leagues:
+        league = pd.concat(leagues, ignore_index=True)
+        out["league"] = league[["indicator", "indicator_zh", *[c for c in league.columns
+                                                                if c not in ("indicator", "indicator_zh")]]]
+    if b.composite is not None:
+        out["composite"] = b.composite.table.reset_index(drop=True)
+    if b.lists is not None:
+        out["lists"] = b.lists.table.reset_index(drop=True)
+    if b.targets is not None:
+        out["targets"] = b.targets.table.reset_index(drop=True)
+    return out
+
+
+def forecast(res) -> dict[str, pd.DataFrame]:
+    """A ``ForecastResult``'s results (nothing when there was nothing to forecast)."""
+    if res is None:
+        return {}
+    out = {"forecast_units": res.table.reset_index(drop=True), "forecast_fans": res.fan.reset_index(drop=True)}
+    if len(res.backtest):
+        out["forecast_backtest"] = res.backtest.reset_index(drop=True)
+    return out
+
+
+EFFECT_COLUMNS = ["method", "method_zh", "term", "label_zh", "scale", "estimate", "ci_low", "ci_high", "p_value",
+                  "level", "coef", "se", "half_life", "half_life_low", "half_life_high", "persistent"]
+METHOD_ZH = {"its": "中断时间序列", "did": "双重差分", "staggered": "分批推行双重差分"}
+
+
+def campaign(rep) -> dict[str, pd.DataFrame]:
+    """A ``CampaignReport``'s effect estimates, one row per method and term. ``estimate``,
+    ``ci_low``, ``ci_high`` are percent changes for count outcomes (``scale`` pct), else the
+    coefficient in the outcome's own unit (``scale`` level)."""
+    rows = []
+    for method, result in (("its", rep.its), ("did", rep.did), ("staggered", rep.staggered)):
+        if result is None or not isinstance(getattr(result, "table", None), pd.DataFrame) or result.table.empty:
+            continue
+        t = result.table
+        pct = "pct" in t.columns
+        level = float((getattr(result, "options", None) or {}).get("level", 0.95))
+        diag = getattr(result, "diagnostics", None) or {}
+        for _, r in t.iterrows():
+            post = r.get("term") == "post"
+            rows.append({
+                "method": method, "method_zh": getattr(result, "method_zh", None) or METHOD_ZH[method],
+                "term": str(r.get("term")), "label_zh": str(r.get("label_zh", r.get("term"))),
+                "scale": "pct" if pct else "level",
+                "estimate": _num(r["pct"] if pct else r["coef"]),
+                "ci_low": _num(r["pct_low"] if pct else r["ci_low"]),
+                "ci_high": _num(r["pct_high"] if pct else r["ci_high"]),
+                "p_value": _num(r.get("p_value")), "level": level, "coef": _num(r.get("coef")), "se": _num(r.get("se")),
+                "half_life": _num(diag.get("half_life")) if post else math.nan,
+                "half_life_low": _num(diag.get("half_life_low")) if post else math.nan,
+                "half_life_high": _num(diag.get("half_life_high")) if post else math.nan,
+                "persistent": bool(diag.get("persistent")) if post and "persistent" in diag else None,
+            })
+    if not rows:
+        return {}
+    out = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
+    out["persistent"] = out["persistent"].astype("boolean")
+    return {"effects": out}
+
+
+def quality(loaded, period: str | None = None) -> dict[str, pd.DataFrame]:
+    """``quality.load_tables``'s counts: per table rows read, kept, rejected (and in scope)."""
+    from cityanalytics import quality as Q
+
+    rows = []
+    for name, t in Q.present(loaded).items():
+        row = {"table": name, "table_zh": Q.table_label(name), "loaded": t.frame is not None,
+               "problem": t.problem or ""}
+        if t.frame is not None:
+            rep = t.report
+            row.update(rows_read=int(rep.rows_read), rows_kept=int(rep.rows_kept),
+                       rows_rejected=int(rep.rows_rejected), rows_in_scope=int(len(t.frame)))
+        rows.append(row)
+    counts = pd.DataFrame(rows, columns=["table", "table_zh", "loaded", "problem", "rows_read", "rows_kept",
+                                         "rows_rejected", "rows_in_scope"])
+    for col in ("rows_read", "rows_kept", "rows_rejected", "rows_in_scope"):
+        counts[col] = counts[col].astype("Int64")
+    rejections = Q.rejections_by_reason(loaded)
+    rejections.columns = ["table", "column", "reason", "rows"]
+    return {"load_counts": counts, "rejections": rejections.reset_index(drop=True)}
+
+
+def _num(value) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return out
