@@ -99,9 +99,11 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
     base_periods: the base is the mean of this many periods before the start (default 12
     months / 8 weeks / 28 days; 1 is CS's single base period). A longer base averages out
     the noise of one month, at the price of assuming parallel trends over it.
-    se: ``influence`` (analytic), ``jackknife`` (leave one unit out) or ``auto``: the
-    jackknife when some cohort has a single unit, whose own noise the influence function
-    cannot see.
+    se: ``influence`` (analytic, as R ``did`` computes it: the cohort-share term included, no
+    n/(n-1) factor), ``jackknife`` (leave one unit out) or ``auto`` (the default): influence,
+    or the jackknife when some cohort has a single unit, whose own noise the influence
+    function cannot see. The result's ``att_gt`` holds the same cells for the group, calendar
+    and dynamic aggregations, the Wald pre-test and ``tidy()``.
     unit_names: unit_id -> name, for the sentences (a unit treated before the data begin is
     named there: it has no pre-period and is left out).
     """
