@@ -103,9 +103,14 @@ def shift_campaign(campaign: Campaign, days: int | None = None, *, periods: int 
         d = pd.DateOffset(months=months * int(periods))
     else:
         d = pd.Timedelta(days=int(days))
-    phases = tuple(Phase(p.name, p.start - d, p.end - d, p.order) for p in campaign.phases)
+    one = pd.Timedelta(days=1)
+
+    def last(day):  # a last day moves with the day after it: 30 June less a quarter is 31 March
+        return day - d if periods is None else (day + one) - d - one
+
+    phases = tuple(Phase(p.name, p.start - d, last(p.end), p.order) for p in campaign.phases)
     return replace(campaign, phases=phases, adoption={u: t - d for u, t in campaign.adoption.items()},
-                   unit_end={u: t - d for u, t in campaign.unit_end.items()})
+                   unit_end={u: last(t) for u, t in campaign.unit_end.items()})
 
 
 def _safe(estimator, panel, campaign) -> tuple[float, float, float]:
