@@ -176,3 +176,16 @@ def test_bad_input_is_named(mpdta):
     treated = mpdta[mpdta["first.treat"] > 0]
     with pytest.raises(ValueError, match="no never-treated unit"):
         att_gt(treated, **kw)
+
+
+def test_dates_and_missing_for_never_treated_give_the_same_cells(mpdta):
+    """Periods as dates and never treated as missing (the project's panels) instead of R's
+    years and 0: the same ATT(g, t) and standard errors."""
+    base = att_gt(mpdta, y="lemp", time="year", unit="countyreal", group="first.treat").table
+    first = mpdta["first.treat"].where(mpdta["first.treat"] > 0)
+    dated = mpdta.assign(year=pd.to_datetime(mpdta["year"].astype(str) + "-01-01"),
+                         start=pd.to_datetime(first.map(lambda v: f"{int(v)}-01-01" if v == v else None)))
+    t = att_gt(dated, y="lemp", time="year", unit="countyreal", group="start").table
+    np.testing.assert_allclose(t["att"], base["att"], atol=1e-14)
+    np.testing.assert_allclose(t["se"], base["se"], atol=1e-14)
+    assert t["group"].iloc[0] == pd.Timestamp("2004-01-01")

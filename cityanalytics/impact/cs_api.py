@@ -219,9 +219,12 @@ def att_gt(data: pd.DataFrame, *, y: str, time: str, unit: str, group: str, cova
     cs_core.check_choices(control, base_period, est_method)
     covariates = [str(c) for c in (covariates or [])]
     wide, periods, g, X = _wide(data, y, time, unit, group, covariates)
-    gv = pd.to_numeric(g, errors="raise").to_numpy(dtype=float)
-    never = ~np.isfinite(gv) | (gv == 0) | (gv > periods[-1])
-    G = np.where(never, np.inf, np.searchsorted(periods, np.where(never, periods[0], gv), side="left"))
+    never = g.isna().to_numpy().copy()
+    if pd.api.types.is_numeric_dtype(g):
+        never |= (g == 0).to_numpy()  # R's code for never treated
+    start = np.searchsorted(periods, g.where(~never, periods[0]).to_numpy(dtype=periods.dtype), side="left")
+    never |= start >= len(periods)  # first treated after the data end: never treated here
+    G = np.where(never, np.inf, start).astype(float)
     a = int(anticipation)
     always = G <= a
     Y = wide.to_numpy(dtype=float)
