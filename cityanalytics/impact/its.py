@@ -324,7 +324,8 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
 
     opts = dict(outcome=outcome, outcome_label=outcome_label or outcome, family=family, effect=effect, slope=slope,
                 post=post, seasonality=seasonality, fourier_order=fourier_order, weekday=weekday and freq == "D",
-                spring_festival=spring_festival, holidays=holidays, trend=trend, level=level, freq=freq,
+                spring_festival=spring_festival and freq not in ("Q", "Y"),  # as the design has them
+                holidays=holidays and freq not in ("Q", "Y"), trend=trend, level=level, freq=freq,
                 campaign=campaign, exposure=exposure, weights=weights)
     diagnostics["n_no_interval"] = int(table["se"].isna().sum()) if len(table) else 0
     warns = W.its_warnings(diagnostics, campaign, opts)

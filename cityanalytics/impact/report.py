@@ -157,7 +157,7 @@ def analyse(workspace=None, campaign_id: str = "", *, data_dir=None, campaign_na
     notes: list = []
     panel, used_freq = build_panel(tables, out, freq)
     if used_freq != freq:
-        notes.append(f"观测值按{FREQ_ZH[used_freq]}记录,按{FREQ_ZH[used_freq]}度分析(运行设定为{FREQ_ZH.get(freq, freq)}度)。")
+        notes.append(f"观测值按{FREQ_ZH[used_freq]}度记录,按{FREQ_ZH[used_freq]}度分析(运行设定为{FREQ_ZH.get(freq, freq)}度)。")
     exposure = str(exposure or "")
     covariates = [str(c) for c in (covariates or [])]
     if exposure and not out.is_count:

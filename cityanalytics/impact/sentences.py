@@ -57,8 +57,12 @@ def days_text(x: float) -> str:
 def _seasonality_zh(opts: dict) -> str:
     parts = []
     if opts.get("trend", True):
-        parts.append("线性趋势")
-    if opts["seasonality"] == "fourier":
+        parts.append("线性趋势" + {"Q": "(按季度计)", "Y": "(按年计)"}.get(opts.get("freq"), ""))
+    if opts.get("freq") == "Y":
+        pass  # a whole year has no season
+    elif opts.get("freq") == "Q" and opts["seasonality"] not in (None, "none"):
+        parts.append("季度谐波季节项" if opts["seasonality"] == "fourier" else "季度虚拟变量")
+    elif opts["seasonality"] == "fourier":
         parts.append(f"{opts['fourier_order']} 阶傅里叶季节项")
     elif opts["seasonality"] == "month":
         parts.append("月份虚拟变量")
