@@ -242,3 +242,16 @@ def test_quarterly_observations_run_through_the_analysis(tmp_path):
     assert row["ci_low"] < -4.0 < row["ci_high"]
     labels = rep.robustness.checks["placebo_dates"].table["label"].tolist()
     assert labels and all(lab.endswith("季度") for lab in labels)
+
+
+def test_list_campaigns_marks_a_policy_that_stays():
+    from cityanalytics.impact.campaign import list_campaigns
+
+    t = pd.DataFrame({"campaign_id": ["A", "A", "B"], "name_zh": ["长效", "长效", "百日"], "unit_id": ["1", "2", "1"],
+                      "phase": ["推行", "推行", "整治"],
+                      "start_date": pd.to_datetime(["2020-01-01", "2020-02-01", "2021-01-01"]),
+                      "end_date": pd.to_datetime(["2020-03-01", None, "2021-04-10"])})
+    out = list_campaigns(t).set_index("campaign_id")
+    assert out.loc["A", "open_ended"] and pd.isna(out.loc["A", "end"])
+    assert not out.loc["B", "open_ended"] and out.loc["B", "end"] == pd.Timestamp("2021-04-10")
+    assert Campaign.from_table(t, "A").open_ended and not Campaign.from_table(t, "B").open_ended

@@ -182,12 +182,15 @@ class Campaign:
 
 
 def list_campaigns(campaigns: pd.DataFrame) -> pd.DataFrame:
-    """One row per campaign: id, name, first and last day, units, staggered or not."""
+    """One row per campaign: id, name, first and last day (none for a policy that stays: a
+    blank end date), units, staggered or not."""
     g = campaigns.groupby("campaign_id")
+    open_end = g["end_date"].apply(lambda v: bool(v.isna().any()))
     out = pd.DataFrame({
         "name_zh": g["name_zh"].first(),
         "start": g["start_date"].min(),
-        "end": g["end_date"].max(),
+        "end": pd.to_datetime(g["end_date"].max()).where(~open_end),
+        "open_ended": open_end,
         "units": g["unit_id"].nunique(),
         "phases": g["phase"].nunique(),
         "staggered": g.apply(lambda d: d.groupby("unit_id")["start_date"].min().nunique() > 1,
