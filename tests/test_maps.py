@@ -178,6 +178,10 @@ def test_the_demo_writes_valid_polygons_covering_every_unit(tmp_path):
     assert shapely.union_all(cells).area == pytest.approx(total, rel=1e-6)
     # 9.6+7.8+12.4+46.3+11.2+9.1+15.7+88.5+102.3+38.0 = 340.9 km² (units.py area_km2)
     assert total == pytest.approx(outline().area, rel=1e-4) == pytest.approx(340.9e6, rel=1e-4)
+    # each cell as large as the districts table says (power diagram, within 0.5%; the round
+    # trip through longitude/latitude and a re-centred projection adds < 0.1%)
+    for u in U.SERIES:
+        assert b.shapes[u.unit_id].area == pytest.approx(u.area_km2 * 1e6, rel=0.006), u.name_zh
 
 
 def test_the_demo_command_writes_the_boundaries_where_the_reports_find_them(tmp_path):

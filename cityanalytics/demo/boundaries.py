@@ -1,13 +1,17 @@
 """Synthetic boundaries of the demo city's units (示意边界,合成), so its reports have maps.
 
 Deterministic, no random numbers: a city outline (an ellipse 28 km × 16 km with fixed bumps,
-scaled to the units' total area, 340.9 km²) is cut into the ten current units by the Voronoi
-tessellation of hand-placed sites (urban streets near the centre, towns and the development
-zone outside), the cells clipped to the outline; each district is the union of its streets and
-towns, the city the outline. All of it is computed in metres and written as GeoJSON in
-longitude/latitude around 0°N 0°E, open sea in the Gulf of Guinea, so the polygons can never
-be taken for a real place; every feature carries ``synthetic: true`` and the note below, and
-the map prints 示意边界(合成). The cells' areas are a sketch, not the units' area_km2.
+scaled to the units' total area, 340.9 km²) is cut into the ten current units by a power
+diagram (a Voronoi tessellation with additive weights) of hand-placed sites: urban streets
+near the centre, towns and the development zone outside. The weights are found by the
+capacity-constrained iteration w_i += 0.3·(A_i* − A_i) (Aurenhammer, Hoffmann & Aronov 1998,
+"Minkowski-type theorems and least-squares clustering", Algorithmica 20:61-76: for any target
+areas such weights exist) until every cell's area is within 0.5% of the unit's area_km2, so the
+map's towns are as large as the districts table says. Each district is the union of its
+streets and towns, the city the outline. All of it is computed in metres and written as
+GeoJSON in longitude/latitude around 0°N 0°E, open sea in the Gulf of Guinea, so the polygons
+can never be taken for a real place; every feature carries ``synthetic: true`` and the note
+below, and the map prints 示意边界(合成).
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import shapely
 import shapely.affinity
-from scipy.spatial import Voronoi
 from shapely.geometry import MultiPolygon, Polygon, mapping
 
 from cityanalytics.maps.boundaries import BOUNDARIES_FILE
@@ -44,19 +47,44 @@ def outline() -> Polygon:
     return shapely.affinity.scale(shape, *(2 * [np.sqrt(target / shape.area)]), origin=(0, 0))
 
 
+def _half_plane(normal: np.ndarray, offset: float, size: float) -> Polygon:
+    """{x : x·normal <= offset} as a square of side 2·size (larger than the city)."""
+    u = normal / np.linalg.norm(normal)
+    x0, t = u * offset / np.linalg.norm(normal), np.array([-u[1], u[0]])
+    return Polygon([x0 + size * t, x0 - size * t, x0 - size * t - 2 * size * u, x0 + size * t - 2 * size * u])
+
+
+def _power_cells(sites: np.ndarray, weights: np.ndarray, city: Polygon) -> list:
+    """Cell i: points of the city where |x − p_i|² − w_i is smallest."""
+    size = 10 * max(city.bounds[2] - city.bounds[0], city.bounds[3] - city.bounds[1])
+    cells = []
+    for i, p in enumerate(sites):
+        cell = city
+        for j, q in enumerate(sites):
+            if i != j:  # |x−p|² − w_i <= |x−q|² − w_j  <=>  x·(q−p) <= (|q|² − |p|² − w_j + w_i)/2
+                cell = cell.intersection(_half_plane(q - p, (q @ q - p @ p - weights[j] + weights[i]) / 2, size))
+        cells.append(cell)
+    return cells
+
+
+AREA_TOLERANCE = 0.005
+STEP = 0.3
+MAX_ROUNDS = 300
+
+
 def unit_polygons() -> dict[str, Polygon]:
-    """unit_id -> the unit's cell (metres), for the ten current units."""
+    """unit_id -> the unit's cell (metres), for the ten current units, areas as in area_km2."""
     city = outline()
     sites = np.asarray(SITES_KM) * 1000
-    far = 10 * max(city.bounds[2] - city.bounds[0], city.bounds[3] - city.bounds[1])
-    frame = np.array([[-far, -far], [far, -far], [far, far], [-far, far]])  # makes every site's cell finite
-    vor = Voronoi(np.vstack([sites, frame]))
-    out = {}
-    for i, unit in enumerate(SERIES):
-        region = vor.regions[vor.point_region[i]]
-        cell = Polygon(vor.vertices[region]).intersection(city)
-        out[unit.unit_id] = cell
-    return out
+    target = np.array([u.area_km2 for u in SERIES]) * 1e6
+    weights = np.zeros(len(sites))
+    for _ in range(MAX_ROUNDS):
+        cells = _power_cells(sites, weights, city)
+        areas = np.array([c.area for c in cells])
+        if np.max(np.abs(areas / target - 1)) < AREA_TOLERANCE:
+            return {u.unit_id: c for u, c in zip(SERIES, cells)}
+        weights += STEP * (target - areas)
+    raise RuntimeError("demo boundaries: the power diagram did not reach the units' areas")  # fixed input: never
 
 
 def _feature(geom, props: dict) -> dict:

@@ -131,9 +131,6 @@ def choropleth(shapes: dict, frame: pd.DataFrame, *, title: str, value_label: st
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.01), ncol=min(len(handles), 3), fontsize=7,
               frameon=False)
     ax.set_title(title + ("\n示意边界(合成)" if synthetic else ""), fontsize=10)
-    if synthetic:
-        ax.text(0.99, 0.99, "示意边界(合成)", transform=ax.transAxes, ha="right", va="top", fontsize=8,
-                color=WORSE, zorder=6)
     if note:
         ax.text(0.0, -0.12, note, transform=ax.transAxes, ha="left", va="top", fontsize=6.5, color="#555555",
                 wrap=True)
