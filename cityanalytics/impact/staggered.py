@@ -69,7 +69,7 @@ def _wide(panel: pd.DataFrame, outcome: str, units: list[str]) -> tuple[pd.DataF
     return wide, count
 
 
-def _estimates(Y, G, control, base_k, selectors):
+def _estimates(Y, G, control, base_k, selectors, weight_influence: bool = True):
     """The cells (cs_core, universal base of ``base_k`` periods; the base period's own cell is
     dropped) and, for each selector name -> predicate on (g, t), the cohort-share weighted
     mean of the selected cells: (theta, IF with the cohort-share term, n_cells)."""
@@ -80,7 +80,7 @@ def _estimates(Y, G, control, base_k, selectors):
     for name, pred in selectors.items():
         sel = np.array([pred(int(g), int(t)) for g, t in zip(cells.group, cells.time)], dtype=bool)
         if sel.any():
-            res[name] = (*cs_core.weighted(cells, sel), int(sel.sum()))
+            res[name] = (*cs_core.weighted(cells, sel, weight_influence), int(sel.sum()))
     return cells, res
 
 
@@ -100,7 +100,9 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
     months / 8 weeks / 28 days; 1 is CS's single base period). A longer base averages out
     the noise of one month, at the price of assuming parallel trends over it.
     se: ``influence`` (analytic, as R ``did`` computes it: the cohort-share term included, no
-    n/(n-1) factor), ``jackknife`` (leave one unit out) or ``auto`` (the default): influence,
+    n/(n-1) factor), ``influence_fixed`` (the cohorts the campaign reached as a fixed design:
+    no cohort-share term, times n/(n-1); narrower when effects differ by cohort),
+    ``jackknife`` (leave one unit out) or ``auto`` (the default): influence,
     or the jackknife when some cohort has a single unit, whose own noise the influence
     function cannot see. The result's ``att_gt`` holds the same cells for the group, calendar
     and dynamic aggregations, the Wald pre-test and ``tidy()``.
@@ -109,8 +111,8 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
     """
     if control not in ("notyet", "never"):
         raise ValueError(f"control must be 'notyet' or 'never', got {control!r}")
-    if se not in ("auto", "influence", "jackknife"):
-        raise ValueError(f"se must be 'auto', 'influence' or 'jackknife', got {se!r}")
+    if se not in ("auto", "influence", "influence_fixed", "jackknife"):
+        raise ValueError(f"se must be 'auto', 'influence', 'influence_fixed' or 'jackknife', got {se!r}")
     freq = check_freq(freq or panel.attrs.get("freq") or "M")
     base_k = int(base_periods or DEFAULT_BASE[freq])
     all_units = sorted(panel["unit_id"].astype(str).unique()) if units is None else [str(u) for u in units]
@@ -143,16 +145,17 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
     selectors = {"att_simple": lambda g, t: t >= g, "pre_placebo": lambda g, t: t < g}
     for e in range(-pre_w, post_w + 1):
         selectors[e] = (lambda e_: (lambda g, t: t - g == e_))(e)
-    cells, est = _estimates(Y, G, control, base_k, selectors)
+    cells, est = _estimates(Y, G, control, base_k, selectors, weight_influence=method != "influence_fixed")
     if "att_simple" not in est:
         raise ValueError("no cohort has a comparison group in any period after its start (too few units or periods) / "
                          "没有任何推行批次在推行后找得到对照单位(单位或期数太少),无法估计")
     df_t = max(n - 1, 1)
     tq = stats.t.ppf(0.5 + level / 2, df_t)
     ses = {}
-    if method == "influence":
+    if method in ("influence", "influence_fixed"):
+        small = n / max(n - 1, 1) if method == "influence_fixed" else 1.0  # R did applies no such factor
         for name, (theta, psi, _) in est.items():
-            ses[name] = float(cs_core.se_of(psi[:, None])[0])  # R did's analytic SE
+            ses[name] = float(cs_core.se_of(psi[:, None])[0] * np.sqrt(small))
     else:
         reps = {name: [] for name in est}
         for i in range(n):
