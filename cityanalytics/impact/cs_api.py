@@ -154,7 +154,8 @@ def _aggregate_spec(r: CSAggregate) -> str:
            "dynamic": "每个事件时间上按批次规模加权(含推行前各期),总体为事件时间 ≥0 的简单平均"}[r.kind]
     window = ""
     if o.get("min_e") is not None or o.get("max_e") is not None:
-        window += f";事件时间限于 {o.get('min_e', '-∞')} 至 {o.get('max_e', '∞')}"
+        lo, hi = o.get("min_e"), o.get("max_e")
+        window += f";事件时间限于 {'-∞' if lo is None else lo} 至 {'∞' if hi is None else hi}"
     if o.get("balance_e") is not None:
         window += f";只用推行后至少观察到 {o['balance_e']} 期的批次"
     return (f"Callaway-Sant'Anna 汇总(R did 的 aggte,type=\"{r.kind}\"):{how}{window}。"
@@ -292,9 +293,12 @@ def _spec(r: ATTgtResult) -> str:
 
 
 def _sentences(r: ATTgtResult) -> list[str]:
-    s = r.aggregate("simple").overall
-    out = [f"推行后平均效应(按批次规模加权)ATT = {s['att']:.4f}(标准误 {s['se']:.4f},"
-           f"{r.options['level']:.0%} 区间 {s['ci_low']:.4f} 至 {s['ci_high']:.4f})。"]
+    if r.table["post"].any():
+        s = r.aggregate("simple").overall
+        out = [f"推行后平均效应(按批次规模加权)ATT = {s['att']:.4f}(标准误 {s['se']:.4f},"
+               f"{r.options['level']:.0%} 区间 {s['ci_low']:.4f} 至 {s['ci_high']:.4f})。"]
+    else:
+        out = ["没有可估计的推行后 ATT(g,t)(推行后各期找不到对照单位),只有推行前的比较。"]
     p = r.pretest
     if np.isfinite(p["p_value"]):
         out.append(f"平行趋势预检验(推行前 {p['df']} 个 ATT(g,t) 全为 0 的 Wald 检验):"
