@@ -189,3 +189,10 @@ def test_dates_and_missing_for_never_treated_give_the_same_cells(mpdta):
     np.testing.assert_allclose(t["att"], base["att"], atol=1e-14)
     np.testing.assert_allclose(t["se"], base["se"], atol=1e-14)
     assert t["group"].iloc[0] == pd.Timestamp("2004-01-01")
+
+
+def test_collinear_covariates_are_named(mpdta):
+    """A covariate that is a copy of another makes the 2x2 regressions singular: a clear error."""
+    d = mpdta.assign(lpop2=mpdta["lpop"] * 2)
+    with pytest.raises(ValueError, match="collinear"):
+        att_gt(d, y="lemp", time="year", unit="countyreal", group="first.treat", covariates=["lpop", "lpop2"])

@@ -185,7 +185,12 @@ def group_time(Y: np.ndarray, G: np.ndarray, *, X: np.ndarray | None = None, con
             ybase = Y[:, lo:b + 1].mean(axis=1) if (b == post_base and base_k > 1) else Y[:, b]
             dy = (Y[:, c] - ybase)[idx]
             d = in_g[idx].astype(float)
-            att, inf_sub = _two_by_two(dy, d, None if X is None else X[idx, b, :], est_method)
+            try:
+                att, inf_sub = _two_by_two(dy, d, None if X is None else X[idx, b, :], est_method)
+            except np.linalg.LinAlgError as e:
+                raise ValueError(f"ATT(g, t) for cohort period {g}, period {c} (indices): the {est_method} estimator "
+                                 f"cannot be computed ({e}): too few treated or control units for the covariates, "
+                                 "or covariates that are collinear or separate the groups") from None
             inf = np.zeros(n)
             inf[idx] = n / len(idx) * inf_sub
             rows.append((g, c, b, att, inf, int(in_g.sum()), nc, False))
