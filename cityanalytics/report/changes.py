@@ -220,7 +220,8 @@ def estimate_moves(current: pd.DataFrame, previous: pd.DataFrame, keys: list[str
         now, lo, hi = r[estimate], r[f"{low}_prev"], r[f"{high}_prev"]
         if _missing(now) or _missing(lo) or _missing(hi):
             continue
-        outside = now < lo or now > hi
+        tol = 1e-9 * max(1.0, abs(lo), abs(hi))  # an interval bound computed as 1e-17 for a share of 0 is 0
+        outside = now < lo - tol or now > hi + tol
         half = max((hi - lo) / 2, 1e-12)
         distance = (lo - now if now < lo else now - hi) / half if outside else 0.0
         way = "高于" if now > hi else "低于"

@@ -182,7 +182,11 @@ def campaign_findings(rep, changes: C.Changes | None = None) -> list[str]:
         for method, g in stored.groupby("method", sort=False):
             phases = g[~g["term"].isin(["post", *CHECK_TERMS])]
             if len(phases):
-                r = phases.loc[phases["estimate"].abs().idxmax()] if phases["estimate"].notna().any() else phases.iloc[0]
+                # the largest effect whose interval excludes 0; when none does, the largest
+                excludes_zero = pd.Series([not _spans_zero(r) for _, r in phases.iterrows()], index=phases.index)
+                clear = phases[excludes_zero & phases["estimate"].notna()]
+                pool = clear if len(clear) else phases[phases["estimate"].notna()]
+                r = pool.loc[pool["estimate"].abs().idxmax()] if len(pool) else phases.iloc[0]
                 label = r["label_zh"] if "效应" in r["label_zh"] else f"{r['label_zh']}效应"
                 out.append(f"{r['method_zh']}:{label} {_effect(r)}"
                            + ("(在区间内不能排除为 0)" if _spans_zero(r) else "") + "。")
