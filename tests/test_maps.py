@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import os
 from pathlib import Path
 
@@ -243,3 +244,47 @@ def test_the_comparison_report_contains_the_map(tmp_path):
         {"workspace": str(demo), "period": "2025-06", "n_boot": 100, "indicators": ["case_ontime_disposal_rate"],
          "weights_preset": "", "target_plan": ""})
     assert "**地图**:本报告略去,工作区没有边界文件" in markdown
+
+
+@pytest.fixture(scope="module")
+def small_bulletin(tmp_path_factory):
+    from cityanalytics.compare import build_bulletin
+    from cityanalytics.demo import write_demo
+
+    demo = tmp_path_factory.mktemp("demo")
+    write_demo(demo, n_cases=3000)
+    return demo, build_bulletin(demo, period="2025-06", indicators=["case_closure_rate"], n_boot=50)
+
+
+def _section_markdown(b, folder, monkeypatch) -> tuple[str, list]:
+    from cityanalytics.compare import maps
+    from cityanalytics.workspace import open_workspace
+
+    shown = []
+    monkeypatch.setattr(maps, "display", shown.append)
+    maps.section(b, open_workspace(folder))
+    text = "\n".join(o.data for o in shown if hasattr(o, "data") and isinstance(o.data, str))
+    figures = [o for o in shown if isinstance(o, matplotlib.figure.Figure)]
+    return text, figures
+
+
+def test_the_map_section_lists_problems_escaped_and_survives_a_broken_file(small_bulletin, monkeypatch):
+    from cityanalytics.demo.boundaries import feature_collection
+
+    demo, b = small_bulletin
+    fc = feature_collection()
+    fc["features"] = [f for f in fc["features"] if f["properties"]["name_zh"] != "白沙镇"]
+    fc["features"].append({"type": "Feature", "properties": {"unit_id": "<img src=x onerror=alert(1)>"},
+                           "geometry": _square(0, 0, 0.001)})
+    _write(demo / "boundaries.geojson", fc)
+    text, figures = _section_markdown(b, demo, monkeypatch)
+    assert len(figures) == 1 and "## 地图" in text
+    assert "没有以下单位的边界,地图上留白:白沙镇" in text
+    # data text escaped for Markdown (md_escape: a backslash before <, rendered as the literal text)
+    assert "unit_id=\\<img src=x onerror=alert(1)\\>" in text and not re.search(r"(?<!\\)<img", text)
+    (demo / "boundaries.geojson").write_text('{"type": "FeatureCollection", "features": [', encoding="utf-8")
+    text, figures = _section_markdown(b, demo, monkeypatch)
+    assert figures == [] and text.startswith("**地图**:本报告略去,边界文件无法使用:") and "not valid JSON" in text
+    (demo / "boundaries.geojson").unlink()
+    text, figures = _section_markdown(b, demo, monkeypatch)
+    assert figures == [] and "工作区没有边界文件" in text
