@@ -116,6 +116,8 @@ MEASURE = r"""(() => {
       if (n !== 1) out.multiline.push(td.className + ': ' + text.slice(0, 20) + ' (' + n + ' lines)');
     }
   }
+  out.text_colours = [...new Set([...document.querySelectorAll('table.runs tr.row td:first-child')]
+    .map(td => getComputedStyle(td).color))];
   const shown = () => [...document.querySelectorAll('table.runs tr.row')].filter(r => r.offsetParent !== null).length;
   out.rows = shown();
   document.getElementById('f-st-failed').checked = true; out.failed_rows = shown();
@@ -149,3 +151,4 @@ def test_the_index_reads_at_1280_px(outputs, tmp_path):
     assert got["width"] <= 1280  # the long error wraps inside its cell instead of widening the page
     assert (got["rows"], got["failed_rows"], got["pending_rows"], got["all_rows"]) == (14, 1, 10, 14)
     assert got["dimmed"] == 14 - 10  # the filter dims the other matrix cells
+    assert got["text_colours"] == ["rgb(34, 34, 34)"]  # a row's filter classes do not colour its text

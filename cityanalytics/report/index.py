@@ -86,8 +86,8 @@ td.files { overflow-wrap: anywhere; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #fafafa; border: 1px solid #eee; padding: 0.4em;
       margin: 0.3em 0 0; font-size: 0.85em; max-height: 14em; overflow: auto; }
 .note { color: #555; font-size: 0.9em; }
-.so-pending { color: #8d6e00; } .so-approved { color: #2e7d32; } .so-rejected { color: #c62828; }
-.so-changed { color: #e65100; font-weight: bold; } .so-none { color: #888; }
+span.so-pending { color: #8d6e00; } span.so-approved { color: #2e7d32; } span.so-rejected { color: #c62828; }
+span.so-changed { color: #e65100; font-weight: bold; } span.so-none { color: #888; }
 input.filter { position: absolute; opacity: 0; width: 1px; height: 1px; }
 .filters label { display: inline-block; white-space: nowrap; border: 1px solid #bbb; border-radius: 1em;
                  padding: 0.15em 0.8em; margin: 0 0.3em 0.3em 0; cursor: pointer; font-size: 0.9em; }
@@ -111,7 +111,7 @@ table.matrix td.cell a { color: inherit; }
 <h2>运行矩阵</h2>
 <div class="matrix-wrap"><table class="matrix">
 <tr><th class="run">运行</th>{% for u in matrix.units %}<th class="unitcol" title="{{ u.key }}">{{ u.label }}</th>{% endfor %}</tr>
-{% for run in matrix.runs %}<tr><th class="run">{{ run.title }}<br><code>{{ run.name }}</code></th>{% for u in matrix.units %}{% set r = matrix.cells.get((run.name, u.key)) %}{% if r %}<td class="cell m-{{ r.status }} {{ r.classes }}" title="{{ r.run }}{% if r.unit %}/{{ r.unit }}{% endif %}"><a href="{{ r.path }}/{% if r.status == "failed" and not r.good %}failed/{% endif %}report.html">{{ "成功" if r.status == "ok" else "失败" }}</a>{% if r.signoff %}<br>{{ r.signoff }}{% endif %}</td>{% else %}<td class="m-none">—</td>{% endif %}{% endfor %}</tr>
+{% for run in matrix.runs %}<tr><th class="run">{{ run.title }}<br><code>{{ run.name }}</code></th>{% for u in matrix.units %}{% set r = matrix.cells.get((run.name, u.key)) %}{% if r %}<td class="cell m-{{ r.status }} {{ r.classes }}" title="{{ r.run }}{% if r.unit %}/{{ r.unit }}{% endif %}"><a href="{{ r.path }}/{% if r.status == "failed" and not r.good %}failed/{% endif %}report.html">{{ "成功" if r.status == "ok" else "失败" }}</a>{% if r.signoff %}<br><span class="so-{{ r.signoff_key }}">{{ r.signoff }}</span>{% endif %}</td>{% else %}<td class="m-none">—</td>{% endif %}{% endfor %}</tr>
 {% endfor %}</table></div>
 <h2>报告列表</h2>
 <div class="runs-wrap"><table class="runs">
