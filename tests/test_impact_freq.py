@@ -255,3 +255,29 @@ def test_list_campaigns_marks_a_policy_that_stays():
     assert out.loc["A", "open_ended"] and pd.isna(out.loc["A", "end"])
     assert not out.loc["B", "open_ended"] and out.loc["B", "end"] == pd.Timestamp("2021-04-10")
     assert Campaign.from_table(t, "A").open_ended and not Campaign.from_table(t, "B").open_ended
+
+
+def test_quarterly_counts_decay_reported_in_quarters():
+    """Counts per quarter (Poisson, log(days) offset), a campaign of two quarters whose effect
+    fades after it: the half-life and what is left are said in quarters, consistently."""
+    grid = period_grid("2016-01-01", "2023-12-31", "Q")
+    k = np.arange(len(grid))
+    q = grid["period"].dt.quarter.to_numpy()
+    end = pd.Timestamp("2020-06-30")
+    after = np.clip((grid["period"] - end).dt.days.to_numpy(), 0, None)
+    on = (grid["period"] >= "2020-01-01") & (grid["period"] <= end)
+    log_rate = 3.0 + 0.01 * k + 0.1 * (q == 3) - 0.4 * on - 0.4 * np.where(after > 0, 0.5 ** (after / 150.0), 0)
+    rng = np.random.default_rng(11)
+    panel = grid.assign(unit_id="A", count=rng.poisson(grid["days"].to_numpy() * np.exp(log_rate)))
+    panel.attrs["freq"] = "Q"
+    camp = Campaign.from_dates("两季度整治", [("整治", "2020-01-01", "2020-06-30")], ["A"])
+    r = its(panel, camp, effect="level", n_draws=200)
+    d = r.diagnostics
+    assert d["freq"] == "Q" and math.isfinite(d["half_life"])
+    assert d["remaining_1p"] == pytest.approx(0.5 ** ((365.25 / 4) / d["half_life"]), rel=1e-12)
+    text = "".join(r.sentences)
+    assert f"半衰期约 {d['half_life'] / (365.25 / 4):.1f} 个季度" in text
+    assert "结束 1 个季度后约剩" in text and "90 天" not in text
+    assert "线性趋势(按季度计)、季度谐波季节项" in r.spec and "春节" not in r.spec
+    row = r.table.set_index("term").loc["campaign"]
+    assert row["ci_low"] < -0.4 < row["ci_high"]

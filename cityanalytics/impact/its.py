@@ -303,6 +303,8 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
                                persistent=math.isinf(best_h))
         jp = cols.index("post")
         keep90 = math.exp(-90.0 / tau) if math.isfinite(tau) else 1.0
+        # On quarterly and yearly data the share left one period (a quarter, a year) after the end.
+        diagnostics["remaining_1p"] = math.exp(-DAYS_PER[freq] / tau) if math.isfinite(tau) else 1.0
         r90 = draws[:, jp] * keep90
         diagnostics.update(remaining_90d=keep90, effect_90d=float(params[jp] * keep90),
                            effect_90d_low=float(np.percentile(r90, q[0])),

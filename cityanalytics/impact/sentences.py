@@ -142,7 +142,9 @@ def its_sentences(r) -> list[str]:
             else:
                 s += (f",此后逐步减弱,半衰期约 {duration_zh(hl, o['freq'])}({o['level'] * 100:.0f}% CI "
                       f"{duration_zh(lo, o['freq'])}-{duration_zh(hi, o['freq'])})")
-                s += f",结束 90 天后约剩 {100 * d['remaining_90d']:.0f}% 的效应"
+                after = {"Q": ("1 个季度", "remaining_1p"), "Y": ("1 年", "remaining_1p")}.get(o["freq"],
+                                                                                         ("90 天", "remaining_90d"))
+                s += f",结束 {after[0]}后约剩 {100 * d[after[1]]:.0f}% 的效应"
             if count and "averted" in row:
                 s += f";活动结束后累计少发 {num(row['averted'])} 件(区间 {num(row['averted_low'])} 至 {num(row['averted_high'])})"
             out.append(s + "。")
