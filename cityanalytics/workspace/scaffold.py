@@ -141,7 +141,7 @@ workspace: .
 timeout: 900
 parameters:
   campaign_id: ""              # the campaign's id in the campaigns table
-  freq: M                      # W (weeks) or M (months)
+  freq: M                      # D, W, M, Q (quarters) or Y (years); observations written 2024Q1 / 2024 run by quarter / year
 """,
 }
 
