@@ -259,7 +259,7 @@ def quality_findings(loaded, changes: C.Changes | None = None) -> list[str]:
         out.append(f"保留数据中仍有 {int(bad['保留数据中违反'].sum()):,} 行时间顺序错误(应为 0)。")
     missing = Q.absent(loaded)
     if missing:
-        out.append("工作区没有这些表:" + "、".join(Q.table_label(t) for t in missing) + "。")
+        out.append(f"工作区缺 {len(missing)} 张规范表,其指标不能计算(表名见导言)。")  # named once, below
     out += _change_findings(changes)
     return _cap(out)
 
