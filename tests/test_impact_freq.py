@@ -281,3 +281,20 @@ def test_quarterly_counts_decay_reported_in_quarters():
     assert "线性趋势(按季度计)、季度谐波季节项" in r.spec and "春节" not in r.spec
     row = r.table.set_index("term").loc["campaign"]
     assert row["ci_low"] < -0.4 < row["ci_high"]
+
+
+def test_campaigns_schema_takes_a_blank_end_date():
+    """A policy that stays is a campaigns row with a blank end date: the canonical schema
+    accepts it (and still rejects an end before the start)."""
+    from cityanalytics.schemas import pandera_schema
+
+    rows = pd.DataFrame({"campaign_id": ["P1", "P1"], "name_zh": ["长效机制"] * 2, "unit_id": ["A", "B"],
+                         "phase": ["推行"] * 2, "phase_order": [1, 1],
+                         "start_date": pd.to_datetime(["2021-01-01", "2021-07-01"]),
+                         "end_date": pd.to_datetime([None, "2021-12-31"]), "outcomes": [None, None]})
+    schema = pandera_schema("campaigns")
+    assert len(schema.validate(rows, lazy=True)) == 2
+    bad = rows.assign(end_date=pd.to_datetime([None, "2021-01-31"]))
+    with pytest.raises(Exception, match="end_date is earlier than start_date"):
+        schema.validate(bad, lazy=True)
+    assert Campaign.from_table(rows, "P1").open_ended
