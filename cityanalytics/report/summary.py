@@ -89,7 +89,8 @@ def comparison_findings(b, changes: C.Changes | None = None) -> list[str]:
         for label in ("红榜", "黑榜"):
             rows = t[t["list"] == label]
             if len(rows):
-                parts = [f"{r['name']}:{str(r['reasons']).split(',')[0].split(';')[0]}" for _, r in rows.iterrows()]
+                # each unit's first reason (the list's rule, or a control limit with its value)
+                parts = [f"{r['name']}:{str(r['reasons']).split(';')[0]}" for _, r in rows.iterrows()]
                 out.append(f"{label} {len(rows)} 个单位——" + ";".join(parts) + "。")
     elif b.skipped.get("lists"):
         out.append(b.skipped["lists"] + "。")
