@@ -215,25 +215,34 @@ def test_placebo_dates_move_whole_quarters():
     assert all(Campaign.from_dates("x", [("p", s, e)], ["T1"]).open_ended for s, e in seen)
 
 
+Q_UNITS = [f"D{i}" for i in range(1, 9)]
+Q_STAYS = {"实施": ["2021-01-01", None]}  # a policy that stays: no last day
+
+
+def _quarterly_workspace(path: Path) -> Path:
+    """An observations-only workspace: a recycling rate per district and quarter (2018Q1 ...
+    2023Q4), down 4 points in the first three districts from 2021Q1 on, for good."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for i, u in enumerate(Q_UNITS):
+        for k, p in enumerate(pd.period_range("2018Q1", "2023Q4", freq="Q")):
+            on = u in Q_UNITS[:3] and p >= pd.Period("2021Q1", "Q")
+            v = 40 + 2 * i - 0.3 * k + (1.5 if p.quarter == 3 else 0.0) - 4.0 * on + rng.normal(0, 0.5)
+            rows.append({"unit_id": u, "unit_name": u + "区", "period": str(p), "indicator": "recycling_rate",
+                         "value": round(v, 3), "unit": "%", "source": "模拟"})
+    path.mkdir()
+    pd.DataFrame(rows).to_csv(path / "observations.csv", index=False)
+    return path
+
+
 def test_quarterly_observations_run_through_the_analysis(tmp_path):
     """A bureau's quarterly indicator (periods written 2019Q1 ...) and a policy that stays:
     the notebook's entry point builds a quarterly panel and every section says 季度."""
     from cityanalytics.impact.report import analyse
 
-    rng = np.random.default_rng(3)
-    units = [f"D{i}" for i in range(1, 9)]
-    rows = []
-    for i, u in enumerate(units):
-        for k, p in enumerate(pd.period_range("2018Q1", "2023Q4", freq="Q")):
-            on = u in units[:3] and p >= pd.Period("2021Q1", "Q")
-            v = 40 + 2 * i - 0.3 * k + (1.5 if p.quarter == 3 else 0.0) - 4.0 * on + rng.normal(0, 0.5)
-            rows.append({"unit_id": u, "unit_name": u + "区", "period": str(p), "indicator": "recycling_rate",
-                         "value": round(v, 3), "unit": "%", "source": "模拟"})
-    ws = tmp_path / "quarterly"
-    ws.mkdir()
-    pd.DataFrame(rows).to_csv(ws / "observations.csv", index=False)
-    rep = analyse(workspace=str(ws), campaign_name="垃圾分类长效机制", phases={"实施": ["2021-01-01", None]},
-                  treated_units=units[:3], outcome="recycling_rate", freq="M",
+    ws = _quarterly_workspace(tmp_path / "quarterly")
+    rep = analyse(workspace=str(ws), campaign_name="垃圾分类长效机制", phases=Q_STAYS,
+                  treated_units=Q_UNITS[:3], outcome="recycling_rate", freq="M",
                   robustness_checks=["placebo_dates", "leave_one_out"])
     assert rep.freq == "Q" and any("按季度分析" in n for n in rep.notes)
     assert rep.campaign.open_ended and rep.its.options["post"] == "open"
@@ -298,3 +307,22 @@ def test_campaigns_schema_takes_a_blank_end_date():
     with pytest.raises(Exception, match="end_date is earlier than start_date"):
         schema.validate(bad, lazy=True)
     assert Campaign.from_table(rows, "P1").open_ended
+
+
+@pytest.mark.slow
+def test_notebook_runs_a_quarterly_feed_with_a_policy_that_stays(tmp_path):
+    """The campaign_impact notebook under papermill on the quarterly observations: the report
+    reads 季度 where it names the frequency and 持续实施 for the open end."""
+    from notebook_outputs import papermill_outputs
+
+    ws = _quarterly_workspace(tmp_path / "ws")
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "campaign_impact.ipynb"
+    markdown, html, images = papermill_outputs(notebook, tmp_path / "quarterly.ipynb", {
+        "workspace": str(ws), "campaign_id": "", "campaign_name": "垃圾分类长效机制", "phases": Q_STAYS,
+        "treated_units": Q_UNITS[:3], "outcome": "recycling_rate", "freq": "Q",
+        "robustness_checks": ["placebo_dates", "leave_one_out"]})
+    for text in ("季度数据 24 期", "季度面板", "2021-01-01起持续实施", "政策无结束日", "季度谐波季节项",
+                 "安慰剂时间", "个季度"):
+        assert text in markdown, text
+    assert "按月" not in markdown and "月度" not in markdown
+    assert len(images) >= 2
