@@ -12,14 +12,14 @@ notebook (notebooks/district_comparison.ipynb).
 
 from .bulletin import Bulletin, build_bulletin, resolve_period
 from .composite import PRESETS, composite_score, scenarios
-from .funnel import binomial_limit, dispersion, funnel, limits, poisson_limit
+from .funnel import binomial_limit, dispersion, funnel, funnel_ratio, limits, poisson_limit
 from .league import league_table, rank_interval
 from .levels import Level, level_units
 from .lists import red_black_lists
 from .targets_status import target_status
 from .trend import cochran_armitage, poisson_trend, trend
 
-__all__ = ["league_table", "rank_interval", "funnel", "limits", "binomial_limit", "poisson_limit", "dispersion",
+__all__ = ["league_table", "rank_interval", "funnel", "funnel_ratio", "limits", "binomial_limit", "poisson_limit", "dispersion",
            "composite_score", "scenarios", "PRESETS", "trend", "cochran_armitage", "poisson_trend",
            "red_black_lists", "target_status", "level_units", "Level", "build_bulletin", "Bulletin",
            "resolve_period"]

@@ -89,7 +89,7 @@ def funnel(result):
         key = f"{lv * 100:g}".replace(".", "")
         pos[f"below_{key}"] = f"低于 {lv * 100:g}% 下限"
         pos[f"above_{key}"] = f"高于 {lv * 100:g}% 上限"
-    size = {"proportion": "分母", "rate": "常住人口(万人)", "mean": "观测数"}[s.stat]
+    size = result.extra.get("size_label") or {"proportion": "分母", "rate": "常住人口(万人)", "mean": "观测数"}[s.stat]
     d = pd.DataFrame({"单位": t["name"], size: [_num(v, 2 if s.stat == "rate" else 0) for v in t["size"]],
                       f"{s.indicator.name_zh}({s.unit_label})": [_num(v, digits) for v in t["value"]],
                       "z 值": [_num(v, 2) for v in t["z"]]})

@@ -316,6 +316,7 @@ def funnel_ratio(frame: pd.DataFrame, numerator: str, denominator: str, *, unit:
                   winsor=winsor, focus=focus, size_label=size_label)
     excluded = u.loc[~ok, "unit_id"].tolist()
     res.extra["excluded"] = excluded
+    res.extra["centre_label"] = "合计值" if centre is None else "给定中心值"
     if excluded:
         res.sentences.append(f"缺少{numerator}或{denominator}(或分母为 0)、未画入漏斗图的单位:"
                              f"{'、'.join(name_of(x, names) for x in excluded)}。")

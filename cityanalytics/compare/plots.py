@@ -76,7 +76,7 @@ def funnel_plot(result, ax=None):
         ls, col = styles.get(i, (":", "#333333"))
         ax.plot(c["size"], c[f"lower_{key}"], ls, color=col, linewidth=1, label=f"{lv * 100:g}% 控制限")
         ax.plot(c["size"], c[f"upper_{key}"], ls, color=col, linewidth=1)
-    ax.axhline(result.extra["theta"], color=CITY_C, linewidth=1, label="全市")
+    ax.axhline(result.extra["theta"], color=CITY_C, linewidth=1, label=result.extra.get("centre_label", "全市"))
     colors = [FOCUS if f else (("#2ca02c" if b else "#d62728") if (w or b) else UNIT)
               for f, w, b in zip(t["focus"], t["worse"], t["better"])]
     ax.scatter(t["size"], t["value"], c=colors, zorder=3, s=24)
@@ -84,11 +84,12 @@ def funnel_plot(result, ax=None):
     for _, r in t.iterrows():
         if r["position"].endswith(widest) and r["position"] != "within" or r["focus"]:
             ax.annotate(r["name"], (r["size"], r["value"]), textcoords="offset points", xytext=(4, 3), fontsize=8)
-    xlabel = {"proportion": "分母(件)", "rate": "常住人口(万人)", "mean": "观测数"}[s.stat]
+    xlabel = result.extra.get("size_label") or {"proportion": "分母(件)", "rate": "常住人口(万人)", "mean": "观测数"}[s.stat]
     ax.set_xlabel(xlabel)
     ax.set_ylabel(_axis_label(s))
     od = {"multiplicative": ",乘性过度离散调整", "additive": ",加性随机效应调整"}.get(result.extra["overdispersion"], "")
-    ax.set_title(f"{s.indicator.name_zh}漏斗图({s.period}{od})", fontsize=10)
+    note = ",".join(x for x in (str(s.period), od.lstrip(",")) if x)  # funnel_ratio may have no period
+    ax.set_title(f"{s.indicator.name_zh}漏斗图" + (f"({note})" if note else ""), fontsize=10)
     ax.legend(fontsize=8, frameon=False, loc="lower right")
     return ax
 
