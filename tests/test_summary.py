@@ -80,3 +80,18 @@ def test_campaign_findings_effect_with_interval_and_persistence():
         "中断时间序列:综合治理阶段效应 -38.1%(95% 区间 -41.7% 至 -34.2%)。",
         "中断时间序列:活动结束时效应 -33.5%(95% 区间 -40.8% 至 -25.2%),此后逐步减弱,半衰期约 47 天(区间 25 至 81 天)。",
     ]
+
+
+def test_a_report_on_one_unit_starts_with_that_unit():
+    b = _bulletin([("黑榜", "c", "丙镇", "按期处置率 95.5%,低于 99.8% 控制下限 95.8%")],
+                  [("c", "丙镇", 75.0, 76.5, 73.4, 79.6, "off_track", "难以达标")])
+    league = pd.DataFrame({"unit_id": ["a", "c"], "value": [99.0, 95.5], "ci_low": [98.0, 92.8],
+                           "ci_high": [99.5, 97.2], "rank": [1.0, 2.0], "rank_low": [1.0, 1.0], "rank_high": [1.0, 2.0]})
+    b.leagues = {"case_ontime_disposal_rate": SimpleNamespace(table=league, sentences=[])}
+    b.focus, b.level.names["c"] = "c", "丙镇"
+    changes = C.Changes("2025-06", "2025-05", [C.Change("list", "甲街道本期进入红榜(上期不在红榜)。", True, 31.0),
+                                                 C.Change("rank", "丙镇按期处置率名次由第 1 位降至第 2 位……", True, 21.0)])
+    found = summary.comparison_findings(b, changes)
+    assert found[0] == ("丙镇:按期处置率 95.5%(区间 92.8% 至 97.2%),第 2 位(名次区间 1–2);"
+                        "生活垃圾分类小区覆盖率目标难以达标(红灯);本期在黑榜。")
+    assert found[-2:] == ["与上期相比:丙镇按期处置率名次由第 1 位降至第 2 位……", "与上期相比:甲街道本期进入红榜(上期不在红榜)。"]

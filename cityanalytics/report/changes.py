@@ -81,6 +81,9 @@ class Changes:
                 out.append(f"{group}:另有 {len(items)} 项估计在上期区间以内,变化不显著。")
         return out + self.notes
 
+    def __str__(self) -> str:
+        return self.text()
+
     def text(self) -> str:
         """For the terminal (``cityanalytics diff``)."""
         head = (f"与上期比较:{self.period} 对 {self.previous}" if self.previous

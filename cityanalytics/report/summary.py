@@ -77,8 +77,11 @@ def _cap(findings: list[str]) -> list[str]:
 
 
 def comparison_findings(b, changes: C.Changes | None = None) -> list[str]:
-    """Targets with their light, the red and black lists, the city's main figure, the strongest changes."""
-    out = []
+    """Targets with their light, the red and black lists, the city's main figure, the strongest
+    changes; a report on one unit (``focus``) starts with that unit's figures and ranks."""
+    focus = getattr(b, "focus", None)
+    name = b.level.names.get(focus, focus) if focus else None
+    out = [_focus_finding(b, focus, name)] if focus else []
     if b.targets is not None and len(b.targets.table):
         for _, g in b.targets.table.groupby("target_id", sort=False):
             out.append(_target_finding(g))
@@ -94,7 +97,7 @@ def comparison_findings(b, changes: C.Changes | None = None) -> list[str]:
                 out.append(f"{label} {len(rows)} 个单位——" + ";".join(parts) + "。")
     elif b.skipped.get("lists"):
         out.append(b.skipped["lists"] + "。")
-    out += _change_findings(changes)
+    out += _change_findings(changes, first=name)
     if len(out) < 3:
         city = b.level.names.get("city", "全市")
         lines = [s for r in b.leagues.values() for s in r.sentences if s.startswith(city)]
@@ -129,10 +132,40 @@ def _target_finding(g: pd.DataFrame) -> str:
     return text + "。"
 
 
-def _change_findings(changes: C.Changes | None, n: int = 2) -> list[str]:
+def _focus_finding(b, focus: str, name: str) -> str:
+    """The unit's value, interval and rank (with its rank interval) per indicator, its target
+    statuses and its place on the lists, in one sentence."""
+    parts = []
+    for ind, r in b.leagues.items():
+        row = r.table[r.table["unit_id"] == focus]
+        if row.empty:
+            continue
+        x = row.iloc[0]
+        text = (f"{resultsets.indicator_zh(ind)} {C._fmt_indicator(ind, x['value'])}"
+                f"(区间 {C._fmt_indicator(ind, x['ci_low'])} 至 {C._fmt_indicator(ind, x['ci_high'])})")
+        if not _missing(x.get("rank")):
+            text += f",第 {x['rank']:g} 位(名次区间 {x['rank_low']:g}–{x['rank_high']:g})"
+        parts.append(text)
+        if len(parts) == 3:
+            break
+    if b.targets is not None and len(b.targets.table):
+        mine = b.targets.table[b.targets.table["unit_id"] == focus]
+        parts += [f"{t['name_zh']}目标{t['status_zh']}" + (f"({LIGHT[t['status']]}灯)" if t["status"] in LIGHT else "")
+                  for _, t in mine.head(2).iterrows()]
+    if b.lists is not None:
+        on = b.lists.table.loc[b.lists.table["unit_id"] == focus, "list"].tolist()
+        parts.append(f"本期在{'、'.join(on)}" if on else "本期未列入红黑榜")
+    return f"{name}:" + ";".join(parts) + "。" if parts else f"{name}:本期没有可比较的数值。"
+
+
+def _change_findings(changes: C.Changes | None, n: int = 2, first: str | None = None) -> list[str]:
+    """The ``n`` strongest changes beyond the intervals (those naming ``first`` before the rest)."""
     if changes is None or changes.previous is None:
         return []
-    strongest = changes.strongest(n)
+    ranked = [c.sentence for c in changes.significant]
+    if first:
+        ranked = [s for s in ranked if s.startswith(first)] + [s for s in ranked if not s.startswith(first)]
+    strongest = ranked[:n]
     return ["与上期相比:" + s for s in strongest] if strongest else [
         f"与上期({changes.previous})相比,没有超出区间的变化。"]
 
