@@ -160,3 +160,39 @@ def test_funnel_ratio_names_bad_rows():
         funnel_ratio(base, "x", "cases")
     with pytest.raises(ValueError, match="stat must be one of"):
         funnel_ratio(base, "x", "n", stat="mean")
+
+
+def test_registered_indicator_funnel_with_the_phe_option():
+    from cityanalytics.compare import funnel
+    from cityanalytics.indicators import frame as F
+    from cityanalytics.indicators.frame import CITY
+
+    period = pd.Period("2025-06", "M")
+    units = {"A": (400, 1000), "B": (560, 1000), "C": (500, 1000), "D": (9, 12), CITY: (1469, 3012)}
+    keys = pd.DataFrame({"unit_id": list(units), "period": period})
+    num = np.array([x for x, _ in units.values()], float)
+    den = np.array([n for _, n in units.values()], float)
+    fr = F.combine([F.proportion("case_ontime_disposal_rate", keys, num, den, 0.95)], 0.95)
+    res = funnel(fr, "case_ontime_disposal_rate", "2025-06", method="phe")
+    t = res.table.set_index("unit_id")
+    theta = 1469 / 3012
+    z998 = stats.norm.ppf(0.999)
+    assert t.at["A", "lower_998"] == pytest.approx(100 * (theta - z998 * np.sqrt(theta * (1 - theta) / 1000)))
+    # D: 9/12 = 75% against PHE's 95% upper limit at n = 12: 48.8% + 1.96 * 14.4% = 77.1%: inside
+    assert t.at["D", "position"] == "within"
+    assert t.at["A", "position"] == "below_998" and t.at["B", "position"] == "above_998"
+    assert "PHE" in res.spec and res.extra["definition"].startswith("PHE")
+    # counts with residents: PHE's rule judges each unit by its own exact / Byars interval
+    fr = F.combine([F.count("case_filed", pd.DataFrame({"unit_id": ["A", "B", "C", CITY], "period": period}),
+                            np.array([40.0, 10.0, 8.0, 58.0]), 0.95)], 0.95)
+    res = funnel(fr, "case_filed", "2025-06", exposure={"A": 2.0, "B": 2.0, "C": 2.0, CITY: 6.0}, method="phe")
+    t = res.table.set_index("unit_id")
+    theta = 58 / 6
+    # A: 40 events, Byars 99.8% lower bound 23.23 events over 2 (x 10,000) = 11.62 > 9.67 -> above 99.8%
+    lo998 = 40 * (1 - 1 / 360 - z998 / (3 * np.sqrt(40))) ** 3 / 2
+    assert lo998 > theta and t.at["A", "position"] == "above_998"
+    # C: 8 events (< 10: exact), 95% upper bound 15.76 events = 7.88 per 10,000 < 9.67 -> below 95%;
+    # 99.8% upper bound 21.16 events = 10.58 > 9.67 -> not below 99.8%
+    assert stats.chi2.ppf(0.975, 18) / 2 / 2 < theta < stats.chi2.ppf(0.999, 18) / 2 / 2
+    assert t.at["C", "position"] == "below_95"
+    assert t.at["A", "lower_95"] == pytest.approx(phe_poisson_limit([2.0], theta, 0.95, "lower")[0])
