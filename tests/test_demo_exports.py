@@ -19,7 +19,7 @@ N_CASES = 3_000
 MONTHS = 78  # 2019-01 .. 2025-06
 KEYS = {"districts": ["unit_id"], "unit_changes": ["old_unit_id", "new_unit_id"], "cases": ["case_id"],
         "dust_samples": ["sample_id"], "communities": ["community_id"], "assessments": ["unit_id", "period"],
-        "campaigns": ["campaign_id", "unit_id", "phase"]}
+        "campaigns": ["campaign_id", "unit_id", "phase"], "observations": ["unit_id", "period", "indicator"]}
 
 
 @pytest.fixture(scope="module")
@@ -136,13 +136,13 @@ def test_round_trip_through_the_recipe(demo, built, table):
     assert t.rows_read == t.rows_kept + t.rows_rejected and t.rows_kept == len(expected[table])
     # Only the 合计 rows are rejected: one per file (per sheet for the communities register).
     totals = {"districts": 0, "campaigns": 0, "communities": 3, "cases": MONTHS, "dust_samples": MONTHS,
-              "assessments": 1, "unit_changes": 1}
+              "assessments": 1, "unit_changes": 1, "observations": 0}
     assert t.rows_rejected == len(t.rejections) == totals[table]
     assert set(t.rejections["reason"]) <= {"summary row (合计/总计), not a record"}
     notes = " ".join(n for f in t.files for n in f.notes)
     if table not in ("districts", "campaigns"):
         assert re.search(r"header (found )?on row 3", notes), notes  # the two title rows skipped
-    if table in ("cases", "assessments", "unit_changes"):
+    if table in ("cases", "assessments", "unit_changes", "observations"):
         assert "gbk" in notes
     if table == "cases":
         # Unit names came back as the canonical ids, the pre-2021 石鼓镇 with its own id.

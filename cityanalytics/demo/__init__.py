@@ -16,14 +16,15 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from . import assessments, campaigns, cases, communities, dust, timeline, units, writing
+from . import assessments, campaigns, cases, citywide, communities, dust, timeline, units, writing
 from . import truth as truth_file
 
 __all__ = ["generate", "write_demo", "generate_truth", "TABLES", "DEFAULT_SEED", "DEFAULT_CASES"]
 
 DEFAULT_SEED = 2025
 DEFAULT_CASES = cases.DEFAULT_CASES
-TABLES = ("districts", "unit_changes", "cases", "dust_samples", "communities", "assessments", "campaigns")
+TABLES = ("districts", "unit_changes", "cases", "dust_samples", "communities", "assessments", "campaigns",
+          "observations")
 
 
 def _n(n_cases: int | None) -> int:
@@ -38,13 +39,16 @@ def _small(seed: int) -> tuple[dict[str, pa.Table], dict]:
     dust_df, dust_truth = dust.generate(seed)
     comm_df, comm_truth = communities.generate(seed)
     ass_df, ass_truth = assessments.generate(seed)
+    obs_df, _ = citywide.generate(seed)  # its truth is the city-wide campaign's, under campaigns
     frames = {
-        "districts": units.districts_frame(),
+        # the demo city's units, then the province's other cities (donors for the city-wide campaign)
+        "districts": pd.concat([units.districts_frame(), citywide.cities_frame()], ignore_index=True),
         "unit_changes": units.unit_changes_frame(),
         "dust_samples": dust_df,
         "communities": comm_df,
         "assessments": ass_df,
         "campaigns": campaigns.campaigns_frame(),
+        "observations": obs_df,
     }
     parts = {"units": units.truth(), "campaigns": campaigns.truth(), "dust": dust_truth,
              "communities": comm_truth, "assessments": ass_truth}

@@ -1,4 +1,5 @@
-"""Two campaigns with known effects, injected into the case intensity.
+"""Campaigns with known effects: two injected into the case intensity, one into the
+province's monthly bulletin (the observations table).
 
 1. 百日攻坚 (seed 003, 扎兰屯市 扎政办字〔2022〕51号): three phases, five central streets
    covered and five not. During each phase the targeted subcategories' intensity is
@@ -6,6 +7,8 @@
    exponentially with HALF_LIFE_DAYS.
 2. 非法小广告联动治理: adopted by units on different dates (staggered), three units never.
    From adoption the log-effect ramps linearly to its full size over RAMP_DAYS, then stays.
+3. 全市市容环境秩序百日攻坚 (``citywide``): the whole city, outcome the province's monthly
+   bulletin of hotline complaints per 10,000 residents, neighbouring cities as donors.
 
 Effects are multiplicative factors on the Poisson intensity per unit-day-subcategory; the
 truth file repeats every number here.
@@ -16,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import timeline
+from . import citywide, timeline
 from .units import SERIES, unit_id_on
 
 # --- campaign 1: the 100-day campaign ------------------------------------------------------
@@ -94,6 +97,7 @@ def campaigns_frame() -> pd.DataFrame:
         # Still running when the data ends: the phase is closed at the last day of data.
         rows.append((C2_ID, C2_NAME, unit_id_on(s, adopted), C2_PHASE, 1, adopted,
                      str(timeline.END.date()), ";".join(C2_TARGETS)))
+    rows += citywide.campaign_rows()  # 3. the city-wide campaign (outcome: the province's bulletin)
     df = pd.DataFrame(rows, columns=["campaign_id", "name_zh", "unit_id", "phase", "phase_order",
                                      "start_date", "end_date", "outcomes"])
     df["start_date"] = pd.to_datetime(df["start_date"])
@@ -132,4 +136,5 @@ def truth() -> list[dict]:
             "campaigns_table_end_date": "the last day of data (still running)",
             "applies_to": "case intensity (expected count) per unit-day-subcategory, multiplicative",
         },
+        citywide.truth(),
     ]

@@ -14,6 +14,8 @@
     exports/街镇月度考核结果.csv         assessments (GBK)
     exports/专项行动安排.xlsx            campaigns
     exports/区划调整记录.csv             unit changes (GBK)
+    exports/全省各市城市管理类热线诉求月报.csv   observations: the province's monthly bulletin,
+                                       every city (GBK; the indicator comes from the recipe)
 
 The exports look like real ones: Chinese headers as business systems name them, title rows
 above the header, a 合计 row at the bottom, unit *names* instead of ids, and columns the
@@ -70,6 +72,8 @@ COMMUNITY_HEADERS = ["序号", "小区编号", "小区名称", "所属街道", "
 ASSESSMENT_HEADERS = ["考核月份", "被考核单位", "得分", "发现问题数", "整改问题数", "整改率"]
 CAMPAIGN_HEADERS = ["活动编号", "活动名称", "实施街道", "阶段", "阶段序号", "开始日期", "结束日期", "整治内容"]
 CHANGE_HEADERS = ["原单位编号", "现单位编号", "生效日期", "变更类型"]
+OBSERVATION_HEADERS = ["统计月份", "行政区划代码", "城市", "诉求量(件)", "常住人口(万人)", "万人诉求量(件/万人)"]
+OBSERVATIONS_FILE = "全省各市城市管理类热线诉求月报.csv"
 
 
 # ---- reading the canonical tables ---------------------------------------------------------
@@ -289,6 +293,18 @@ def raw_unit_changes(changes: pd.DataFrame) -> pd.DataFrame:
     })[CHANGE_HEADERS]
 
 
+def raw_observations(observations: pd.DataFrame) -> pd.DataFrame:
+    """The province's bulletin: one row per city and month; indicator, unit and source are not
+    columns (the file is about one indicator), the recipe supplies them."""
+    return pd.DataFrame({
+        "统计月份": _text(observations["period"]), "行政区划代码": _text(observations["unit_id"]),
+        "城市": _text(observations["unit_name"]),
+        "诉求量(件)": observations["numerator"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}"),
+        "常住人口(万人)": observations["denominator"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}"),
+        "万人诉求量(件/万人)": observations["value"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
+    }, index=observations.index)[OBSERVATION_HEADERS]
+
+
 def _as_text_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Every column as text for a CSV: timestamps as 2019-01-01 10:21:48, missing as ''."""
     out = {}
@@ -391,6 +407,20 @@ def write_unit_changes(changes: pd.DataFrame, out: Path) -> Path:
                          raw_unit_changes(changes), ["合计", f"{len(changes)}项"])
 
 
+def write_observations(observations: pd.DataFrame, out: Path) -> Path:
+    periods = observations["period"].astype(str)
+    span = f"{periods.min()}至{periods.max()}" if len(periods) else ""
+    titles = [f"{FICTIONAL}所在省各市12345热线城市管理类诉求月度统计(省城市管理监督考核月报)",
+              f"统计区间:{span}  导出时间:{EXPORTED_ON}  {LABEL_ZH}"]
+    buffer = io.StringIO()
+    for line in titles:
+        buffer.write(line + "\n")
+    raw_observations(observations).to_csv(buffer, index=False, lineterminator="\n")
+    path = out / OBSERVATIONS_FILE
+    path.write_bytes(buffer.getvalue().encode(ENCODING))
+    return path
+
+
 def write_exports(canonical_dir: str | Path, workspace_dir: str | Path) -> dict[str, list[Path]]:
     """Write the raw exports and the workspace (recipe, units, targets, run files).
 
@@ -414,6 +444,10 @@ def write_exports(canonical_dir: str | Path, workspace_dir: str | Path) -> dict[
         "campaigns": [write_campaigns(_canonical(src, "campaigns"), out, names)],
         "unit_changes": [write_unit_changes(_canonical(src, "unit_changes"), out)],
     }
+    try:  # demo folders written before the city-wide campaign have no observations table
+        files["observations"] = [write_observations(_canonical(src, "observations"), out)]
+    except FileNotFoundError:
+        pass
     files["workspace"] = recipe.write_workspace(root, districts)
     from .boundaries import write_boundaries  # the units' synthetic boundaries, for the maps
 

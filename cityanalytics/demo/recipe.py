@@ -14,7 +14,9 @@ import pandas as pd
 import yaml
 
 from .cases import SUB_NAMES
-from .exports import CATEGORY_OF_SUBCATEGORY, DUST_ADDRESS_PATTERN, ENCODING, EXPORTS
+from .citywide import INDICATOR, VALUE_UNIT
+from .citywide import SOURCE as OBS_SOURCE
+from .exports import CATEGORY_OF_SUBCATEGORY, DUST_ADDRESS_PATTERN, ENCODING, EXPORTS, OBSERVATIONS_FILE
 from .truth import LABEL_ZH
 from .units import CITY_NAME
 
@@ -61,7 +63,15 @@ tables:
     aliases: {{unit_id: [被考核单位]}}
   campaigns:
     files: [{EXPORTS}/专项行动安排.xlsx]
-    aliases: {{unit_id: [实施街道]}}
+    aliases: {{unit_id: [实施街道]}}   # the city-wide campaign names the city itself
+  observations:
+    # the province's monthly bulletin, every city: the donors of the city-wide campaign's
+    # synthetic control. One indicator per file, so the indicator is a constant.
+    files: [{EXPORTS}/{OBSERVATIONS_FILE}]
+    encoding: {ENCODING}
+    aliases: {{unit_id: [行政区划代码], unit_name: [城市], period: [统计月份], value: ["万人诉求量(件/万人)"],
+              numerator: ["诉求量(件)"], denominator: ["常住人口(万人)"]}}
+    constants: {{indicator: {INDICATOR}, unit: {VALUE_UNIT}, source: "{OBS_SOURCE}"}}
 """
 
 

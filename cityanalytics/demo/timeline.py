@@ -20,7 +20,7 @@ SPRING_FESTIVAL = ("2019-02-05", "2020-01-25", "2021-02-12", "2022-02-01", "2023
 
 # One independent random stream per table, so that --cases N changes the cases table and
 # nothing else. Fixed integers, never hash(): Python's string hashing is salted per process.
-STREAMS = {"units": 1, "cases": 2, "dust": 3, "communities": 4, "assessments": 5}
+STREAMS = {"units": 1, "cases": 2, "dust": 3, "communities": 4, "assessments": 5, "citywide": 6}
 
 
 def rng(seed: int, stream: str) -> np.random.Generator:
