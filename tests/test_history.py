@@ -97,6 +97,7 @@ def _rank_rule(now: pd.DataFrame, before: pd.DataFrame) -> tuple[list[tuple], di
     return beyond, noise
 
 
+@pytest.mark.slow
 def test_two_periods_through_the_runner_change_section_and_diff(tmp_path, capsys):
     import shutil
 
