@@ -196,3 +196,11 @@ def test_registered_indicator_funnel_with_the_phe_option():
     assert stats.chi2.ppf(0.975, 18) / 2 / 2 < theta < stats.chi2.ppf(0.999, 18) / 2 / 2
     assert t.at["C", "position"] == "below_95"
     assert t.at["A", "lower_95"] == pytest.approx(phe_poisson_limit([2.0], theta, 0.95, "lower")[0])
+
+
+def test_funnel_ratio_rejects_a_centre_outside_the_scale():
+    frame = pd.DataFrame({"unit_id": ["A", "B"], "x": [5, 7], "n": [10, 10]})
+    with pytest.raises(ValueError, match="centre must be a number from 0 to 100"):
+        funnel_ratio(frame, "x", "n", centre=120)
+    with pytest.raises(ValueError, match="no row has both x and n"):
+        funnel_ratio(frame.assign(x=[5, 0], n=[np.nan, 0]), "x", "n")

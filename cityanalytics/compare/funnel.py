@@ -277,7 +277,9 @@ def funnel_ratio(frame: pd.DataFrame, numerator: str, denominator: str, *, unit:
     denominator / per. The centre line is the pooled ratio Σ numerator / Σ denominator over the
     units with both values (as PHE), or ``centre`` (in the value's scale: percent, or per
     ``per``), e.g. the province's figure. ``label`` names the ratio in the text (default: the
-    numerator column), ``direction`` is higher_better, lower_better or neutral.
+    numerator column), ``direction`` is higher_better, lower_better or neutral; ``unit_label``
+    (default "%" or "/万人"-style for ``per``) and ``size_label`` (default: the denominator
+    column) label values and the size axis.
 
     Rows with a missing numerator or denominator, or a denominator of 0, get no point: they are
     listed in ``extra["excluded"]`` and in a sentence. Negative values, a numerator above its
@@ -296,21 +298,22 @@ def funnel_ratio(frame: pd.DataFrame, numerator: str, denominator: str, *, unit:
     ind = Indicator(id=label, name_zh=label, name_en=label, kind="proportion" if stat == "proportion" else "count",
                     unit="%" if stat == "proportion" else "", direction=direction, formula_zh=f"{numerator}/{denominator}",
                     formula_en=f"{numerator}/{denominator}", standard="", confidence="", table="", needs=())
-    if unit_label is None:
+    if unit_label is None:  # the default reads the denominator as people; pass e.g. "起/百公里" otherwise
         unit_label = "%" if stat == "proportion" else ("" if per == 1 else f"/{_per_text(per)}")
     ok = u["value"].notna()
-    pooled = float(u.loc[ok, "numerator"].sum() / u.loc[ok, "denominator"].sum()) if ok.any() else np.nan
-    theta, where = (pooled, "合计值(各单位分子之和 / 分母之和)") if centre is None else (
-        float(centre) / (100.0 if stat == "proportion" else 1.0), "给定中心值")
-    city = pd.Series({"unit_id": "", "numerator": u.loc[ok, "numerator"].sum(),
-                      "denominator": u.loc[ok, "denominator"].sum(), "value": theta * _scale(stat)})
-    s = Slice(ind, period, "", u, city, stat, unit_label, 0.95)
     if not ok.any():
         raise NotComparable(f"{source}: no row has both {numerator} and {denominator}",
                             f"{label}:没有单位同时有分子和分母,未画漏斗图")
-    if not np.isfinite(theta) or (stat == "proportion" and not 0 <= theta <= 1) or theta < 0:
-        raise ValueError(f"centre must be a finite value{' between 0 and 100 (percent)' if stat == 'proportion' else ' >= 0'}, "
-                         f"got {centre!r}" if centre is not None else f"{source}: the pooled ratio is not a number")
+    total_num, total_den = u.loc[ok, "numerator"].sum(), u.loc[ok, "denominator"].sum()
+    if centre is None:
+        theta, where = float(total_num / total_den), "合计值(各单位分子之和 / 分母之和)"
+    else:
+        theta, where = float(centre) / _scale(stat), "给定中心值"
+        if not np.isfinite(theta) or theta < 0 or (stat == "proportion" and theta > 1):
+            raise ValueError(f"centre must be a number {'from 0 to 100 (percent)' if stat == 'proportion' else '>= 0'}, "
+                             f"got {centre!r}")
+    city = pd.Series({"unit_id": "", "numerator": total_num, "denominator": total_den, "value": theta * _scale(stat)})
+    s = Slice(ind, period, "", u, city, stat, unit_label, 0.95)
     size_label = size_label or (denominator if stat == "proportion" or per == 1 else f"{denominator}(单位:{_per_text(per)})")
     res = _funnel(s, u[ok], theta, where, names=names, levels=levels, method=method, overdispersion=overdispersion,
                   winsor=winsor, focus=focus, size_label=size_label)
