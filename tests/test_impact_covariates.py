@@ -1,4 +1,4 @@
-"""Covariates in ``did()`` (``covariates=[...]``; ``controls`` still means control units): a
+"""Covariates in ``did()`` (``covariates=[...]``; control units are ``control_units=``): a
 simulated panel whose covariate confounds the campaign, the adjusted estimate recovering the
 truth and equal to pyfixest; a constant or collinear covariate is an error naming it."""
 

@@ -21,6 +21,7 @@ is the plain TWFE that ``staggered.callaway_santanna`` should be read against.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,10 +31,10 @@ from scipy import stats
 from cityanalytics.impact import design as D
 from cityanalytics.impact import fitting
 from cityanalytics.impact.campaign import Campaign
-from cityanalytics.impact.its import _label, _window
+from cityanalytics.impact.its import _label, _window, outcome_zh
 from cityanalytics.impact.panel import check_freq, exposure_offset
 from cityanalytics.impact.within import FEFit, RankDeficientError, factorize, ols_fe, poisson_fe
-from cityanalytics.results import AnalysisResult
+from cityanalytics.results import AnalysisResult, Coefficients
 
 DEFAULT_WINDOW = {"D": (14, 60), "W": (8, 26), "M": (6, 12), "Q": (4, 8), "Y": (3, 5)}
 
@@ -52,9 +53,6 @@ class DiDResult(AnalysisResult):
     options: dict = field(default_factory=dict)
     data: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     method_zh: str = "双向固定效应(TWFE)"
-
-    def effect(self, term: str) -> pd.Series:
-        return self.table.set_index("term").loc[term]
 
 
 @dataclass
@@ -83,7 +81,7 @@ class Prepared:
         return self._groups[1]
 
 
-def prepare(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", treated=None, controls=None,
+def prepare(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", treated=None, control_units=None,
             model: str | None = None, freq: str | None = None, covariates=None,
             exposure: str | None = None, weights: str | None = None) -> Prepared:
     freq = check_freq(freq or panel.attrs.get("freq") or "M")
@@ -99,10 +97,10 @@ def prepare(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", 
         raise ValueError("model='poisson' is for counts; use model='ols' for a continuous outcome")
     units = sorted(panel["unit_id"].astype(str).unique())
     tr = [u for u in (treated if treated is not None else campaign.units) if u in units]
-    if controls is None:
+    if control_units is None:
         co = [u for u in units if u not in set(campaign.units)]
     else:
-        co = [str(u) for u in controls if str(u) in units]
+        co = [str(u) for u in control_units if str(u) in units]
     if not tr:
         raise ValueError("no treated unit of the campaign is in the panel")
     if not co:
@@ -338,8 +336,8 @@ def pretrend_tests(prep: Prepared, campaign: Campaign, es_fit: FEFit, events: li
     return out
 
 
-def _rows(fit: FEFit, names, level: float, log_scale: bool, labels=None) -> pd.DataFrame:
-    t = fit.table(level)
+def _rows(fit: FEFit, names, level: float, log_scale: bool, labels=None, use_t: bool = True) -> pd.DataFrame:
+    t = fit.table(level, use_t)
     t = t[t["term"].isin(names)].copy()
     if labels is not None:
         t.insert(1, "label_zh", [labels(n) for n in t["term"]])
@@ -349,15 +347,21 @@ def _rows(fit: FEFit, names, level: float, log_scale: bool, labels=None) -> pd.D
     return t.reset_index(drop=True)
 
 
-def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", treated=None, controls=None,
+_UNSET = object()
+
+
+def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", treated=None, control_units=None,
         model: str | None = None, effect: str = "phases", slope: bool = False, post: str = "decay",
         half_life: float | None = None, event_window: tuple[int, int] | None = None, event_study: bool = True,
         level: float = 0.95, ssc: str = "fixest", freq: str | None = None, outcome_label: str | None = None,
         n_draws: int = 1000, seed: int = 0, covariates=None, exposure: str | None = None,
-        weights: str | None = None, unit_names: dict | None = None) -> DiDResult:
+        weights: str | None = None, unit_names: dict | None = None, use_t: bool = True,
+        controls=_UNSET) -> DiDResult:
     """Difference-in-differences of ``outcome`` between covered units and controls.
 
-    controls: None = every unit in the panel the campaign does not cover (control *units*).
+    control_units: None = every unit in the panel the campaign does not cover; or the ids of
+        the control units. (``controls=`` is the old name, deprecated: covariates are
+        ``covariates=``.)
     covariates: panel columns entering every model linearly next to the fixed effects
         (time-varying; a covariate constant within units or periods, or collinear with the
         campaign terms, is an error naming it).
@@ -368,8 +372,16 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
     unit_names: unit_id -> name, for the sentences.
     effect/slope/post/half_life: as in ``its`` (post is 'decay', 'level' or 'exclude').
     event_window: (leads, lags) of the event study; default by frequency (M: 6, 12).
+    use_t: intervals and p-values from t with the Bell-McCaffrey degrees of freedom (default)
+        or, False, from the standard normal.
     """
-    prep = prepare(panel, campaign, outcome=outcome, treated=treated, controls=controls, model=model, freq=freq,
+    if controls is not _UNSET:
+        warnings.warn("did(controls=...) is renamed control_units= (the control units; covariates are "
+                      "covariates=); controls= will be removed in the next release", DeprecationWarning, stacklevel=2)
+        if control_units is not None:
+            raise TypeError("did() got both control_units= and its old name controls=")
+        control_units = controls
+    prep = prepare(panel, campaign, outcome=outcome, treated=treated, control_units=control_units, model=model, freq=freq,
                    covariates=covariates, exposure=exposure, weights=weights)
     names_of = unit_names or {}
     early = sorted(u for u in prep.treated if pd.Timestamp(campaign.adoption.get(u, campaign.start)) < prep.window[0])
@@ -387,7 +399,7 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
         post = "open"  # a policy that stays: in force to the end of the data
     fit, names, profile, best_h, X = static_fit(prep, campaign, effect=effect, slope=slope, post=post,
                                                 half_life=half_life, ssc=ssc, level=level)
-    table = _rows(fit, names, level, prep.log_scale, lambda term: _label(term, post, prep.freq))
+    table = _rows(fit, names, level, prep.log_scale, lambda term: _label(term, post, prep.freq), use_t)
     diag = {"n_obs": fit.n, "n_treated": len(prep.treated), "n_control": len(prep.controls),
             "treated_before_data": early, "treated_before_data_names": [names_of.get(u, u) for u in early],
             "data_start": prep.window[0],
@@ -434,7 +446,7 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
         es_fit, Xe, es_kept = fit_identified(prep, Xe, es_names, ssc)
         events = [e for e, name in zip(events, es_names) if name in es_kept]
         es_names = es_kept
-        es = _rows(es_fit, es_names, level, prep.log_scale)
+        es = _rows(es_fit, es_names, level, prep.log_scale, use_t=use_t)
         es.insert(1, "event_time", events)
         ref = {"term": "e-1", "event_time": -1, "coef": 0.0, "se": 0.0, "ci_low": 0.0, "ci_high": 0.0,
                "t": np.nan, "p_value": np.nan, "df": np.nan}
@@ -450,18 +462,20 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
     from cityanalytics.impact import plots, sentences
     from cityanalytics.impact import warnings as W
 
-    opts = dict(outcome=outcome, outcome_label=outcome_label or outcome, model=prep.model, effect=effect, slope=slope,
+    opts = dict(outcome=outcome, outcome_label=outcome_label or outcome_zh(outcome), model=prep.model, effect=effect, slope=slope,
                 post=post, level=level, freq=prep.freq, campaign=campaign, ssc=ssc,
                 scale="pct" if prep.log_scale else "level", log_scale=prep.log_scale,
                 event_window=event_window or DEFAULT_WINDOW[prep.freq], covariates=list(prep.covariates),
-                exposure=prep.exposure, weights=prep.weights)
+                exposure=prep.exposure, weights=prep.weights, use_t=use_t)
     warns = W.did_warnings({"n_treated": len(prep.treated), "n_control": len(prep.controls),
                             "n_clusters": fit.n_clusters, "n_pre": pre_info.get("n_pre", 0),
                             "pretrend_p": pre_info.get("pretrend_p"),
                             "pretrend_slope_p": pre_info.get("pretrend_slope_p"), "freq": prep.freq,
                             "n_no_interval": int(table["se"].isna().sum())})
+    k = len(fit.params)
+    coefs = Coefficients(list(fit.names), fit.params, fit.vcov[:k, :k], fit.effective_dfs() if use_t else None, level)
     res = DiDResult(table=table, event_study=es, pretrend=pre_info, fit=fit, es_fit=es_fit, profile=profile,
-                    diagnostics=diag, warnings=warns, options=opts, data=prep.df, plotter=plots.plot_did)
+                    diagnostics=diag, warnings=warns, options=opts, data=prep.df, plotter=plots.plot_did, coefs=coefs)
     res.spec = sentences.did_spec(res)
     res.sentences = sentences.did_sentences(res)
     return res

@@ -43,7 +43,7 @@ from cityanalytics.impact import fitting
 from cityanalytics.impact import variance as V
 from cityanalytics.impact.campaign import Campaign
 from cityanalytics.impact.panel import DAYS_PER, PER_ZH, aggregate, check_freq, exposure_offset
-from cityanalytics.results import AnalysisResult
+from cityanalytics.results import AnalysisResult, Coefficients
 
 FAMILIES = ("poisson", "negbin", "gaussian")
 
@@ -65,8 +65,12 @@ class ITSResult(AnalysisResult):
     warnings: list = field(default_factory=list)
     options: dict = field(default_factory=dict)
 
-    def effect(self, term: str) -> pd.Series:
-        return self.table.set_index("term").loc[term]
+    def compare(self, other: "ITSResult"):
+        """Nested-model test against ``other`` (the same series, one model inside the other):
+        F test for OLS, likelihood-ratio and quasi-F tests for counts. See ``nested.nested_test``."""
+        from cityanalytics.impact.nested import nested_test
+
+        return nested_test(self, other)
 
 
 def _window(panel: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -107,7 +111,8 @@ def build_design(series: pd.DataFrame, campaign: Campaign, freq: str, *, effect=
 def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", units=None, family: str | None = None,
         effect: str = "phases", slope: bool = False, post: str = "decay", seasonality: str = "fourier",
         fourier_order: int = 2, weekday: bool = True, spring_festival: bool = True, holidays: bool = True,
-        trend: bool = True, cov: str = "stationary", hac_lags: int | None = None, half_life: float | None = None, level: float = 0.95, n_draws: int = 4000,
+        trend: bool = True, cov: str = "stationary", hac_lags: int | None = None, small_sample: bool = False,
+        use_t: bool = True, half_life: float | None = None, level: float = 0.95, n_draws: int = 4000,
         seed: int = 0, freq: str | None = None, outcome_label: str | None = None,
         exposure: str | None = None, weights: str | None = None) -> ITSResult:
     """Interrupted time series of ``outcome`` summed (counts) or averaged over ``units``.
@@ -126,6 +131,13 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
         the rate per unit of exposure per period (a partial period counts its share of days).
     weights: a continuous outcome is averaged over the units with these weights (a column
         such as population: the covered area's per-capita value, not the mean of its units').
+    cov: ``stationary`` (default, see the module docstring), ``newey-west`` (statsmodels'
+        HAC), ``quasi`` (quasi-Poisson: Pearson dispersion x model variance, no lags) or
+        ``model`` (model-based: Poisson with dispersion 1; s^2 (X'X)^-1 for Gaussian).
+    hac_lags: lags of the two sandwiches; default Andrews' (1991) plug-in (at least the
+        Newey-West rule floor(4 (n/100)^(2/9))); the specification states which.
+    small_sample: multiply a sandwich covariance by n/(n - k), as Stata's ``newey``.
+    use_t: intervals and p-values from t(n - k) (default) or, False, the standard normal.
     """
     freq = check_freq(freq or panel.attrs.get("freq") or "M")
     family = family or ("poisson" if outcome == "count" else "gaussian")
@@ -223,7 +235,7 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
     if tau_in_jacobian:
         dcol = D.post_column_dlogtau(axis, campaign.end, D.tau_of(best_h)) * params_all[cols.index("post")]
         J = np.column_stack([Xm, dcol])
-    cov_all, vinfo = V.sandwich(J, y, mu, family, alpha=alpha, cov=cov, lags=hac_lags)
+    cov_all, vinfo = V.sandwich(J, y, mu, family, alpha=alpha, cov=cov, lags=hac_lags, small_sample=small_sample)
     lags = vinfo["lags"]
     dispersion = vinfo["dispersion"]
 
@@ -234,7 +246,8 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
     if n <= J.shape[1]:  # saturated: as many parameters as periods, nothing left for an interval
         se = np.full_like(se, np.nan)
     se = np.where(se > 1e-10 * np.maximum(np.abs(params_all), 1.0), se, np.nan)
-    z = stats.t.ppf(0.5 + level / 2, df_t)
+    ref = stats.t(df_t) if use_t else stats.norm()  # quantiles of intervals and p-values
+    z = ref.ppf(0.5 + level / 2)
     effect_terms = [c for c in cols if c.startswith("phase:") or c in ("campaign", "slope", "post")]
     Xm = design.to_numpy()
     eff_idx = [cols.index(c) for c in effect_terms]
@@ -261,7 +274,7 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
         xj = Xm[:, j]
         term_days = float(np.sum(days * (xj > 0))) if term == "post" else float(np.sum(days * xj))
         row = {"term": term, "label_zh": _label(term, post, freq), "coef": b, "se": s, "ci_low": lo, "ci_high": hi,
-               "t": b / s if s > 0 else np.nan, "p_value": 2 * stats.t.sf(abs(b / s), df_t) if s > 0 else np.nan,
+               "t": b / s if s > 0 else np.nan, "p_value": 2 * ref.sf(abs(b / s)) if s > 0 else np.nan,
                "days": term_days}
         if count:
             row.update(pct=_pct(b), pct_low=_pct(lo), pct_high=_pct(hi))
@@ -283,6 +296,8 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
     table = pd.DataFrame(rows)
 
     diagnostics = {"n_periods": n, "freq": freq, "family": family, "cov": cov, "hac_lags": lags, "df_t": df_t,
+                   "lag_rule": vinfo["lag_rule"], "small_sample": vinfo["small_sample"], "use_t": use_t,
+                   "n_params": J.shape[1], **_fit_criteria(y, mu, family, model),
                    "dispersion": dispersion, "long_run_dispersion": vinfo["long_run_dispersion"],
                    "resid_acf1": vinfo["resid_acf1"], "half_life_estimated": estimate_tau,
                    "n_pre_periods": int((series["period_end"] < campaign.start).sum()),
@@ -324,18 +339,40 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
     from cityanalytics.impact import plots, sentences
     from cityanalytics.impact import warnings as W
 
-    opts = dict(outcome=outcome, outcome_label=outcome_label or outcome, family=family, effect=effect, slope=slope,
+    opts = dict(outcome=outcome, outcome_label=outcome_label or outcome_zh(outcome), family=family, effect=effect, slope=slope,
                 post=post, seasonality=seasonality, fourier_order=fourier_order, weekday=weekday and freq == "D",
                 spring_festival=spring_festival and freq not in ("Q", "Y"),  # as the design has them
                 holidays=holidays and freq not in ("Q", "Y"), trend=trend, level=level, freq=freq,
                 campaign=campaign, exposure=exposure, weights=weights)
     diagnostics["n_no_interval"] = int(table["se"].isna().sum()) if len(table) else 0
     warns = W.its_warnings(diagnostics, campaign, opts)
+    saturated = n <= J.shape[1]
+    coefs = Coefficients(cols, params, np.full_like(cov_b, np.nan) if saturated else cov_b,
+                         df_t if use_t else None, level)
     result = ITSResult(table=table, series=out_series, design=design, model=model, profile=profile,
-                       diagnostics=diagnostics, warnings=warns, options=opts, plotter=plots.plot_its)
+                       diagnostics=diagnostics, warnings=warns, options=opts, plotter=plots.plot_its, coefs=coefs)
     result.spec = sentences.its_spec(result)
     result.sentences = sentences.its_sentences(result)
     return result
+
+
+def outcome_zh(outcome: str) -> str:
+    """What readers see for an outcome without a label: case counts are 案件数."""
+    return "案件数" if outcome == "count" else outcome
+
+
+def _fit_criteria(y: np.ndarray, mu: np.ndarray, family: str, model) -> dict:
+    """Deviance or residual sum of squares and the log-likelihood at the fit (nested tests)."""
+    if family == "gaussian":
+        rss = float(np.sum((y - mu) ** 2))
+        n = len(y)
+        return {"rss": rss, "loglik": -n / 2 * (math.log(2 * math.pi * rss / n) + 1)}
+    if family == "negbin":
+        return {"loglik": float(model.llf)}
+    from scipy.special import gammaln
+
+    return {"deviance": fitting.poisson_deviance(y, mu),
+            "loglik": float(np.sum(y * np.log(mu) - mu - gammaln(y + 1)))}
 
 
 def _pct(x: float) -> float:

@@ -200,7 +200,7 @@ def analyse(workspace=None, campaign_id: str = "", *, data_dir=None, campaign_na
             panel, camp, outcome=col, units=its_sel, family=its_family, effect=effect, post=post, level=level,
             outcome_label=label, exposure=expo, weights=wts))
         rep.did = _attempt(rep, "双重差分", lambda: did(
-            panel, camp, outcome=col, controls=controls, model=model, effect=effect, post=post,
+            panel, camp, outcome=col, control_units=controls, model=model, effect=effect, post=post,
             event_window=ev_window, level=level, outcome_label=label, exposure=expo, covariates=covariates,
             weights=wts, unit_names=names))
     if checks:

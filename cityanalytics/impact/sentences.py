@@ -30,7 +30,32 @@ def family_zh(o: dict) -> str:
 COV_ZH = {
     "stationary": "稳健标准误:Bartlett 核(Newey-West 权重)、全序列估计的残差自相关(经偏差校正)与过度离散(Zeger 1988 拟似然方差),滞后 {lags} 期",
     "newey-west": "Newey-West(HAC)稳健标准误,滞后 {lags} 期",
+    "quasi": "拟泊松标准误(模型方差乘以皮尔逊离散系数 φ,不计自相关)",
+    "model": "模型标准误(泊松方差,离散系数取 1,不计过度离散与自相关)",
 }
+
+
+def cov_zh(d: dict, family: str) -> str:
+    """The covariance as the specification states it: estimator, lags and how they were
+    chosen, the small-sample factor, and the interval's reference distribution."""
+    kind = d["cov"]
+    if kind in ("quasi", "model") and family == "gaussian":
+        text = "经典最小二乘标准误 s²(X'X)⁻¹(不计自相关)"
+    elif kind == "model" and family == "negbin":
+        text = "模型标准误(负二项方差,不计自相关)"
+    else:
+        text = COV_ZH[kind].format(lags=d["hac_lags"])
+    if d.get("lag_rule") == "andrews":
+        text += "(Andrews 1991 自动选择,不少于 Newey-West 经验规则;可用 hac_lags 指定)"
+    elif d.get("lag_rule") == "user":
+        text += "(按指定)"
+    if d.get("small_sample"):
+        text += ",乘以小样本因子 n/(n−k)(同 Stata newey)"
+    return text
+
+
+def ci_dist_zh(d: dict) -> str:
+    return f"区间与 p 值用 t({d['df_t']}) 分布" if d.get("use_t", True) else "区间与 p 值用标准正态(z)分布"
 
 
 def sg(x: float, digits: int = 2) -> str:
@@ -89,10 +114,10 @@ def _effect_zh(opts: dict) -> str:
 def its_spec(r) -> str:
     o, d = r.options, r.diagnostics
     avg = f"(覆盖单位按 {o['weights']} 加权平均)" if o.get("weights") else ""
-    cov = COV_ZH[d["cov"]].format(lags=d["hac_lags"])
+    cov = cov_zh(d, o["family"])
     if d.get("half_life_estimated"):
         cov += ",并计入半衰期估计的不确定性"
-    cov += f";区间用 t({d['df_t']}) 分布"
+    cov += ";" + ci_dist_zh(d)
     disp = (f";皮尔逊过度离散系数 φ={d['dispersion']:.2f}" if o["family"] in ("poisson", "negbin") else "")
     if "nb_alpha" in d:
         disp += f",负二项 α={d['nb_alpha']:.3f}"
@@ -179,8 +204,9 @@ def did_spec(r) -> str:
     parts = [f"模型:双重差分(双向固定效应),{FREQ_ZH[o['freq']]}度面板,{d['n_treated']} 个处理单位、"
              f"{d['n_control']} 个对照单位(活动未覆盖的单位),{d['n_obs']} 个观测;结果变量 {y};{model_zh};",
              _effect_zh(o) + (";半衰期区间由聚类稳健标准误(对数尺度)给出;" if o["post"] == "decay" else ";"),
-             f"标准误按单位聚类(CR1,小样本校正 {ssc}),区间用 t 分布,自由度取 Bell-McCaffrey 有效聚类数"
-             f"(不超过 {d['n_clusters'] - 1},即 G-1)。"]
+             f"标准误按单位聚类(CR1,小样本校正 {ssc}),"
+             + (f"区间用 t 分布,自由度取 Bell-McCaffrey 有效聚类数(不超过 {d['n_clusters'] - 1},即 G-1)。"
+                if o.get("use_t", True) else "区间与 p 值用标准正态(z)分布(聚类数 G-1 的 t 分布更稳妥)。")]
     if len(r.event_study):
         pre, post = o["event_window"]
         parts.append(f"事件研究:活动开始前 {pre} 期至开始后 {post} 期(两端合并),以开始前一期为参照;"

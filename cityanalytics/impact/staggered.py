@@ -201,7 +201,7 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
         treated = [u for u in ids if u in campaign.adoption and np.isfinite(G[ids.index(u)])]
         controls = [u for u in ids if u not in treated]
         sub = panel[panel["unit_id"].astype(str).isin(ids)]
-        twfe = did(sub, campaign, outcome=outcome, treated=treated, controls=controls, model="ols", effect="level",
+        twfe = did(sub, campaign, outcome=outcome, treated=treated, control_units=controls, model="ols", effect="level",
                    post="level", event_window=(pre_w, post_w), level=level, freq=freq, outcome_label=outcome_label)
         r0 = twfe.table.iloc[0].to_dict()
         r0.update(term="twfe_static", label_zh="普通双向固定效应(对照)")

@@ -202,16 +202,19 @@ class FEFit:
             return float(self.df_t)
         return float(min(self.df_t, sg.sum() ** 2 / np.sum(sg**2)))
 
-    def table(self, level: float = 0.95) -> pd.DataFrame:
+    def table(self, level: float = 0.95, use_t: bool = True) -> pd.DataFrame:
+        """Coefficients with intervals and p-values from t with the Bell-McCaffrey degrees of
+        freedom, or (``use_t=False``) from the standard normal (df reported as inf)."""
         se = self.se
         # A standard error of (numerically) zero means nothing is left to estimate it from
         # (as many parameters as observations, or a single cluster's worth): no interval.
         se = np.where(se > 1e-10 * np.maximum(np.abs(self.params), 1.0), se, np.nan)
-        df = self.effective_dfs()
-        t = stats.t.ppf(0.5 + level / 2, df)
+        df = self.effective_dfs() if use_t else np.full(len(self.params), np.inf)
+        ref = stats.t(df) if use_t else stats.norm()
+        t = ref.ppf(0.5 + level / 2)
         return pd.DataFrame({"term": self.names, "coef": self.params, "se": se,
                              "ci_low": self.params - t * se, "ci_high": self.params + t * se,
-                             "t": self.params / se, "p_value": 2 * stats.t.sf(np.abs(self.params / se), df),
+                             "t": self.params / se, "p_value": 2 * ref.sf(np.abs(self.params / se)),
                              "df": df})
 
 
