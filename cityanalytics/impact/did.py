@@ -53,6 +53,23 @@ class DiDResult(AnalysisResult):
     options: dict = field(default_factory=dict)
     data: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     method_zh: str = "双向固定效应(TWFE)"
+    es_coefs: Coefficients | None = field(default=None, repr=False)
+
+    def vcov(self, event_study: bool = False) -> pd.DataFrame:
+        """Covariance of the static model's coefficients (campaign terms, then covariates), or
+        with ``event_study=True`` of the event-study model's (e-6 ... e+12, covariates)."""
+        if event_study:
+            if self.es_coefs is None:
+                raise ValueError("this result has no event study (did(..., event_study=True))")
+            return self.es_coefs.vcov_frame()
+        return super().vcov()
+
+    def tidy(self, level: float | None = None, event_study: bool = False) -> pd.DataFrame:
+        if event_study:
+            if self.es_coefs is None:
+                raise ValueError("this result has no event study (did(..., event_study=True))")
+            return self.es_coefs.tidy(level)
+        return super().tidy(level)
 
 
 @dataclass
@@ -474,8 +491,14 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
                             "n_no_interval": int(table["se"].isna().sum())})
     k = len(fit.params)
     coefs = Coefficients(list(fit.names), fit.params, fit.vcov[:k, :k], fit.effective_dfs() if use_t else None, level)
+    es_coefs = None
+    if es_fit is not None:
+        ke = len(es_fit.params)
+        es_coefs = Coefficients(list(es_fit.names), es_fit.params, es_fit.vcov[:ke, :ke],
+                                es_fit.effective_dfs() if use_t else None, level)
     res = DiDResult(table=table, event_study=es, pretrend=pre_info, fit=fit, es_fit=es_fit, profile=profile,
-                    diagnostics=diag, warnings=warns, options=opts, data=prep.df, plotter=plots.plot_did, coefs=coefs)
+                    diagnostics=diag, warnings=warns, options=opts, data=prep.df, plotter=plots.plot_did, coefs=coefs,
+                    es_coefs=es_coefs)
     res.spec = sentences.did_spec(res)
     res.sentences = sentences.did_sentences(res)
     return res

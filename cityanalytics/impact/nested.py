@@ -34,7 +34,7 @@ def nested_test(small: AnalysisResult, big: AnalysisResult, alpha: float = 0.05)
     be either way round: the one with more parameters is the bigger). Returns a result whose
     table has one row per test (test, statistic, df_num, df_den, p_value) and a sentence."""
     for r in (small, big):
-        if not {"n_params", "loglik"} <= set(getattr(r, "diagnostics", {})):
+        if getattr(r, "coefs", None) is None or not {"n_params", "loglik"} <= set(getattr(r, "diagnostics", {})):
             raise TypeError(f"nested_test compares two its() results, got {type(r).__name__}")
     if small.diagnostics["n_params"] > big.diagnostics["n_params"]:
         small, big = big, small
@@ -70,10 +70,15 @@ def nested_test(small: AnalysisResult, big: AnalysisResult, alpha: float = 0.05)
     else:
         rows.append({"test": "LR", "statistic": lr, "df_num": q, "df_den": np.nan, "p_value": stats.chi2.sf(lr, q)})
     table = pd.DataFrame(rows)
-    added = [t for t in big.coefs.names if t not in set(small.coefs.names)] if big.coefs and small.coefs else []
+    names_b, names_s = list(big.coefs.names), list(small.coefs.names)
+    added = [t for t in names_b if t not in set(names_s)]
+    removed = [t for t in names_s if t not in set(names_b)]
     head = table.iloc[0]
     verdict = "显著改善拟合" if head["p_value"] < alpha else "未显著改善拟合"
-    what = "、".join(added) if added else f"{q} 个参数"
+    labels = {**_labels(small), **_labels(big)}
+    what = "、".join(labels.get(t, t) for t in added)
+    if removed:  # not a plain addition: e.g. one level replaced by one per phase
+        what = f"{what}(替代 {'、'.join(labels.get(t, t) for t in removed)},多 {q} 个参数)"
     df_txt = f"({int(head['df_num'])}, {int(head['df_den'])})" if math.isfinite(head["df_den"]) else f"({int(head['df_num'])})"
     sentence = (f"嵌套模型检验:增加 {what} {verdict}({TEST_ZH[head['test']]},统计量 {head['statistic']:.2f},"
                 f"自由度 {df_txt},p={head['p_value']:.3g})。")
@@ -83,4 +88,9 @@ def nested_test(small: AnalysisResult, big: AnalysisResult, alpha: float = 0.05)
                "LR = 2(对数似然大 − 对数似然小)")
             + ";假定误差独立,残差自相关时检验偏宽松。")
     return AnalysisResult(table=table, sentences=[sentence], spec=spec,
-                          extra={"added_terms": added, "q": q, "n": n})
+                          extra={"added_terms": added, "removed_terms": removed, "q": q, "n": n})
+
+
+def _labels(result) -> dict:
+    t = result.table
+    return dict(zip(t["term"], t["label_zh"])) if {"term", "label_zh"} <= set(t.columns) else {}
