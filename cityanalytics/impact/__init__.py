@@ -24,6 +24,9 @@ on any long panel, as R did: ``cs_api``, ``cs_core``),
 ``robustness``, ``inputs`` (a workspace's tables, the outcome and the panel), ``warnings``
 (weak designs), ``variance`` (time-series sandwich), ``fitting`` (IRLS, half-life profile), ``simulate`` (panels with known effects), ``plots``, ``sentences``
 (Chinese summaries and specifications), ``report`` (what the notebook calls).
+``synth`` (synthetic control for one or a few treated places; ``synth_inference``: placebos in space and
+time, leave-one-donor-out; ``synth_sdid``: synthetic DiD with its placebo interval; ``synth_report``: the
+design chosen from the data and the report section).
 Every analysis returns an ``AnalysisResult``: ``.table``, ``.plot()``, ``.sentences``, ``.spec``.
 """
 
@@ -34,6 +37,7 @@ from cityanalytics.impact.panel import aggregate, case_panel, exposure_offset, v
 from cityanalytics.impact.robustness import (leave_one_out, placebo_dates, placebo_units, randomization_inference,
                                              robustness)
 from cityanalytics.impact.staggered import ATTgtResult, StaggeredResult, att_gt, callaway_santanna
+from cityanalytics.impact.synth import SynthResult, synth_control
 from cityanalytics.impact.within import RankDeficientError, ols_fe, poisson_fe
 
 __all__ = [
@@ -41,4 +45,5 @@ __all__ = [
     "DiDResult", "callaway_santanna", "StaggeredResult", "att_gt", "ATTgtResult", "robustness", "placebo_dates",
     "placebo_units",
     "leave_one_out", "randomization_inference", "ols_fe", "poisson_fe", "exposure_offset", "RankDeficientError",
+    "synth_control", "SynthResult",
 ]
