@@ -9,7 +9,10 @@ Newey-West sum of score products (``cov="newey-west"``, statsmodels' HAC) gives 
 phase a variance from ten residuals and rejects far too often (24% at the 5% level on
 monthly simulated series, against 6% for the default). ``family="negbin"`` fits a negative
 binomial (NB2) instead. Continuous outcomes (scores, durations) use OLS with the same
-Newey-West-type errors; their effects are in the outcome's own unit. Intervals use t(n - p).
+Newey-West-type errors; their effects are in the outcome's own unit. Intervals use t(n - p)
+(``use_t=False``: the standard normal). Also on offer: ``cov="quasi"`` (quasi-Poisson),
+``cov="model"`` (Poisson with dispersion 1, or classic OLS errors) and Stata ``newey``'s
+n/(n - k) factor (``small_sample=True``); the specification states the choice and the lags.
 
 Model, on the log scale for counts::
 
