@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cityanalytics.impact.plots import _ax
+from cityanalytics.impact.plots import PHASE_COLORS, _ax
 
 # ADH 2010 (fig. 5-7): placebos fitted more than 5x worse than the treated unit are left out of the figure
 PLOT_FIT_FACTOR = 5.0
@@ -36,6 +36,11 @@ def plot_synth(res, ax=None, kind: str = "gap"):
         ax.set_ylabel(f"差距({o['outcome_zh']})")
     else:
         raise ValueError(f"kind must be 'gap' or 'path', got {kind!r}")
+    for i, (name, first, last) in enumerate(o.get("phases") or []):
+        # to the start of the period after the phase's last one, so a one-period phase has a width
+        later = x[x > last] if last is not None else x.iloc[0:0]
+        last = later.iloc[0] if len(later) else x.iloc[-1]
+        ax.axvspan(first, last, color=PHASE_COLORS[i % len(PHASE_COLORS)], alpha=0.5, lw=0, label=name, zorder=0)
     ax.axvline(o["start"], color="#d62728", lw=0.9, ls=":")
     ax.set_title("合成控制:" + ("差距与安慰剂" if kind == "gap" else "实际与合成路径"))
     ax.legend(loc="best", fontsize=8, frameon=False)
