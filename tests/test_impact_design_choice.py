@@ -41,29 +41,32 @@ UNITS = [f"U{i:02d}" for i in range(10)]
 
 def test_every_unit_covered_leaves_only_the_its():
     c = choose_design(panel(UNITS[:4]), camp(UNITS[:4]), outcome="value")
-    assert applies(c) == {"its": True, "did": False, "sc": False, "cs": False}
+    assert applies(c) == {"its": True, "did": False, "synth": False, "staggered": False}
     assert c.n_pre == 30 and c.n_post == 6  # 2020-01 .. 2022-06 before, 2022-07 .. 2022-12 after
     assert "没有未覆盖的单位" in c.table.set_index("设计").loc["双重差分(DiD)", "理由"]
     assert "适用的设计:中断时间序列(ITS)。" in c.sentence_zh
+    assert c.chosen == "its" and c.reason_zh.startswith("以中断时间序列(ITS)为主") and "面板中" not in c.reason_zh
 
 
 def test_one_treated_unit_with_donors_gets_the_synthetic_control():
     c = choose_design(panel(UNITS), camp(["U00"]), outcome="value")
-    assert applies(c) == {"its": True, "did": True, "sc": True, "cs": False}
+    assert applies(c) == {"its": True, "did": True, "synth": True, "staggered": False}
+    assert c.chosen == "synth" and c.applicable == ["its", "did", "synth"]
     assert c.treated == ["U00"] and c.donors == UNITS[1:] and not c.excluded
     assert "9 个数据完整" in c.table.set_index("设计").loc["合成控制(SC)", "理由"]
 
 
 def test_too_few_donors_too_many_treated_or_too_short_a_past_rule_out_the_synthetic_control():
     few = choose_design(panel(UNITS[:5]), camp(["U00"]), outcome="value")  # 4 donors < 5
-    assert applies(few) == {"its": True, "did": True, "sc": False, "cs": False}
+    assert applies(few) == {"its": True, "did": True, "synth": False, "staggered": False}
     assert "可用对照单位仅 4 个" in few.table.iloc[2]["理由"]
     many = choose_design(panel(UNITS), camp(UNITS[:4]), outcome="value")  # 4 treated > 3
-    assert not many.applies("sc") and many.applies("did") and "覆盖 4 个单位" in many.table.iloc[2]["理由"]
+    assert not many.applies("synth") and many.applies("did") and "覆盖 4 个单位" in many.table.iloc[2]["理由"]
+    assert many.chosen == "did" and "合成控制不适用" in many.reason_zh and "至多 3 个" in many.reason_zh
     short = choose_design(panel(UNITS, MONTHS[:16]), camp(["U00"], "2021-03-01", "2021-04-30"), outcome="value")
-    assert short.n_pre == 14 and short.applies("sc")  # 14 >= 12
+    assert short.n_pre == 14 and short.applies("synth")  # 14 >= 12
     shorter = choose_design(panel(UNITS, MONTHS[:16]), camp(["U00"], "2020-11-15", "2021-01-31"), outcome="value")
-    assert shorter.n_pre == 10 and not shorter.applies("sc") and shorter.applies("its")  # the month of the start counts as after
+    assert shorter.n_pre == 10 and not shorter.applies("synth") and shorter.applies("its")  # the month of the start counts as after
     assert "少于建议的 24 个月" in shorter.table.iloc[0]["理由"]
     none = choose_design(panel(UNITS, MONTHS[:4]), camp(["U00"], "2020-03-01", "2020-03-31"), outcome="value")
     assert not none.applies("its") and none.applies("did")  # 2 pre-periods: no trend to fit
@@ -81,18 +84,18 @@ def test_donors_with_gaps_or_another_campaign_on_the_same_outcome_are_left_out()
     assert c.excluded == {"U07": "数据期内开展了针对同一结果的「同类整治」", "U08": "35/36 期有数据",
                           "U09": "35/36 期有数据"}
     assert c.donors == ["U01", "U02", "U03", "U04", "U05", "U06"]  # U05's campaign ended before the data
-    assert c.applies("sc")
+    assert c.applies("synth")
     p2 = panel(UNITS[:8], missing={("U07", 0)})
     c2 = choose_design(p2, camp(["U00"], outcomes=("value",)), outcome="value", campaigns=others)
-    assert c2.donors == UNITS[1:7] and c2.applies("sc")  # U06's campaign targets another outcome: still a donor
+    assert c2.donors == UNITS[1:7] and c2.applies("synth")  # U06's campaign targets another outcome: still a donor
 
 
 def test_a_staggered_rollout_goes_to_callaway_santanna():
     c = choose_design(panel(UNITS), Campaign.from_dates("分批", None, [], adoption={"U00": "2021-01-01",
                                                                                  "U01": "2021-07-01"}),
                       outcome="value")
-    assert applies(c) == {"its": False, "did": False, "sc": False, "cs": True}
-    assert "分批推行" in c.table.iloc[0]["理由"]
+    assert applies(c) == {"its": False, "did": False, "synth": False, "staggered": True}
+    assert "分批推行" in c.table.iloc[0]["理由"] and c.chosen == "staggered"
 
 
 def test_unknown_outcome_column_is_an_error():

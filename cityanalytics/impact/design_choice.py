@@ -1,9 +1,11 @@
 """Which designs a campaign and its panel support, why, and their estimates side by side.
 
-    choice = choose_design(panel, campaign, outcome="value", campaigns=tables["campaigns"])
+    choice = choose_design(panel, campaign, "value", campaigns=tables["campaigns"])
+    choice.chosen, choice.applicable   # "synth", ["its", "did", "synth"]
     choice.table            # 设计 / 适用 / 理由
     choice.sentence_zh      # the choice and its reasons in one paragraph
-    table = compare_designs(rep)   # one row per design: estimate, interval (numbers only)
+    table = side_by_side(rep, choice, sc)   # one row per design: estimate, interval (numbers only)
+    agreement(table)        # same sign? intervals overlap?
 
 The rules (thresholds are module constants):
 
@@ -15,6 +17,10 @@ The rules (thresholds are module constants):
   an untreated unit with the outcome in every period and not covered, while the panel runs, by
   another campaign of the campaigns table that targets the same outcome;
 - staggered roll-out: Callaway-Sant'Anna (never and not-yet treated units as controls).
+
+The design of choice (``chosen``) is the roll-out's, else the synthetic control when it applies
+(one treated place gives a DiD a single treated cluster, and a weighted mix of donors need not
+assume parallel trends), else the DiD, else the ITS.
 
 The side-by-side table puts every design on one estimand, the average effect over the periods
 from the start to the end of the data: ITS and DiD are refitted with one effect term for that
@@ -39,13 +45,14 @@ SC_MIN_DONORS = 5
 SC_MIN_PRE = 12
 ITS_MIN_PRE_HARD = 3  # below this no trend can be fitted at all
 
-NAMES_ZH = {"its": "中断时间序列(ITS)", "did": "双重差分(DiD)", "sc": "合成控制(SC)",
-            "cs": "分批推行的双重差分(Callaway-Sant'Anna)"}
+NAMES_ZH = {"its": "中断时间序列(ITS)", "did": "双重差分(DiD)", "synth": "合成控制(SC)",
+            "staggered": "分批推行的双重差分(Callaway-Sant'Anna)"}
+OUTCOME_COLUMNS = ("value", "count", "disposal_hours")
 
 
 @dataclass(frozen=True)
 class Design:
-    key: str  # its, did, sc, cs
+    key: str  # its, did, synth, staggered
     applies: bool
     reason_zh: str
 
@@ -74,6 +81,26 @@ class DesignChoice:
     @property
     def applicable(self) -> list:
         return [d.key for d in self.designs if d.applies]
+
+    @property
+    def chosen(self) -> str:
+        """The design the report leads with (see the module docstring); "" when none applies."""
+        for key in ("staggered", "synth", "did", "its"):
+            if self.applies(key):
+                return key
+        return ""
+
+    @property
+    def reason_zh(self) -> str:
+        """Why the chosen design leads, and why the synthetic control does or does not apply."""
+        lead = next((d for d in self.designs if d.key == self.chosen), None)
+        if lead is None:
+            return "数据不足以支持任何设计:" + ";".join(d.reason_zh for d in self.designs) + "。"
+        out = f"以{lead.name_zh}为主:{lead.reason_zh}"
+        sc = next(d for d in self.designs if d.key == "synth")
+        if sc is not lead and not self.staggered:
+            out += f";合成控制不适用:{sc.reason_zh}"
+        return out + "。"
 
     @property
     def table(self) -> pd.DataFrame:
@@ -116,13 +143,16 @@ def _other_campaigns(campaigns: pd.DataFrame | None, campaign: Campaign, outcome
     return out
 
 
-def choose_design(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", campaigns=None,
+def choose_design(panel: pd.DataFrame, campaign: Campaign, outcome: str = "", *, campaigns=None,
                   outcome_names=(), freq: str | None = None, sc_max_treated: int = SC_MAX_TREATED,
                   sc_min_donors: int = SC_MIN_DONORS, sc_min_pre: int = SC_MIN_PRE) -> DesignChoice:
     """The designs the panel (long: unit_id, period, ``outcome``) supports for ``campaign``.
 
+    outcome: the panel's outcome column ("": the first of value, count, disposal_hours).
     campaigns: the campaigns table, to keep units covered by another campaign on the same
     outcome (``outcome_names``: the campaign's outcomes or indicator) out of the donors."""
+    if not outcome:
+        outcome = next((c for c in OUTCOME_COLUMNS if c in panel.columns), "")
     if outcome not in panel.columns:
         raise ValueError(f"outcome {outcome!r} is not a column of the panel (columns: {', '.join(panel.columns)})")
     freq = freq or panel.attrs.get("freq", "M")
@@ -149,8 +179,8 @@ def choose_design(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "co
     if staggered:
         designs.append(Design("its", False, "分批推行,各单位开始时间不同,没有单一的活动开始时点"))
         designs.append(Design("did", False, "分批推行时普通双向固定效应会把先推行的单位当作对照而有偏,改用 Callaway-Sant'Anna"))
-        designs.append(Design("sc", False, "分批推行,没有单一的处理单位和开始时点"))
-        designs.append(Design("cs", True, f"{len(treated)} 个单位在不同日期推行,以从未推行和尚未推行的单位作对照"))
+        designs.append(Design("synth", False, "分批推行,没有单一的处理单位和开始时点"))
+        designs.append(Design("staggered", True, f"{len(treated)} 个单位在不同日期推行,以从未推行和尚未推行的单位作对照"))
     else:
         if n_pre < ITS_MIN_PRE_HARD:
             designs.append(Design("its", False, f"活动前仅 {n_pre} {unit},不足以估计趋势"))
@@ -162,20 +192,22 @@ def choose_design(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "co
             designs.append(Design("did", True, f"有 {len(controls)} 个未覆盖单位可作对照(双向固定效应)"))
         else:
             designs.append(Design("did", False, "所有单位都被覆盖,没有未覆盖的单位作对照"))
-        thresholds = f"(阈值:覆盖不超过 {sc_max_treated} 个单位、对照至少 {sc_min_donors} 个、活动前至少 {sc_min_pre} {unit})"
+        thresholds = f"(阈值:覆盖至多 {sc_max_treated} 个单位、对照至少 {sc_min_donors} 个、活动前至少 {sc_min_pre} {unit})"
         if not treated:
-            designs.append(Design("sc", False, "面板中没有被覆盖的单位"))
+            designs.append(Design("synth", False, "面板中没有被覆盖的单位"))
+        elif not controls:
+            designs.append(Design("synth", False, "所有单位都被覆盖,没有可合成对照的单位"))
         elif len(treated) > sc_max_treated:
-            designs.append(Design("sc", False, f"覆盖 {len(treated)} 个单位,多个单位被覆盖时以双重差分为主{thresholds}"))
+            designs.append(Design("synth", False, f"覆盖 {len(treated)} 个单位,多个单位被覆盖时以双重差分为主{thresholds}"))
         elif len(donors) < sc_min_donors:
-            designs.append(Design("sc", False, f"可用对照单位仅 {len(donors)} 个{thresholds}"))
+            designs.append(Design("synth", False, f"可用对照单位仅 {len(donors)} 个{thresholds}"))
         elif n_pre < sc_min_pre:
-            designs.append(Design("sc", False, f"活动前仅 {n_pre} {unit},权重会拟合噪声{thresholds}"))
+            designs.append(Design("synth", False, f"活动前仅 {n_pre} {unit},权重会拟合噪声{thresholds}"))
         else:
             what = "该单位" if len(treated) == 1 else f"这 {len(treated)} 个单位的平均"
-            designs.append(Design("sc", True, f"覆盖 {len(treated)} 个单位,有 {len(donors)} 个数据完整且未开展同类活动的"
+            designs.append(Design("synth", True, f"覆盖 {len(treated)} 个单位,有 {len(donors)} 个数据完整且未开展同类活动的"
                                               f"对照单位、活动前 {n_pre} {unit},可用对照单位加权合成{what}{thresholds}"))
-        designs.append(Design("cs", False, "所有覆盖单位同一天开始,不是分批推行"))
+        designs.append(Design("staggered", False, "所有覆盖单位同一天开始,不是分批推行"))
     return DesignChoice(designs, treated, controls, donors, excluded, n_pre, n_post, start, staggered, freq)
 
 
@@ -203,13 +235,13 @@ def _row(design, method_zh, result, level) -> dict:
             "p_value": float(r["p_value"]) if pd.notna(r.get("p_value")) else np.nan}
 
 
-def compare_designs(rep) -> pd.DataFrame:
-    """One row per design that ran on ``rep`` (a ``report.CampaignReport``), on the common
-    estimand (see the module docstring). Numbers only; ``agreement`` reads them."""
+def side_by_side(rep, choice: DesignChoice, sc=None) -> pd.DataFrame:
+    """One row per design that applies to ``rep`` (a ``report.CampaignReport``), on the common
+    estimand (see the module docstring); ``sc``: the synthetic control when it ran. Numbers
+    only (``attrs["notes"]``: designs that could not be refitted, in Chinese)."""
     from cityanalytics.impact.did import did
     from cityanalytics.impact.its import its
 
-    choice = rep.choice
     first = next((r for r in (rep.its, rep.did, rep.staggered) if r is not None), None)
     level = float(first.options.get("level", 0.95)) if first is not None else 0.95
     out = rep.outcome
@@ -218,8 +250,10 @@ def compare_designs(rep) -> pd.DataFrame:
     rows, notes = [], []
     if choice.staggered:
         if rep.staggered is not None:
-            rows.append(_row("cs", "Callaway-Sant'Anna 推行后平均效应", rep.staggered, level))
-        return pd.DataFrame(rows, columns=COLUMNS)
+            rows.append(_row("staggered", "Callaway-Sant'Anna 推行后平均效应", rep.staggered, level))
+        table = pd.DataFrame(rows, columns=COLUMNS)
+        table.attrs["notes"] = notes
+        return table
     common = common_campaign(rep.campaign)
     expo = rep.exposure or None
     wts = rep.weights or None
@@ -230,21 +264,20 @@ def compare_designs(rep) -> pd.DataFrame:
             effect="level", post="level", level=level, exposure=expo, weights=wts)))
     if choice.applies("did") and rep.did is not None:
         fits.append(("did", "双重差分(活动开始后一个水平)", lambda: did(
-            rep.panel, common, outcome=col, model=rep.did.options.get("model", "ols"),
-            effect="level", post="level", level=level, exposure=expo, covariates=rep.covariates, weights=wts)))
+            rep.panel, common, outcome=col, model=rep.did.options.get("model", "ols"), effect="level", post="level",
+            level=level, exposure=expo, covariates=rep.covariates, weights=wts, event_study=False)))
     for key, method, fit in fits:
         try:
             rows.append(_row(key, method, fit(), level))
         except ValueError as exc:  # the data support the phase model but not this one: say so
-            notes.append(f"{NAMES_ZH[key]}的共同口径估计未做:{exc}")
-    sc = rep.synth
+            notes.append(f"{NAMES_ZH[key]}的同口径估计未做:{exc}")
     if sc is not None:
         post = sc.table.iloc[sc.options["t0"]:]
         scale = "pct" if is_count else "value"
         base = float(post["synthetic"].mean()) if is_count else 1.0
-        f = (lambda x: 100.0 * x / base) if is_count else (lambda x: x)
+        f = (lambda x: 100.0 * x / base) if is_count else (lambda x: x)  # counts: % of the synthetic path
         p = sc.inference.get("permutation", {}).get("p_value", np.nan) if sc.inference else np.nan
-        rows.append({"design": "sc", "method_zh": "合成控制(活动开始后平均差距)", "estimate": f(sc.att),
+        rows.append({"design": "synth", "method_zh": "合成控制(活动开始后平均差距)", "estimate": f(sc.att),
                      "ci_low": np.nan, "ci_high": np.nan, "level": level, "scale": scale, "p_value": p})
         sd = sc.inference.get("sdid") if sc.inference else None
         if sd:

@@ -6,71 +6,23 @@ control of a campaign's treated place(s), and how it compares with the ITS and t
     sc = synth_for_report(rep)                        # None when the design does not apply
     show_synth(rep)                                   # the notebook's section
 
-Design rule (stated to the reader): a campaign whose every unit is treated has no comparison
-group, so only the interrupted time series (the place against its own past) applies; when
-untreated units exist the DiD applies; when one or a few units (at most SYNTH_MAX_TREATED)
-are treated and at least SYNTH_MIN_DONORS untreated units with a complete series exist, the
-synthetic control applies and is the design of choice (one treated place gives a DiD a single
-treated cluster, and a weighted mix of donors need not assume parallel trends). A staggered
-roll-out is read with Callaway-Sant'Anna.
+The design rule (which designs apply, which one leads, and why, with its thresholds) is
+``design_choice.choose_design``; this module runs the synthetic control when it applies and
+renders the section: the choice, donors and weights, the gap with placebo lines, the interval,
+the warnings, the effects by phase next to the ITS and DiD, and every design on one estimand
+with a sentence on whether they agree.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 
+from cityanalytics.impact.design_choice import DesignChoice, agreement, choose_design, side_by_side
 from cityanalytics.impact.synth import SynthResult, synth_control
 from cityanalytics.text import md_escape as E
 
-SYNTH_MAX_TREATED = 3
-SYNTH_MIN_DONORS = 5
-DESIGN_ZH = {"its": "中断时间序列", "did": "双重差分", "synth": "合成控制", "staggered": "分批推行的双重差分"}
-
-
-@dataclass
-class DesignChoice:
-    chosen: str  # its | did | synth | staggered
-    applicable: list = field(default_factory=list)
-    reason_zh: str = ""
-    treated: list = field(default_factory=list)
-    donors: list = field(default_factory=list)  # untreated units with a complete series
-
-
-def _complete_units(panel: pd.DataFrame, column: str) -> tuple[list, list]:
-    wide = panel.pivot_table(index="period", columns="unit_id", values=column, aggfunc="first", dropna=False)
-    complete = [u for u in wide.columns if wide[u].notna().all()]
-    gaps = [u for u in wide.columns if u not in complete]
-    return complete, gaps
-
-
-def choose_design(panel: pd.DataFrame, campaign, column: str = "") -> DesignChoice:
-    column = column or _outcome_column(panel)
-    units = sorted(set(panel["unit_id"].astype(str)))
-    treated = [u for u in units if u in set(campaign.units)]
-    untreated = [u for u in units if u not in set(campaign.units)]
-    complete, _ = _complete_units(panel, column)
-    donors = [u for u in untreated if u in complete]
-    if campaign.staggered:
-        return DesignChoice("staggered", ["staggered", "did"],
-                            "各单位开始时间不同(分批推行):用 Callaway-Sant'Anna 双重差分,并与普通双向固定效应对照。",
-                            treated, donors)
-    if not untreated:
-        return DesignChoice("its", ["its"], f"活动覆盖了数据中的全部 {len(units)} 个单位,没有未覆盖的对照单位:"
-                            "只能用中断时间序列(以自身活动前的走势推算反事实)。", treated, donors)
-    applicable = ["its", "did"]
-    if len(treated) <= SYNTH_MAX_TREATED and len(donors) >= SYNTH_MIN_DONORS:
-        applicable.append("synth")
-        return DesignChoice("synth", applicable,
-                            f"只有 {len(treated)} 个单位开展活动,另有 {len(donors)} 个未开展活动、数据完整的单位可作对照:"
-                            "以合成控制为主(用对照单位的加权组合复现活动前走势,不依赖平行趋势假设),"
-                            "并列出中断时间序列与双重差分作对照。", treated, donors)
-    why = (f"处理单位 {len(treated)} 个(合成控制适用于至多 {SYNTH_MAX_TREATED} 个)" if len(treated) > SYNTH_MAX_TREATED
-           else f"数据完整的对照单位仅 {len(donors)} 个(合成控制至少需要 {SYNTH_MIN_DONORS} 个)")
-    return DesignChoice("did", applicable, f"有 {len(untreated)} 个未覆盖单位可作对照:以双重差分为主,"
-                        f"中断时间序列作对照;{why},不做合成控制。", treated, donors)
+DESIGN_ZH = {"its": "中断时间序列", "did": "双重差分", "synth": "合成控制", "staggered": "分批推行的双重差分", "": "无"}
 
 
 def _outcome_column(panel: pd.DataFrame) -> str:
@@ -89,13 +41,23 @@ def _period_of(periods: pd.Series, ends: pd.Series, day) -> pd.Timestamp:
     return periods[periods <= day].iloc[-1] if (periods <= day).any() else periods.iloc[0]
 
 
+def choice_for(rep) -> DesignChoice:
+    """``design_choice.choose_design`` on the report's panel, with its campaigns table (units
+    covered by another campaign on the same outcome are no donors)."""
+    col = rep.outcome.column if rep.outcome is not None else _outcome_column(rep.panel)
+    o = rep.outcome
+    names = ((o.indicator,) if o.source == "observations" else tuple(o.subcategories)) if o is not None else ()
+    return choose_design(rep.panel, rep.campaign, col, campaigns=(rep.tables or {}).get("campaigns"),
+                         outcome_names=names or rep.campaign.outcomes, freq=rep.freq)
+
+
 def synth_for_report(rep, *, replications: int = 200, level: float = 0.95, seed: int = 0) -> SynthResult | None:
     """The synthetic control of the campaign's treated unit(s) (their mean when several), or
     None when ``choose_design`` says it does not apply."""
-    col = rep.outcome.column if rep.outcome is not None else _outcome_column(rep.panel)
-    choice = choose_design(rep.panel, rep.campaign, col)
+    choice = choice_for(rep)
     if "synth" not in choice.applicable:
         return None
+    col = rep.outcome.column if rep.outcome is not None else _outcome_column(rep.panel)
     panel = rep.panel
     wide = panel.pivot_table(index="period", columns="unit_id", values=col, aggfunc="first", dropna=False)
     ends = panel.drop_duplicates("period").set_index("period")["period_end"].reindex(wide.index)
@@ -118,10 +80,9 @@ def synth_for_report(rep, *, replications: int = 200, level: float = 0.95, seed:
               for p in rep.campaign.phases]
     sc = synth_control(Y, label, start, phases=phases, sdid_replications=replications, level=level, seed=seed,
                        unit_label="对照单位", outcome_zh=rep.outcome_label)
-    _, gaps = _complete_units(panel, col)
-    dropped = [names.get(u, u) for u in gaps if u not in choice.treated]
-    if dropped:
-        sc.sentences.append(f"以下对照单位数据有缺期,未纳入供体池:{'、'.join(dropped)}。")
+    if choice.excluded:
+        left = "、".join(f"{names.get(u, u)}({why})" for u, why in choice.excluded.items())
+        sc.sentences.append(f"以下未覆盖单位未纳入供体池:{left}。")
     sc.options["choice"] = choice
     return sc
 
@@ -179,29 +140,93 @@ def weights_table(sc: SynthResult, top: int = 10) -> pd.DataFrame:
     return pd.DataFrame({"对照单位": w["donor"].to_numpy(), "权重": [f"{x:.1%}" for x in w["weight"]]})
 
 
+def _num(x: float, scale: str) -> str:
+    if x is None or x != x:
+        return "—"
+    return f"{x:+.1f}%" if scale == "pct" else f"{x:+.3g}"
+
+
+def common_table(table: pd.DataFrame) -> pd.DataFrame:
+    """``design_choice.side_by_side`` with Chinese headers, for the reader."""
+    rows = []
+    for _, r in table.iterrows():
+        ci = ("—(见置换 p 值)" if r["design"] == "synth" else "无法估计") if r["ci_low"] != r["ci_low"] else \
+            f"{_num(r['ci_low'], r['scale'])} 至 {_num(r['ci_high'], r['scale'])}"
+        rows.append({"设计": r["method_zh"], "活动开始后平均效应": _num(r["estimate"], r["scale"]),
+                     f"{r['level']:.0%} 区间": ci, "p 值": "" if r["p_value"] != r["p_value"] else f"{r['p_value']:.3f}"})
+    return pd.DataFrame(rows)
+
+
+def agreement_zh(table: pd.DataFrame) -> str:
+    """One sentence: do the designs that ran agree on the effect since the start?"""
+    a = agreement(table)
+    if a["n"] < 2:
+        return "只有一种设计给出了估计,无从比较。" if a["n"] else "没有可比较的估计。"
+    scale = table["scale"].iloc[0]
+    lo, hi = a["range"]
+    spread = f"估计在 {_num(lo, scale)} 至 {_num(hi, scale)} 之间"
+    sign = "方向一致(均为" + ("减少" if hi < 0 else "增加") + ")" if a["same_sign"] else "方向不一致"
+    if a["n_intervals"] < 2:
+        return f"{a['n']} 种设计的{sign},{spread};可比的区间不足两个,不判断区间是否重叠。"
+    if a["same_sign"] and a["overlap"]:
+        tail = "区间相互重叠,各设计结论一致" + (",且区间均不含 0。" if a["all_exclude_zero"] else "。")
+    elif a["overlap"]:
+        tail = "区间相互重叠,但点估计方向不同:效应可能很小,不能确定方向。"
+    else:
+        tail = "区间并不都重叠:各设计对效应大小的判断不同,差异来自各自的假设(自身趋势外推、平行趋势、对照单位加权组合),请结合活动前拟合与安慰剂检验判断哪一个可信。"
+    return f"{a['n']} 种设计的{sign},{spread};{tail}"
+
+
+def its_versus_sc_zh(table: pd.DataFrame) -> str:
+    """The synthetic control (its SDID interval) against the ITS on the same estimand."""
+    t = table.set_index("design")
+    if "its" not in t.index or "sdid" not in t.index:
+        return ""
+    i, d = t.loc["its"], t.loc["sdid"]
+    sc_est = t.loc["synth", "estimate"] if "synth" in t.index else d["estimate"]
+    overlap = max(i["ci_low"], d["ci_low"]) <= min(i["ci_high"], d["ci_high"])
+    same = (sc_est > 0) == (i["estimate"] > 0)
+    return (f"合成控制与中断时间序列比较:活动开始后平均效应,合成控制 {_num(sc_est, d['scale'])}"
+            f"(合成双重差分区间 {_num(d['ci_low'], d['scale'])} 至 {_num(d['ci_high'], d['scale'])}),"
+            f"中断时间序列 {_num(i['estimate'], i['scale'])}(区间 {_num(i['ci_low'], i['scale'])} 至 "
+            f"{_num(i['ci_high'], i['scale'])});" + ("方向相同" if same else "方向相反")
+            + (",区间重叠,两者一致。" if overlap else ",区间不重叠:以对照城市为参照与以自身历史为参照得出的效应大小不同,"
+               "中断时间序列不能排除同期的共同冲击,合成控制可以。"))
+
+
 def show_synth(rep, sc: SynthResult | None = None, replications: int = 200) -> SynthResult | None:
-    """The notebook's section: the design choice, then (when it applies) donors and weights, the gap
-    with placebo lines, the interval, the warnings and the comparison with the ITS."""
+    """The notebook's section: the design choice and why, then (when it applies) donors and
+    weights, the gap with placebo lines, the interval, the warnings, the effects by phase next to
+    the ITS and DiD; last, every design that applies on one estimand and whether they agree."""
     import matplotlib.pyplot as plt
     from IPython.display import Markdown, display
 
-    col = rep.outcome.column if rep.outcome is not None else _outcome_column(rep.panel)
-    choice = choose_design(rep.panel, rep.campaign, col)
-    applies = "、".join(DESIGN_ZH[d] for d in choice.applicable)
-    display(Markdown(f"**设计选择:{DESIGN_ZH[choice.chosen]}。** {E(choice.reason_zh)}(适用的设计:{applies}。)"))
-    if "synth" not in choice.applicable:
-        return None
-    sc = sc if sc is not None else synth_for_report(rep, replications=replications)
-    display(Markdown("\n".join(f"- {E(s)}" for s in sc.sentences)))
-    display(weights_table(sc))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    sc.plot(ax=axes[0], kind="path")
-    sc.plot(ax=axes[1], kind="gap")
-    fig.tight_layout()
-    display(fig)
-    plt.close(fig)
-    table, sentence = compare_designs(rep, sc)
-    display(table)
-    display(Markdown(E(sentence)))
-    display(Markdown(f"<small>{E(sc.spec)}</small>"))
+    choice = choice_for(rep)
+    display(Markdown(f"**设计选择:{DESIGN_ZH[choice.chosen]}。** {E(choice.reason_zh)}"))
+    display(choice.table)
+    display(Markdown(E(choice.sentence_zh)))
+    if "synth" in choice.applicable:
+        sc = sc if sc is not None else synth_for_report(rep, replications=replications)
+        display(Markdown("\n".join(f"- {E(s)}" for s in sc.sentences)))
+        display(weights_table(sc))
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+        sc.plot(ax=axes[0], kind="path")
+        sc.plot(ax=axes[1], kind="gap")
+        fig.tight_layout()
+        display(fig)
+        plt.close(fig)
+        table, sentence = compare_designs(rep, sc)
+        display(Markdown("**分阶段效应**(合成控制为该阶段各期的平均差距,中断时间序列与双重差分为阶段系数)"))
+        display(table)
+        display(Markdown(E(sentence)))
+    else:
+        sc = None
+    common = side_by_side(rep, choice, sc)
+    if len(common):
+        display(Markdown("**各设计同一口径的估计**(活动开始后至数据末的平均效应;中断时间序列与双重差分按一个水平项重估)"))
+        display(common_table(common))
+        lines = [agreement_zh(common), its_versus_sc_zh(common), *common.attrs.get("notes", [])]
+        display(Markdown("\n\n".join(E(x) for x in lines if x)))
+    if sc is not None:
+        display(Markdown(f"<small>{E(sc.spec)}</small>"))
     return sc
