@@ -88,9 +88,9 @@ def choose_v(X1: np.ndarray, X0: np.ndarray, Z1: np.ndarray, Z0: np.ndarray) -> 
         starts.append(reg / reg.sum())
     best = None
     scale = float(np.mean(Z1**2)) or 1.0
-    for x0 in starts:
+    for x0 in starts:  # at most 1000 iterations per start, as pysyncon (R Synth's optim: 500)
         res = minimize(loss, x0, method="Nelder-Mead",
-                       options={"maxiter": 400 * k, "xatol": 1e-6, "fatol": 1e-8 * scale, "adaptive": k > 4})
+                       options={"maxiter": 1000, "xatol": 1e-6, "fatol": 1e-8 * scale, "adaptive": k > 4})
         if best is None or res.fun < best.fun:
             best = res
     return np.abs(best.x) / np.abs(best.x).sum()
