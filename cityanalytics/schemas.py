@@ -297,10 +297,68 @@ OBSERVATIONS = Table(
     ),
 )
 
+SURVEY_RESPONSES = Table(
+    name="survey_responses",
+    doc=("Answers to a sample survey (市民满意度 测评): one row per respondent, wave and question, with the "
+         "design weight, stratum and (optional) primary sampling unit the design-based intervals need."),
+    key=("wave", "respondent", "question"),
+    columns=(
+        Col("respondent", "str", "Respondent id (unique within a wave)."),
+        Col("unit_id", "str", "Unit the respondent lives in or was sampled for."),
+        Col("wave", "str", "Survey wave as the bureau names it: 2024, 2024H1, 2024-06 ..."),
+        Col("question", "str", "Question id or short text."),
+        Col("answer", "str", "The answer as recorded (a Likert code 1-5, or its label such as 满意)."),
+        Col("weight", "float", "Design weight (inverse inclusion probability, or the survey's final weight).",
+            min=0),
+        Col("stratum", "str", "Sampling stratum (empty: the wave is one stratum).", required=False, nullable=True),
+        Col("psu", "str", "Primary sampling unit (cluster); empty: each respondent is its own PSU.",
+            required=False, nullable=True),
+        Col("stratum_size", "float", "Population count of the stratum's PSUs, for a finite population "
+            "correction (empty: sampling with replacement, no correction).", required=False, nullable=True, min=1),
+    ),
+)
+
+ASSET_KINDS = ("路灯", "道路", "桥梁", "井盖", "公厕", "其他")
+ROAD_CLASSES = ("快速路", "主干路", "次干路", "支路", "背街小巷")
+
+ASSETS = Table(
+    name="assets",
+    doc="City infrastructure register (部件台账): street lamps, road segments, bridges ... one row per asset.",
+    key=("asset_id",),
+    columns=(
+        Col("asset_id", "str", "Asset id.", unique=True),
+        Col("kind", "str", "Kind of asset.", allowed=ASSET_KINDS),
+        Col("unit_id", "str", "Unit responsible for it.", nullable=True),
+        Col("road_class", "str", "Class of the road it is on (empty: not recorded).", required=False,
+            nullable=True, allowed=ROAD_CLASSES),
+        Col("length_m", "float", "Length of a road segment in metres.", required=False, nullable=True, min=0),
+        Col("check_every_days", "int", "Inspection cycle in days (an asset is due once per cycle).",
+            required=False, nullable=True, min=1),
+        Col("in_service_from", "date", "First day in service.", required=False, nullable=True),
+        Col("retired_on", "date", "Day taken out of service.", required=False, nullable=True),
+        Col("attributes", "str", "Other attributes as the register records them (free text or JSON).",
+            required=False, nullable=True, free_text=True),
+    ),
+    rules=(_not_before("retired_on", "in_service_from"),),
+)
+
+INSPECTIONS = Table(
+    name="inspections",
+    doc="Checks of assets: a lamp seen on or off at night (亮灯巡查), a road segment found intact or damaged.",
+    key=("asset_id", "inspected_at"),
+    columns=(
+        Col("asset_id", "str", "Asset checked (asset_id in the assets table)."),
+        Col("inspected_at", "datetime", "When it was checked."),
+        Col("ok", "bool", "Lamp on / segment intact / bridge without defect (True), or not (False)."),
+        Col("defect", "str", "Defect found, as recorded.", required=False, nullable=True),
+        Col("inspector", "str", "Who checked.", required=False, nullable=True),
+    ),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (DISTRICTS, UNIT_CHANGES, CASES, DUST_SAMPLES, COMMUNITIES, ASSESSMENTS, CAMPAIGNS, TARGETS,
-              OBSERVATIONS)
+              OBSERVATIONS, SURVEY_RESPONSES, ASSETS, INSPECTIONS)
 }
 
 # pandas dtype each kind is held in once parsed.
