@@ -5,7 +5,8 @@
 
 Panels: ``cityanalytics.impact.synth_simulate.factor_panel`` (30 donors, 40 periods, 30 before
 the start, two random-walk factors, AR(1) noise, true effect 2.0). Prints coverage of the
-nominal 95% interval with its Monte Carlo standard error, mean width, bias and RMSE.
+nominal 95% interval with its Monte Carlo standard error, mean width, bias and RMSE;
+``--permutation`` adds the rejection rate of the in-space placebo test with and without the effect.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cityanalytics.impact.synth_simulate import sdid_coverage  # noqa: E402
+from cityanalytics.impact.synth_simulate import permutation_rejection, sdid_coverage  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -26,11 +27,17 @@ def main(argv=None) -> int:
     ap.add_argument("--replications", type=int, default=200)
     ap.add_argument("--method", default="sdid", choices=["sdid", "sc", "did"])
     ap.add_argument("--seed", type=int, default=2021)
+    ap.add_argument("--permutation", action="store_true", help="also the size and power of the in-space placebo test")
     a = ap.parse_args(argv)
     t = time.perf_counter()
     c = sdid_coverage(a.panels, a.seed, replications=a.replications, method=a.method)
     print(f"{a.method}: {c.panels} panels, coverage of the 95% interval {c.coverage:.3f} (MC se {c.mc_se:.3f}), "
           f"mean width {c.mean_width:.2f}, bias {c.bias:+.3f}, RMSE {c.rmse:.3f}; {time.perf_counter() - t:.0f} s")
+    if a.permutation:
+        size = permutation_rejection(a.panels, a.seed, effect=0.0)
+        power = permutation_rejection(a.panels, a.seed, effect=2.0)
+        print(f"in-space placebo test (30 donors, p = rank/31 <= 0.05): rejection rate {size:.3f} with no effect, "
+              f"{power:.3f} with the effect 2.0 ({a.panels} panels each)")
     return 0
 
 

@@ -221,6 +221,14 @@ def test_sdid_interval_coverage_small():
     assert c.coverage >= 0.75 and abs(c.bias) < 0.6 and c.mean_width > 0
 
 
+def test_permutation_test_rejects_a_large_effect_and_rarely_a_null():
+    from cityanalytics.impact.synth_simulate import permutation_rejection
+
+    # 30 donors: p = rank / 31 <= 0.05 only at rank 1, so the exact size is 1/31 = 0.032
+    assert permutation_rejection(panels=20, seed=5, effect=0.0) <= 0.15
+    assert permutation_rejection(panels=20, seed=5, effect=15.0) >= 0.8
+
+
 # ---- warnings --------------------------------------------------------------------------------
 
 def codes(r):

@@ -61,3 +61,23 @@ def sdid_coverage(panels: int = 200, seed: int = 2021, effect: float = 2.0, leve
     errs = np.asarray(errs)
     return Coverage(panels, cov, float(np.mean(widths)), float(errs.mean()), float(np.sqrt(np.mean(errs**2))),
                     float(np.sqrt(cov * (1 - cov) / panels)))
+
+
+def permutation_rejection(panels: int = 200, seed: int = 2021, effect: float = 0.0, alpha: float = 0.05,
+                          **dgp) -> float:
+    """Share of panels where the in-space placebo p-value (post/pre RMSPE ratio rank) is <= alpha:
+    the test's size when ``effect`` is 0, its power otherwise (pre-period outcome path, V = I)."""
+    import pandas as pd
+
+    from cityanalytics.impact.synth import synth_control
+    from cityanalytics.impact.synth_inference import in_space
+
+    rng = np.random.default_rng(seed)
+    t0 = dgp.get("t0", 30)
+    hits = 0
+    for _ in range(panels):
+        M = factor_panel(rng, effect=effect, **dgp)
+        Y = pd.DataFrame(M.T, columns=[f"d{j}" for j in range(M.shape[0] - 1)] + ["treated"])
+        r = synth_control(Y, "treated", t0, inference=False)
+        hits += in_space(r)[2]["p_value"] <= alpha
+    return hits / panels
