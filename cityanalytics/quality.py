@@ -31,7 +31,7 @@ DATE_KINDS = ("datetime", "date", "month")
 TABLE_ZH = {
     "districts": "行政单元", "unit_changes": "区划变更", "cases": "案件", "dust_samples": "以克论净采样",
     "communities": "垃圾分类小区", "assessments": "月度考核", "campaigns": "专项行动", "targets": "规划目标",
-    "observations": "汇总指标",
+    "observations": "汇总指标", "survey_responses": "问卷调查", "assets": "设施台账", "inspections": "设施巡查",
 }
 
 

@@ -101,6 +101,17 @@ def test_satisfaction_index_by_hand():
     assert out.loc[("u1", "mean_score"), "n"] == 4 and out.loc[("u1", "mean_score"), "weight_sum"] == 6
 
 
+def test_indicator_frame_in_percent_with_registered_ids():
+    from cityanalytics.indicators.frame import check
+    from cityanalytics.indicators.registry import get
+    from cityanalytics.survey import as_indicator_frame
+    f = check(as_indicator_frame(satisfaction_index(HAND, "Q")))
+    share = f[(f.indicator == "survey_satisfied_share") & (f.unit_id == "u1")].iloc[0]
+    assert share.value == pytest.approx(50.0) and share.group == "question=Q" and share.period == "W1"
+    assert share.ci_low < 50 < share.ci_high and share.denominator == 4
+    assert get("survey_satisfied_share").table == "survey_responses"
+
+
 def test_blank_answer_is_left_out_not_scored_zero():
     d = pd.concat([HAND, _responses([("r6", "u1", "W1", "Q", None, 5.0, "B")])], ignore_index=True)
     out = satisfaction_index(d, "Q").set_index(["unit_id", "measure"])

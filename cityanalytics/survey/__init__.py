@@ -6,7 +6,8 @@
 """
 
 from cityanalytics.survey.design import Design, Estimate, domain_mean, linearised_variance, ratio, total
-from cityanalytics.survey.satisfaction import LIKERT_5, option_shares, satisfaction_index, scored, wave_change
+from cityanalytics.survey.satisfaction import (LIKERT_5, as_indicator_frame, option_shares, satisfaction_index, scored,
+                                               wave_change)
 
 __all__ = ["Design", "Estimate", "domain_mean", "linearised_variance", "ratio", "total", "LIKERT_5",
-           "option_shares", "satisfaction_index", "scored", "wave_change"]
+           "option_shares", "as_indicator_frame", "satisfaction_index", "scored", "wave_change"]

@@ -127,3 +127,23 @@ def _check_columns(responses: pd.DataFrame) -> None:
     missing = [c for c in ("unit_id", "wave", "question", "answer", "weight") if c not in responses]
     if missing:
         raise ValueError(f"survey_responses: missing column(s) {', '.join(missing)}")
+
+
+def as_indicator_frame(index: pd.DataFrame) -> pd.DataFrame:
+    """A ``satisfaction_index`` result as an IndicatorFrame (shares in percent; the wave is the period).
+
+    ``survey_satisfaction_mean`` and ``survey_satisfied_share``, group ``question=<id>``; ``denominator``
+    holds the respondents behind the value, ``ci_method`` says the interval is design-based.
+    """
+    from cityanalytics.indicators import frame as F
+
+    ids = {"mean_score": ("survey_satisfaction_mean", 1.0, "svy_taylor_t"),
+           "share_satisfied": ("survey_satisfied_share", 100.0, "svy_taylor_logit")}
+    parts = []
+    for measure, (indicator, scale, method) in ids.items():
+        d = index[index["measure"] == measure]
+        keys = pd.DataFrame({"unit_id": d["unit_id"].to_numpy(), "period": d["wave"].to_numpy(),
+                             "group": ("question=" + d["question"].astype(str)).to_numpy()})
+        parts.append(F.estimate(indicator, keys, d["value"] * scale, d["ci_low"] * scale, d["ci_high"] * scale,
+                                method, d["n"].to_numpy()))
+    return F.combine(parts, index.attrs.get("ci_level", 0.95))
