@@ -27,11 +27,12 @@ def main(argv=None) -> int:
     ap.add_argument("--replications", type=int, default=200)
     ap.add_argument("--method", default="sdid", choices=["sdid", "sc", "did"])
     ap.add_argument("--seed", type=int, default=2021)
+    ap.add_argument("--rho", type=float, default=0.3, help="AR(1) coefficient of the noise")
     ap.add_argument("--permutation", action="store_true", help="also the size and power of the in-space placebo test")
     a = ap.parse_args(argv)
     t = time.perf_counter()
-    c = sdid_coverage(a.panels, a.seed, replications=a.replications, method=a.method)
-    print(f"{a.method}: {c.panels} panels, coverage of the 95% interval {c.coverage:.3f} (MC se {c.mc_se:.3f}), "
+    c = sdid_coverage(a.panels, a.seed, replications=a.replications, method=a.method, rho=a.rho)
+    print(f"{a.method} (AR(1) rho {a.rho}): {c.panels} panels, coverage of the 95% interval {c.coverage:.3f} (MC se {c.mc_se:.3f}), "
           f"mean width {c.mean_width:.2f}, bias {c.bias:+.3f}, RMSE {c.rmse:.3f}; {time.perf_counter() - t:.0f} s")
     if a.permutation:
         size = permutation_rejection(a.panels, a.seed, effect=0.0)

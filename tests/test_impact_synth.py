@@ -276,6 +276,10 @@ def test_bad_inputs_are_explained():
         synth_control(Y, "城", 2012, donors=["d1"])
     with pytest.raises(ValueError, match="predictors lack"):
         synth_control(Y, "城", 2012, predictors=pd.DataFrame({"城": [1.0]}, index=["x"]))
+    with pytest.raises(ValueError, match="v must be"):
+        synth_control(Y, "城", 2012, predictors=Y.iloc[:12], v="nested")
+    r = synth_control(Y, "城", 2012, sdid_replications=0)
+    assert any("没有区间" in s for s in r.sentences) and not any("区间含 0" in s for s in r.sentences)
     with pytest.raises(ValueError, match="more control units"):
         synth_sdid.placebo_se(np.zeros((2, 5)), 1, 3)
 

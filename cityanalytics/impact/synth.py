@@ -103,6 +103,8 @@ def fit_sc(y1: np.ndarray, Y0: np.ndarray, t0: int, X1: np.ndarray | None = None
     X1/X0: predictors (k, k x J) already scaled, or None for the pre-period path. v: "auto"
     (ADH nested choice when there are predictors), an array of predictor weights, or None.
     """
+    if isinstance(v, str) and v != "auto":
+        raise ValueError(f"v must be 'auto', None or an array of predictor weights, got {v!r}")
     Z1, Z0 = y1[:t0], Y0[:t0]
     if X1 is None:
         w, vv = weights_given_v(Z1, Z0, None), None

@@ -32,9 +32,12 @@ def sentences(res) -> list[str]:
                  f"{p['rank']}/{p['n']},置换 p = {p['p_value']:.3f}"
                  + ("(单位太少,p 值最小只能到 {:.3f})".format(1 / p["n"]) if p["n"] < 20 else "") + "。")
         sd = inf["sdid"]
-        s.append(f"合成双重差分(SDID)估计平均效应 {_g(sd['estimate'])},{sd['level']:.0%} 区间 "
-                 f"{_g(sd['lo'])} 至 {_g(sd['hi'])}(安慰剂方差,{sd['replications']} 次);"
-                 + ("区间不含 0,效应在统计上可辨。" if sd["lo"] > 0 or sd["hi"] < 0 else "区间含 0,不能排除没有效应。"))
+        if math.isfinite(sd["se"]):
+            s.append(f"合成双重差分(SDID)估计平均效应 {_g(sd['estimate'])},{sd['level']:.0%} 区间 "
+                     f"{_g(sd['lo'])} 至 {_g(sd['hi'])}(安慰剂方差,{sd['replications']} 次);"
+                     + ("区间不含 0,效应在统计上可辨。" if sd["lo"] > 0 or sd["hi"] < 0 else "区间含 0,不能排除没有效应。"))
+        else:
+            s.append(f"合成双重差分(SDID)估计平均效应 {_g(sd['estimate'])}(未计算安慰剂方差,没有区间)。")
         it = inf["in_time"]
         if it.get("available"):
             s.append(f"时间安慰剂:假设活动提前 {it['shift']} 期开始,假效应平均每期 {_g(it['att'])}"
