@@ -111,3 +111,142 @@ def test_agreement_reads_signs_and_overlap():
     t2 = pd.DataFrame({"estimate": [-1.0, 0.3], "ci_low": [-1.5, -0.1], "ci_high": [-0.9, 0.7]})
     a2 = agreement(t2)
     assert not a2["same_sign"] and not a2["overlap"] and not a2["all_exclude_zero"]
+
+
+# ---- the demo city's city-wide campaign -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def demo_tables():
+    from cityanalytics.demo import generate
+
+    return generate(n_cases=1_000)  # the observations do not depend on the number of cases
+
+
+@pytest.fixture(scope="module")
+def citywide_truth():
+    from cityanalytics.demo import generate_truth
+
+    return next(c for c in generate_truth(n_cases=1_000)["campaigns"] if c["campaign_id"] == "C2024-QSBR")
+
+
+def test_citywide_truth_records_the_effect_by_month(citywide_truth):
+    t = citywide_truth
+    assert [p["effect"] for p in t["phases"]] == [-0.5, -2.0, -1.5]
+    assert (t["phases"][0]["start"], t["phases"][-1]["end"]) == ("2024-09-01", "2024-12-09")  # 100 days
+    by_month = t["effect_by_month"]
+    assert list(by_month) == [f"2024-{m:02d}" for m in (9, 10, 11, 12)] + [f"2025-{m:02d}" for m in range(1, 7)]
+    # by hand: September = 15 days at -0.5 and 15 at -2.0; October, November at -2.0
+    assert by_month["2024-09"] == pytest.approx((15 * -0.5 + 15 * -2.0) / 30)
+    assert by_month["2024-10"] == by_month["2024-11"] == -2.0
+    # December: 9 days at -1.5, then 22 days decaying with a 60-day half-life (sum of a geometric series)
+    r = 0.5 ** (1 / 60)
+    assert by_month["2024-12"] == pytest.approx((9 * -1.5 + -1.5 * r * (1 - r**22) / (1 - r)) / 31, abs=1e-6)
+    # June 2025: days 174..203 after the last day (2024-12-09 + 174 days = 2025-06-01)
+    june = -1.5 * sum(r**k for k in range(174, 204)) / 30
+    assert by_month["2025-06"] == pytest.approx(june, abs=1e-6)
+    assert t["mean_effect_post"] == pytest.approx(np.mean(list(by_month.values())), abs=1e-6)
+    assert (t["pre_periods"], t["post_periods"]) == (68, 10)
+
+
+def test_citywide_donors_are_untreated_and_complete(demo_tables, citywide_truth):
+    camp_rows = demo_tables["campaigns"]
+    c3 = camp_rows[camp_rows["campaign_id"] == "C2024-QSBR"]
+    assert set(c3["unit_id"]) == {"990100"} and list(c3["phase"]) == ["宣传动员", "集中整治", "巩固提升"]
+    donors = set(citywide_truth["donor_units"])
+    assert len(donors) == 19 and not donors & set(camp_rows["unit_id"])  # no campaign anywhere in a donor
+    districts = demo_tables["districts"].set_index("unit_id")
+    assert (districts.loc[sorted(donors), "level"] == "市").all()
+    obs = demo_tables["observations"]
+    assert set(obs["indicator"]) == {"hotline_urban_per_10k"} and set(obs["unit_id"]) == donors | {"990100"}
+    assert obs.groupby("unit_id")["period"].nunique().eq(78).all() and obs["value"].notna().all()
+    # value = complaints / residents in 10,000s, as the bulletin prints it
+    np.testing.assert_allclose(obs["value"].astype(float), (obs["numerator"] / obs["denominator"]).astype(float),
+                               atol=0.005 + 1e-9)
+
+
+def test_citywide_known_effect_is_in_the_data(demo_tables, citywide_truth):
+    from cityanalytics.demo import citywide
+
+    params, rates, _ = citywide.expected_rates(2025)
+    obs = demo_tables["observations"]
+    city = obs[obs["unit_id"] == "990100"].set_index("period")["value"].astype(float)
+    post = [str(p) for p in pd.period_range("2024-09", "2025-06", freq="M")]
+    month = {str(p): i for i, p in enumerate(pd.period_range("2019-01", "2025-06", freq="M"))}
+    excess = np.array([city[p] - rates[0, month[p]] for p in post])  # observed minus the no-campaign rate
+    # Poisson noise on a rate of ~8 per 10,000 over 89.6 (10,000s): sd ~0.3 a month, ~0.1 over 10 months
+    assert excess.mean() == pytest.approx(citywide_truth["mean_effect_post"], abs=0.3)
+    pre = np.array([city[p] - rates[0, month[p]] for p in month if p < "2024-09"])
+    assert abs(pre.mean()) < 0.1  # before the campaign: nothing but noise
+
+
+def test_side_by_side_on_the_citywide_campaign_covers_the_truth(demo_tables, citywide_truth):
+    from cityanalytics.impact.design_choice import side_by_side
+    from cityanalytics.impact.report import analyse
+    from cityanalytics.impact.synth_report import agreement_zh, choice_for, its_versus_sc_zh, synth_for_report
+
+    rep = analyse(tables=demo_tables, campaign_id="C2024-QSBR", outcome="hotline_urban_per_10k", freq="M",
+                  robustness_checks=[])
+    choice = choice_for(rep)
+    assert choice.chosen == "synth" and choice.applicable == ["its", "did", "synth"] and len(choice.donors) == 19
+    sc = synth_for_report(rep, replications=100)
+    table = side_by_side(rep, choice, sc).set_index("design")
+    assert list(table.index) == ["its", "did", "synth", "sdid"] and set(table["scale"]) == {"value"}
+    truth = citywide_truth["mean_effect_post"]
+    sd = table.loc["sdid"]
+    assert sd["ci_low"] <= truth <= sd["ci_high"] < 0
+    assert table.loc["synth", "estimate"] == pytest.approx(sc.att) and table.loc["synth", "p_value"] <= 0.1
+    # the DiD refit with one level term: the treated city's mean post gap minus its mean pre gap
+    # against the controls' mean, exactly (OLS with unit and period effects, one treated unit)
+    wide = rep.panel.pivot(index="period", columns="unit_id", values="value")
+    gap = wide["990100"] - wide.drop(columns="990100").mean(axis=1)
+    post = wide.index >= "2024-09-01"
+    assert table.loc["did", "estimate"] == pytest.approx(gap[post].mean() - gap[~post].mean(), abs=1e-9)
+    assert table.loc["did", "ci_low"] <= truth <= table.loc["did", "ci_high"]
+    sentence = agreement_zh(table.reset_index())
+    assert "方向一致(均为减少)" in sentence and "区间相互重叠" in sentence
+    assert its_versus_sc_zh(table.reset_index()).startswith("合成控制与中断时间序列比较:活动开始后平均效应,合成控制 -0.")
+
+
+# ---- the scheduled run, along the road ./dev.sh reports takes ------------------------------------
+
+@pytest.mark.slow
+def test_scheduled_citywide_run_from_raw_exports_shows_the_synthetic_control(tmp_path, citywide_truth):
+    """demo -> raw exports -> recipe build -> `cityanalytics reports --only campaign_impact_citywide`:
+    the report has the design choice, donors and weights, the gap plot, the interval (covering the
+    demo's true effect), the warnings section and the sentence comparing it with the ITS."""
+    import json
+    import re
+
+    from cityanalytics.cli import main
+    from cityanalytics.demo import write_demo
+    from cityanalytics.demo.exports import write_exports
+    from cityanalytics.workspace.build import build, write
+
+    write_demo(tmp_path / "canonical", n_cases=2_000)
+    ws = tmp_path / "ws"
+    write_exports(tmp_path / "canonical", ws)
+    result = build(ws)
+    write(result)
+    obs = next(t for t in result.tables if t.name == "observations")
+    assert obs.rows_rejected == 0 and obs.rows_kept == 20 * 78  # every city and month came through the recipe
+    assert "campaign_impact_citywide" in (ws / "params" / "schedule.yaml").read_text(encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["reports", "--workspace", str(ws), "--only", "campaign_impact_citywide", "--outputs", str(out),
+                 "--no-pdf", "--no-progress"]) == 0
+    run = out / "2025-06" / "campaign_impact_citywide"
+    nb = json.loads((run / "report.ipynb").read_text(encoding="utf-8"))
+    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    markdown = "\n".join("".join(o["data"]["text/markdown"]) for o in outputs if "text/markdown" in o.get("data", {}))
+    html = "\n".join("".join(o["data"]["text/html"]) for o in outputs if "text/html" in o.get("data", {}))
+    for text in ("设计选择:合成控制", "以合成控制(SC)为主", "主要权重为", "空间安慰剂", "时间安慰剂", "逐一剔除",
+                 "各设计同一口径的估计", "合成控制与中断时间序列比较", "方向相同"):
+        assert text in markdown, text
+    for text in ("对照单位", "权重", "合成双重差分(SDID,安慰剂区间)", "中断时间序列(活动开始后一个水平)"):
+        assert text in html, text
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 4  # includes the path and placebo-gap figure
+    m = re.search(re.escape("合成双重差分(SDID)估计平均效应 ") + r"(\S+?)" + re.escape(",95% 区间 ") + r"(\S+) 至 (\S+?)"
+                  + re.escape("("), markdown.replace("\\", ""))
+    assert m, "the SDID interval sentence"
+    estimate, lo, hi = (float(x) for x in m.groups())
+    assert lo <= citywide_truth["mean_effect_post"] <= hi < 0 and lo < estimate < hi
+    assert "合成演示数据" in (run / "report.html").read_text(encoding="utf-8")

@@ -109,14 +109,19 @@ class DesignChoice:
                              "理由": [d.reason_zh for d in self.designs]})
 
     @property
-    def sentence_zh(self) -> str:
+    def summary_zh(self) -> str:
+        """The data the choice rests on and the designs that apply, in one sentence."""
         unit = PERIOD_ZH.get(self.freq, "期")
         used = "、".join(d.name_zh for d in self.designs if d.applies) or "没有可用的设计"
-        head = (f"活动覆盖 {len(self.treated)} 个单位,面板中另有 {len(self.controls)} 个未覆盖单位"
+        return (f"活动覆盖 {len(self.treated)} 个单位,面板中另有 {len(self.controls)} 个未覆盖单位"
                 f"(其中 {len(self.donors)} 个可作合成控制的对照),活动前 {self.n_pre} {unit}、"
                 f"活动开始后 {self.n_post} {unit}数据。适用的设计:{used}。")
+
+    @property
+    def sentence_zh(self) -> str:
+        """summary_zh and every design's reason."""
         why = ";".join(f"{d.name_zh}{'适用' if d.applies else '不适用'}:{d.reason_zh}" for d in self.designs)
-        return head + why + "。"
+        return self.summary_zh + why + "。"
 
 
 def _start_period(periods: pd.DatetimeIndex, day: pd.Timestamp) -> pd.Timestamp:

@@ -203,8 +203,8 @@ def show_synth(rep, sc: SynthResult | None = None, replications: int = 200) -> S
 
     choice = choice_for(rep)
     display(Markdown(f"**设计选择:{DESIGN_ZH[choice.chosen]}。** {E(choice.reason_zh)}"))
-    display(choice.table)
-    display(Markdown(E(choice.sentence_zh)))
+    rows = "\n".join(f"| {E(d.name_zh)} | {'是' if d.applies else '否'} | {E(d.reason_zh)} |" for d in choice.designs)
+    display(Markdown("| 设计 | 适用 | 理由 |\n| --- | --- | --- |\n" + rows + "\n\n" + E(choice.summary_zh)))
     if "synth" in choice.applicable:
         sc = sc if sc is not None else synth_for_report(rep, replications=replications)
         display(Markdown("\n".join(f"- {E(s)}" for s in sc.sentences)))
@@ -217,7 +217,7 @@ def show_synth(rep, sc: SynthResult | None = None, replications: int = 200) -> S
         plt.close(fig)
         table, sentence = compare_designs(rep, sc)
         display(Markdown("**分阶段效应**(合成控制为该阶段各期的平均差距,中断时间序列与双重差分为阶段系数)"))
-        display(table)
+        display(table.round(3).astype(object).where(table.notna(), "—"))
         display(Markdown(E(sentence)))
     else:
         sc = None
