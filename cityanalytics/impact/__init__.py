@@ -25,12 +25,13 @@ on any long panel, as R did: ``cs_api``, ``cs_core``),
 (weak designs), ``variance`` (time-series sandwich), ``fitting`` (IRLS, half-life profile), ``simulate`` (panels with known effects), ``plots``, ``sentences``
 (Chinese summaries and specifications), ``report`` (what the notebook calls).
 ``synth`` (synthetic control for one or a few treated places; ``synth_inference``: placebos in space and
-time, leave-one-donor-out; ``synth_sdid``: synthetic DiD with its placebo interval; ``synth_report``: the
-design chosen from the data and the report section).
+time, leave-one-donor-out; ``synth_sdid``: synthetic DiD with its placebo interval; ``design_choice``: the
+designs the data support and why, every design on one estimand; ``synth_report``: the report section).
 Every analysis returns an ``AnalysisResult``: ``.table``, ``.plot()``, ``.sentences``, ``.spec``.
 """
 
 from cityanalytics.impact.campaign import Campaign, Phase, list_campaigns
+from cityanalytics.impact.design_choice import DesignChoice, choose_design, side_by_side
 from cityanalytics.impact.did import DiDResult, did
 from cityanalytics.impact.its import ITSResult, its
 from cityanalytics.impact.panel import aggregate, case_panel, exposure_offset, value_panel
@@ -45,5 +46,5 @@ __all__ = [
     "DiDResult", "callaway_santanna", "StaggeredResult", "att_gt", "ATTgtResult", "robustness", "placebo_dates",
     "placebo_units",
     "leave_one_out", "randomization_inference", "ols_fe", "poisson_fe", "exposure_offset", "RankDeficientError",
-    "synth_control", "SynthResult",
+    "synth_control", "SynthResult", "choose_design", "DesignChoice", "side_by_side",
 ]
