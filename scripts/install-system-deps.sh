@@ -2,8 +2,19 @@
 # System packages for PDF reports with Chinese text: Debian's headless Chromium prints
 # nbconvert's HTML to PDF, Noto CJK fonts render Chinese in HTML, PDF and matplotlib,
 # poppler-utils gives pdftotext for the tests. Skips what is already there.
+# A Java runtime (Debian's default-jre-headless, OpenJDK 17 on bookworm) for the Spark engine,
+# only when it is wanted: `--spark`, or pyspark installed in .venv (the `spark` and `test` extras).
 set -euo pipefail
 need=()
+spark=0
+[ "${1:-}" = "--spark" ] && spark=1
+venv_python="$(dirname "$0")/../.venv/bin/python"
+if [ "$spark" -eq 0 ] && [ -x "$venv_python" ] && "$venv_python" -c "import pyspark" >/dev/null 2>&1; then
+  spark=1
+fi
+if [ "$spark" -eq 1 ] && ! command -v java >/dev/null 2>&1 && [ ! -x "${JAVA_HOME:-/nonexistent}/bin/java" ]; then
+  need+=(default-jre-headless)
+fi
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
@@ -18,5 +29,7 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 export DEBIAN_FRONTEND=noninteractive
+# slim Debian images lack this folder and the JRE's postinst then fails
+case " ${need[*]} " in *" default-jre-headless "*) $SUDO mkdir -p /usr/share/man/man1 ;; esac
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,7 +1,8 @@
 """Case-handling indicators (数字城管 / 12345) along the GB/T 30428 lifecycle.
 
-Counts are aggregated in DuckDB, in-process, straight from Parquet or from a DataFrame, so
-tens of millions of work orders stay cheap; only the per-unit result comes back to pandas.
+Counts are aggregated by the query engine (``cityanalytics.engines``, through Ibis): DuckDB
+in-process by default, straight from Parquet or from a DataFrame, so tens of millions of work
+orders stay cheap, or Spark; only the per-unit result comes back to pandas.
 
 Censoring. A report is made "as of" a moment (default: end of the window). A case that is
 still open then and whose deadline has not passed is neither on time nor late yet: it is
@@ -22,11 +23,11 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import yaml
 
+from cityanalytics.engines import backend, source_table
 from cityanalytics.indicators import frame as F
 from cityanalytics.indicators.computable import drop_not_computable, filled_columns, why_not
 from cityanalytics.workcalendar import WorkCalendar
@@ -86,6 +87,7 @@ def case_indicators(
     indicators: list[str] | None = None,
     time_limits: dict | None = None,
     calendar: WorkCalendar | None = None,
+    engine=None,
 ) -> pd.DataFrame:
     """Case-handling indicators per unit and period as an IndicatorFrame.
 
@@ -94,28 +96,23 @@ def case_indicators(
     as_of: the moment the figures describe; default end of the window.
     by: a column to break down by (e.g. "category").
     unit_map: unit_id -> reporting unit (e.g. street -> district) to roll units up.
+    engine: where the counts run (``cityanalytics.engines``): DuckDB in-process by default, or
+    Spark; cases may then also be an Ibis table or ``"table:NAME"`` of that engine.
     """
     wanted = indicators or ALL
     unknown = set(wanted) - set(ALL)
     if unknown:
         raise ValueError(f"unknown case indicator(s): {', '.join(sorted(unknown))}")
-    con = duckdb.connect()
-    con.execute("PRAGMA disable_progress_bar")  # no progress bar in reports
-    try:
-        rel_sql, filled, fallback_years = _register_source(con, cases, time_limits, calendar)
-        start, end = _window(con, rel_sql, start, end)
+    with backend(engine) as con:
+        table, filled, fallback_years = _source(con, cases, time_limits, calendar)
+        start, end = _window(con, table, start, end)
         as_of = pd.Timestamp(as_of) if as_of is not None else end + pd.Timedelta(days=1)
-        if unit_map:
-            con.register("unit_map", pd.DataFrame({"unit_id": list(unit_map), "to_unit": list(unit_map.values())}))
-        counts = con.execute(_count_sql(rel_sql, freq, by, unit_map is not None, include_city,
-                                        exclude_suspended), _params(start, end, as_of, closure_allowance_hours)
-                             ).df()
+        base = _base(table, start, end, freq, by, unit_map)
+        counts = _with_city_rows(con.to_pandas(_counts(base, as_of, closure_allowance_hours, exclude_suspended)),
+                                 include_city)
         durations = None
         if any(why_not(i, filled) is None for i in set(DURATION_INDICATORS) & set(wanted)):
-            durations = con.execute(_duration_sql(rel_sql, freq, by, unit_map is not None),
-                                    _params(start, end, as_of, closure_allowance_hours)[:3]).df()
-    finally:
-        con.close()
+            durations = _hours(con.to_pandas(_duration_rows(base, as_of)))
     keys = _keys(counts, freq, start, end)
     parts = []
     if "case_filed" in wanted:
@@ -138,113 +135,135 @@ OPTIONAL_DEFAULTS = {"filed_at": pd.NaT, "disposed_at": pd.NaT, "closed_at": pd.
                      "suspended": False}
 
 
-def _register_source(con, cases, time_limits, calendar) -> tuple[str, dict[str, bool], list[int]]:
-    """Register the cases with DuckDB. Returns the SQL name to select from; for each column
-    of the input, whether it holds any value (absent lifecycle columns are filled with their
-    defaults for the SQL, but the indicators that need them are not computable); and the
-    years whose deadlines were computed on Monday-Friday (no official calendar published).
+def _source(con, cases, time_limits, calendar):
+    """The cases as an Ibis table on ``con``. Returns it; for each column of the input, whether
+    it holds any value (absent lifecycle columns are filled with their defaults for the counts,
+    but the indicators that need them are not computable); and the years whose deadlines were
+    computed on Monday-Friday (no official calendar published).
 
-    A complete Parquet file (every column present, every deadline set) is read in place;
-    anything else is completed in pandas first.
+    A complete Parquet file or engine table (every column present, every deadline set) is read
+    in place; anything else is completed in pandas first.
     """
-    if isinstance(cases, (str, Path)):
-        path = str(cases).replace("'", "''")
-        src = f"read_parquet('{path}')"
-        columns = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
-        # fetchall, not fetchone: DuckDB 2 keeps a result open after fetchone() and the connection
-        # then refuses register() (the unit_map join).
-        complete = {"due_at", *OPTIONAL_DEFAULTS} <= columns and con.execute(
-            f"SELECT count(*) FROM {src} WHERE due_at IS NULL").fetchall()[0][0] == 0
-        if complete:
-            counts = con.execute(f"SELECT {', '.join(f'count({c})' for c in OPTIONAL_DEFAULTS)} "
-                                 f"FROM {src}").fetchall()[0]
-            filled = {c: True for c in columns}
-            filled.update({c: n > 0 for c, n in zip(OPTIONAL_DEFAULTS, counts)})
-            return src, filled, []
-        cases = con.execute(f"SELECT * FROM {src}").df()
+    if not isinstance(cases, pd.DataFrame):
+        table = source_table(con, cases)
+        columns = set(table.columns)
+        if {"due_at", *OPTIONAL_DEFAULTS} <= columns:
+            found = con.to_pandas(table.aggregate(
+                no_due=table.due_at.isnull().ifelse(1, 0).sum(),
+                **{c: table[c].count() for c in OPTIONAL_DEFAULTS})).iloc[0]
+            if not found["no_due"]:  # NULL (no rows) or 0
+                filled = {c: True for c in columns}
+                filled.update({c: int(found[c]) > 0 for c in OPTIONAL_DEFAULTS})
+                return table, filled, []
+        cases = con.to_pandas(table)
     filled = filled_columns(cases)
     frame = cases.assign(**{c: v for c, v in OPTIONAL_DEFAULTS.items() if c not in cases})
     if "due_at" not in frame or frame["due_at"].isna().any():
         frame = with_deadlines(frame, time_limits, calendar)
-    con.register("cases_in", frame)
-    return "cases_in", filled, frame.attrs.get("calendar_fallback_years", [])
+    return source_table(con, frame), filled, frame.attrs.get("calendar_fallback_years", [])
 
 
-def _window(con, src, start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
+def _window(con, table, start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
     if start is None or end is None:
-        lo, hi = con.execute(f"SELECT min(reported_at), max(reported_at) FROM {src}").fetchall()[0]
+        lo, hi = con.to_pandas(table.aggregate(lo=table.reported_at.min(), hi=table.reported_at.max())).iloc[0]
         start = start if start is not None else lo
         end = end if end is not None else hi
     return pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
 
 
-def _params(start, end, as_of, allowance_hours):
-    return [start.to_pydatetime(), (end + pd.Timedelta(days=1)).to_pydatetime(), as_of.to_pydatetime(),
-            float(allowance_hours)]
+def _moment(ts: pd.Timestamp):
+    import ibis
+
+    return ibis.literal(ts.to_pydatetime(), type="timestamp")
 
 
-def _bucket(freq: str) -> str:
-    return {"M": "month", "Q": "quarter", "Y": "year"}.get(freq)
+def _base(table, start, end, freq: str, by: str | None, unit_map: dict[str, str] | None):
+    """Cases reported in [start, end] with the reporting unit, the period and the breakdown group."""
+    import ibis
 
-
-def _base_sql(src: str, freq: str, by: str | None, mapped: bool) -> str:
-    bucket = _bucket(freq)
-    period = f"date_trunc('{bucket}', c.reported_at)" if bucket else "NULL::TIMESTAMP"
-    unit = "coalesce(m.to_unit, c.unit_id)" if mapped else "c.unit_id"
-    join = "LEFT JOIN unit_map m ON m.unit_id = c.unit_id" if mapped else ""
-    group = f'CAST(c."{by}" AS VARCHAR)' if by else "''"
-    return f"""
-        SELECT {unit} AS unit_id, {period} AS period, {group} AS grp, c.*
-        FROM {src} c {join}
-        WHERE c.reported_at >= $1 AND c.reported_at < $2
-    """
-
-
-def _count_sql(src, freq, by, mapped, include_city, exclude_suspended) -> str:
-    suspended = "coalesce(suspended, false)" if exclude_suspended else "false"
-    sets = "GROUPING SETS ((unit_id, period, grp), (period, grp))" if include_city else "unit_id, period, grp"
-    return f"""
-    WITH base AS ({_base_sql(src, freq, by, mapped)}),
-    flags AS (
-        SELECT unit_id, period, grp,
-            disposed_at IS NOT NULL AND disposed_at < $3 AS is_disposed,
-            closed_at IS NOT NULL AND closed_at < $3 AS is_closed,
-            -- still open (neither disposed nor closed) and not yet due: censored. A closed case is
-            -- never censored, also in exports that record closure but not disposal.
-            (disposed_at IS NULL OR disposed_at >= $3) AND (closed_at IS NULL OR closed_at >= $3)
-                AND due_at >= $3 AS is_censored,
-            {suspended} AS is_suspended,
-            disposed_at <= due_at AS disposed_by_due,
-            closed_at <= due_at + to_microseconds(CAST($4 * 3600e6 AS BIGINT)) AS closed_by_allowance,
-            coalesce(reopened, false) AS is_reopened
-        FROM base
+    t = table.filter(table.reported_at >= _moment(start), table.reported_at < _moment(end + pd.Timedelta(days=1)))
+    bucket = {"M": "M", "Q": "Q", "Y": "Y"}.get(freq)
+    return t.mutate(
+        unit_key=t.unit_id.cast("string").substitute(unit_map) if unit_map else t.unit_id.cast("string"),
+        period_key=t.reported_at.truncate(bucket) if bucket else ibis.null("timestamp"),
+        grp=t[by].cast("string") if by else ibis.literal(""),
     )
-    SELECT unit_id, period, grp, {"grouping(unit_id)" if include_city else "0"} AS is_city,
-        count(*) AS filed,
-        count(*) FILTER (WHERE is_censored) AS censored,
-        count(*) FILTER (WHERE is_suspended AND NOT is_censored) AS suspended,
-        count(*) FILTER (WHERE NOT is_censored AND NOT is_suspended) AS due,
-        count(*) FILTER (WHERE NOT is_censored AND NOT is_suspended AND is_disposed) AS disposed,
-        count(*) FILTER (WHERE NOT is_censored AND NOT is_suspended AND is_disposed AND disposed_by_due)
-            AS disposed_on_time,
-        count(*) FILTER (WHERE NOT is_censored AND NOT is_suspended AND is_closed) AS closed,
-        count(*) FILTER (WHERE NOT is_censored AND NOT is_suspended AND is_closed AND is_disposed
-                         AND disposed_by_due AND closed_by_allowance) AS closed_on_time,
-        count(*) FILTER (WHERE NOT is_censored AND NOT is_suspended AND is_reopened) AS reopened
-    FROM flags
-    GROUP BY {sets}
-    ORDER BY unit_id NULLS FIRST, period, grp
-    """
 
 
-def _duration_sql(src, freq, by, mapped) -> str:
-    return f"""
-    WITH base AS ({_base_sql(src, freq, by, mapped)})
-    SELECT unit_id, period, grp,
-        epoch(least(coalesce(closed_at, $3), $3) - coalesce(filed_at, reported_at)) / 3600.0 AS hours,
-        closed_at IS NOT NULL AND closed_at < $3 AS event
-    FROM base
-    """
+def _counts(base, as_of: pd.Timestamp, allowance_hours: float, exclude_suspended: bool):
+    """Counts per unit, period and group (cases filed, censored, due, disposed, ...)."""
+    import ibis
+
+    now = _moment(as_of)
+    seconds = float(allowance_hours) * 3600
+    allowance = ibis.interval(seconds=int(seconds)) if seconds.is_integer() else \
+        ibis.interval(microseconds=round(seconds * 1e6))
+    is_disposed = base.disposed_at.notnull() & (base.disposed_at < now)
+    is_closed = base.closed_at.notnull() & (base.closed_at < now)
+    # Still open (neither disposed nor closed) and not yet due: censored. A closed case is never
+    # censored, also in exports that record closure but not disposal.
+    is_censored = ((base.disposed_at.isnull() | (base.disposed_at >= now))
+                   & (base.closed_at.isnull() | (base.closed_at >= now)) & (base.due_at >= now))
+    is_suspended = base.suspended.fill_null(False) if exclude_suspended else ibis.literal(False)
+    disposed_by_due = base.disposed_at <= base.due_at
+    closed_by_allowance = base.closed_at <= base.due_at + allowance
+    is_reopened = base.reopened.fill_null(False)
+    due = ~is_censored & ~is_suspended
+
+    def n(condition):  # count(*) FILTER (WHERE condition): a NULL condition does not count
+        return condition.ifelse(1, 0).sum()
+
+    return base.group_by(unit_id=base.unit_key, period=base.period_key, grp=base.grp).aggregate(
+        filed=base.count(),
+        censored=n(is_censored),
+        suspended=n(is_suspended & ~is_censored),
+        due=n(due),
+        disposed=n(due & is_disposed),
+        disposed_on_time=n(due & is_disposed & disposed_by_due),
+        closed=n(due & is_closed),
+        closed_on_time=n(due & is_closed & is_disposed & disposed_by_due & closed_by_allowance),
+        reopened=n(due & is_reopened),
+    )
+
+
+COUNTS = ["filed", "censored", "suspended", "due", "disposed", "disposed_on_time", "closed", "closed_on_time",
+          "reopened"]
+
+
+def _with_city_rows(counts: pd.DataFrame, include_city: bool) -> pd.DataFrame:
+    """Add the city-wide rows (every count is a sum, so the city's is the sum over units) and put
+    the rows in one order whatever the engine: unit (no unit first), period, group; city first."""
+    counts = counts.astype({c: "int64" for c in COUNTS})
+    counts["is_city"] = 0
+    if include_city and len(counts):
+        city = counts.groupby(["period", "grp"], dropna=False, sort=False)[COUNTS].sum().reset_index()
+        city["unit_id"], city["is_city"] = None, 1
+        counts = pd.concat([city, counts], ignore_index=True)
+    counts["period"] = pd.to_datetime(counts["period"])
+    order = counts.assign(_has_unit=counts["unit_id"].notna(), _unit=counts["unit_id"].fillna(""),
+                          _not_city=1 - counts["is_city"])
+    order = order.sort_values(["_has_unit", "_unit", "period", "grp", "_not_city"], kind="stable",
+                              na_position="first")
+    return counts.loc[order.index, ["unit_id", "period", "grp", "is_city", *COUNTS]].reset_index(drop=True)
+
+
+def _duration_rows(base, as_of: pd.Timestamp):
+    """Per case: when the clock started and stopped (closure, or ``as_of`` if still open)."""
+    import ibis
+
+    now = _moment(as_of)
+    return base.select(
+        unit_id=base.unit_key, period=base.period_key, grp=base.grp,
+        began=ibis.coalesce(base.filed_at, base.reported_at),
+        stopped=ibis.least(base.closed_at.fill_null(now), now),
+        event=(base.closed_at.notnull() & (base.closed_at < now)).fill_null(False),
+    )
+
+
+def _hours(rows: pd.DataFrame) -> pd.DataFrame:
+    hours = (pd.to_datetime(rows["stopped"]) - pd.to_datetime(rows["began"])).dt.total_seconds() / 3600.0
+    return pd.DataFrame({"unit_id": rows["unit_id"], "period": pd.to_datetime(rows["period"]), "grp": rows["grp"],
+                         "hours": hours.to_numpy(), "event": rows["event"].astype(bool).to_numpy()})
 
 
 def _keys(table: pd.DataFrame, freq: str, start, end) -> pd.DataFrame:

@@ -1,0 +1,110 @@
+"""Ibis backends for an Engine, and tables on them from a path, a DataFrame or a table name."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from cityanalytics.engines.spec import Engine, engine_of
+
+_spark_lock = threading.Lock()
+_spark: dict[Engine, object] = {}
+
+
+@contextmanager
+def backend(engine: Engine | str | dict | None = None):
+    """An Ibis backend for ``engine``. DuckDB: a fresh in-process connection, closed afterwards.
+    Spark: one session per setting for the life of the process (starting one takes seconds)."""
+    engine = engine_of(engine)
+    if engine.kind == "duckdb":
+        import ibis
+
+        con = ibis.duckdb.connect(engine.database or ":memory:")
+        con.raw_sql("PRAGMA disable_progress_bar")  # no progress bar in reports
+        try:
+            yield con
+        finally:
+            con.disconnect()
+    else:
+        yield spark_backend(engine)
+
+
+def spark_backend(engine: Engine):
+    with _spark_lock:
+        if engine not in _spark:
+            _spark[engine] = _start_spark(engine)
+        return _spark[engine]
+
+
+def java_runtime() -> str:
+    """The java executable Spark will start, or a RuntimeError naming what is missing."""
+    home = os.environ.get("JAVA_HOME")
+    found = str(Path(home) / "bin" / "java") if home and (Path(home) / "bin" / "java").exists() else shutil.which("java")
+    if not found:
+        raise RuntimeError("the Spark engine needs a Java runtime (Java 17 or later), and none was found "
+                           "(no java on PATH, JAVA_HOME unset): install Debian's default-jre-headless "
+                           "(scripts/install-system-deps.sh --spark does) or set JAVA_HOME")
+    return found
+
+
+def _start_spark(engine: Engine):
+    java_runtime()
+    try:
+        import ibis
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise RuntimeError(f"the Spark engine needs pyspark: pip install 'cityanalytics[spark]' ({exc})") from None
+    master = engine.master or "local[2]"
+    conf = {
+        # Timestamps in the data are wall-clock times in China; UTC keeps Spark from shifting them.
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+    }
+    if master.startswith("local"):
+        conf["spark.sql.shuffle.partitions"] = "4"  # the default 200 only slows small local jobs
+    conf.update({k: str(v) for k, v in engine.conf.items()})
+    builder = SparkSession.builder.master(master).appName("cityanalytics")
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return ibis.pyspark.connect(session)
+
+
+def source_table(con, source, name: str = "cases_in"):
+    """An Ibis table on ``con``: a Parquet path, a pandas DataFrame or an Ibis table as is.
+
+    ``spark:`` or ``table:`` prefixed strings name a table the backend already knows (a
+    warehouse or catalog table), e.g. ``table:city.cases_2025``.
+    """
+    import ibis
+
+    if isinstance(source, ibis.Table):
+        return source
+    if isinstance(source, pd.DataFrame):
+        if con.name == "pyspark":
+            # Spark keeps timestamps in microseconds; pandas' nanoseconds are cut, as Spark would.
+            return con.create_table(name, _spark_ready(source), overwrite=True)
+        if con.name == "duckdb":
+            # DuckDB scans the DataFrame in place, with its own types (nanosecond timestamps kept).
+            con.con.register(name, source)
+            return con.table(name)
+        return ibis.memtable(source)
+    text = str(source)
+    if text.startswith("table:"):
+        return con.table(text.removeprefix("table:"))
+    return con.read_parquet(text)
+
+
+def _spark_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(out[c]):
+            out[c] = out[c].astype("datetime64[us]")
+    return out
