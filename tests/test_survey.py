@@ -195,3 +195,29 @@ def test_survey_responses_load_with_aliases(tmp_path):
     assert list(result.frame["respondent"]) == ["1", "2"]
     rejected = result.report.rejections
     assert len(rejected) == 1 and rejected.iloc[0]["column"] == "weight"
+
+
+def test_a_bureau_export_through_a_workspace_recipe(tmp_path):
+    """A recipe names the survey export and its own headers; build writes the canonical table."""
+    from cityanalytics.cli import main
+    from cityanalytics.workspace import open_workspace
+
+    root = tmp_path / "ws"
+    assert main(["init", str(root)]) == 0
+    (root / "sources.yaml").write_text(
+        "name: 示范市(测试)\nsource: 第三方测评\ntables:\n  districts: {files: [units.csv]}\n"
+        "  survey_responses:\n    files: [exports/满意度_*.csv]\n"
+        "    aliases: {respondent: [答卷号], answer: [总体满意度得分], weight: [加权系数]}\n"
+        "    constants: {question: 总体满意度}\n", encoding="utf-8")
+    pd.DataFrame({"unit_id": ["C", "S01", "S02"], "name_zh": ["示范市", "鹭洲街道", "东湖街道"],
+                  "level": ["市", "街道", "街道"], "parent_id": ["", "C", "C"]}).to_csv(root / "units.csv", index=False)
+    rows = [(r.respondent, {"u1": "鹭洲街道", "u2": "东湖街道"}[r.unit_id], "2025Q1", r.answer, r.weight, r.stratum)
+            for r in HAND.itertuples()]
+    pd.DataFrame(rows, columns=["答卷号", "街道", "测评批次", "总体满意度得分", "加权系数", "抽样层"]).to_csv(
+        root / "exports" / "满意度_2025Q1.csv", index=False)
+    assert main(["build", str(root)]) == 0
+    ws = open_workspace(root)
+    table = pd.read_parquet(ws.path("survey_responses"))
+    assert set(table["unit_id"]) == {"S01", "S02"} and len(table) == 5
+    out = satisfaction_index(table, "总体满意度").set_index(["unit_id", "measure"])
+    assert out.loc[("S01", "mean_score"), "value"] == pytest.approx(10 / 3)
