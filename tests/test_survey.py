@@ -221,3 +221,19 @@ def test_a_bureau_export_through_a_workspace_recipe(tmp_path):
     assert set(table["unit_id"]) == {"S01", "S02"} and len(table) == 5
     out = satisfaction_index(table, "总体满意度").set_index(["unit_id", "measure"])
     assert out.loc[("S01", "mean_score"), "value"] == pytest.approx(10 / 3)
+
+
+def test_domains_and_clustered_shares_match_samplics(apistrat):
+    """Reference values printed by samplics 0.6.1 ``TaylorEstimator`` (run once; samplics is archived
+    and not a dependency): domain means of api00 by sch.wide (strata stype, no fpc), and the share of
+    schools with api00 > 700 with PSUs dnum within strata stype, its SE and logit-scale 95% interval."""
+    d = apistrat
+    design = Design.of(d.assign(stratum=d["stype"]), weight="pw", psu=None, stratum_size=None)
+    for domain, mean, se in (("No", 593.7468582145887, 18.943708679091756),
+                             ("Yes", 676.5304436567773, 10.654073882751684)):
+        e = domain_mean(d["api00"].to_numpy(float), (d["sch.wide"] == domain).to_numpy(), design)
+        assert (e.value, e.se) == pytest.approx((mean, se), rel=1e-12)
+    clustered = Design.of(d.assign(stratum=d["stype"], psu=d["dnum"].astype(str)), weight="pw", stratum_size=None)
+    e = domain_mean((d["api00"] > 700).astype(float).to_numpy(), np.ones(len(d), dtype=bool), clustered)
+    assert (e.value, e.se) == pytest.approx((0.4043396816110388, 0.039583050036672895), rel=1e-12)
+    assert e.interval(0.95, "logit") == pytest.approx((0.3291566721202789, 0.4842979844665069), rel=1e-9)

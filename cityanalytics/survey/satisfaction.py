@@ -55,10 +55,7 @@ def satisfaction_index(responses: pd.DataFrame, question: str, *, scores: Mappin
         design = Design.of(w)
         score = scored(w, scores).to_numpy(dtype=float)
         happy = np.where(np.isnan(score), np.nan, (score >= satisfied_at).astype(float))
-        units = w["unit_id"].astype(str).to_numpy()
-        domains = [(u, units == u) for u in sorted(set(units))]
-        if include_city:
-            domains.append((CITY, np.ones(len(w), dtype=bool)))
+        domains = _domains(w, include_city)
         for unit, mask in domains:
             for measure, values, scale in (("mean_score", score, "identity"), ("share_satisfied", happy, "logit")):
                 est = domain_mean(values, mask, design)
@@ -80,10 +77,7 @@ def option_shares(responses: pd.DataFrame, question: str, *, level: float = 0.95
         design = Design.of(w)
         answered = w["answer"].notna().to_numpy()
         answers = w["answer"].astype("string").fillna("").to_numpy()
-        units = w["unit_id"].astype(str).to_numpy()
-        domains = [(u, units == u) for u in sorted(set(units))]
-        if include_city:
-            domains.append((CITY, np.ones(len(w), dtype=bool)))
+        domains = _domains(w, include_city)
         for option in sorted(set(answers[answered])):
             values = np.where(answered, (answers == option).astype(float), np.nan)
             for unit, mask in domains:
@@ -121,6 +115,15 @@ def wave_change(index: pd.DataFrame, before: str, after: str, *, level: float = 
                         "ci_low": change - q * se, "ci_high": change + q * se}).reset_index()
     out.attrs["ci_level"] = level
     return out
+
+
+def _domains(wave: pd.DataFrame, include_city: bool) -> list[tuple[str, np.ndarray]]:
+    """(unit id, row mask) for each unit of a wave, and the city (every row) when asked."""
+    units = wave["unit_id"].astype(str).to_numpy()
+    domains = [(u, units == u) for u in sorted(set(units))]
+    if include_city:
+        domains.append((CITY, np.ones(len(wave), dtype=bool)))
+    return domains
 
 
 def _check_columns(responses: pd.DataFrame) -> None:
