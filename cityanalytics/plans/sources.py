@@ -1,0 +1,145 @@
+"""The series each target is judged on, by one of two roads, and why there is none.
+
+The indicator registry's ``table`` says the road: a canonical table the value is computed from
+(communities: sorting coverage, 两定一撤, compliant communities; dust_samples: the 以克论净 dust
+per lane type), or ``observations``, the already-aggregated figures a bureau reports. An
+observation series is matched to a target first by the target's own id in the ``indicator``
+column (a bureau reporting against the plan's numbered targets, needed where one indicator
+carries two targets with different scopes), then by its indicator id; only the chosen unit's
+rows count (by default the workspace's top unit, the city).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cityanalytics.indicators import dust_indicators, sorting_indicators
+from cityanalytics.indicators.frame import CITY
+from cityanalytics.indicators.registry import get
+from cityanalytics.targets import road_dust_limits
+
+from .progress import Series, period_end
+
+ROAD_ZH = {"table": "规范表计算", "observations": "汇总数据(observations)"}
+TABLE_ZH = {"communities": "垃圾分类小区台账", "dust_samples": "以克论净检测", "observations": "汇总数据"}
+LANES = ("非机动车道", "机动车道", "人行道", "背街小巷")  # 非机动车道 before 机动车道: it contains it
+
+
+def top_unit(districts: pd.DataFrame | None) -> str | None:
+    """The workspace's top unit (the city): a row without a parent, the 市 row first."""
+    if districts is None or districts.empty:
+        return None
+    roots = districts[districts["parent_id"].isna()]
+    city = roots[roots["level"].astype(str) == "市"]
+    pick = city if len(city) else roots
+    return str(pick["unit_id"].iloc[0]) if len(pick) else None
+
+
+def _area(scope: str) -> str:
+    if "农村" in scope:
+        return "area_type=农村"
+    if any(w in scope for w in ("城区", "建成区", "城市")):
+        return "area_type=城市"
+    return ""
+
+
+def _lane(scope: str) -> str | None:
+    return next((lane for lane in LANES if lane in scope), None)
+
+
+class Sources:
+    """The workspace's tables, read once, and a series (or the reason for none) per target."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame | None], unit_id: str | None = None):
+        self.tables = tables
+        self.unit_id = unit_id or top_unit(tables.get("districts"))
+        self._cache: dict = {}
+
+    # --- the observations road -----------------------------------------------------------------
+    def _observed(self, target: dict) -> tuple[Series | None, str]:
+        obs = self.tables.get("observations")
+        if obs is None:
+            return None, "工作区没有汇总数据(observations)表"
+        rows = obs[obs["unit_id"].astype(str) == str(self.unit_id)] if self.unit_id else obs
+        for key in (target["target_id"], target["indicator"]):
+            part = rows[rows["indicator"].astype(str) == key]
+            if len(part):
+                dates = [period_end(p) for p in part["period"]]
+                sources = list(dict.fromkeys(part["source"].astype(str)))
+                return Series(dates, part["value"].astype(float).tolist(), "observations",
+                              ";".join(sources)), ""
+        return None, f"汇总数据(observations)中没有{self.unit_id or ''}的该指标数值({target['indicator']})"
+
+    # --- the canonical-table road ----------------------------------------------------------------
+    def _sorting(self) -> pd.DataFrame:
+        if "sorting" not in self._cache:
+            self._cache["sorting"] = sorting_indicators(self.tables["communities"], freq="M")
+        return self._cache["sorting"]
+
+    def _frame_series(self, f: pd.DataFrame, indicator: str, group: str, source: str) -> Series:
+        sub = f[(f["indicator"] == indicator) & (f["unit_id"] == CITY) & (f["group"] == group)].sort_values("period")
+        dates = [period_end(p) for p in sub["period"]]
+        return Series(dates, sub["value"].astype(float).tolist(), "table", source)
+
+    def _compliant_share(self, scope: str) -> Series:
+        c = self.tables["communities"]
+        area = _area(scope)
+        if area:
+            c = c[c["area_type"].astype(str) == area.split("=")[1]]
+        done = pd.to_datetime(c["compliant_on"])
+        months = pd.period_range(pd.to_datetime(c["sorting_started_on"]).min(), done.max(), freq="M")
+        ends = [m.end_time.normalize() for m in months]
+        values = [100.0 * float((done <= e).sum()) / len(c) for e in ends]
+        return Series(ends, values, "table", "communities")
+
+    def _dust(self, lane: str) -> Series:
+        samples = self.tables["dust_samples"]
+        limit = road_dust_limits()[lane]
+        f = dust_indicators(samples, freq="M") if "dust" not in self._cache else self._cache["dust"]
+        self._cache["dust"] = f
+        s = self._frame_series(f, "road_dust_mean", f"lane_type={lane}", "dust_samples")
+        lane_rows = samples[samples["lane_type"].astype(str) == lane]
+        month = pd.to_datetime(lane_rows["sampled_on"]).dt.to_period("M")
+        last = lane_rows[month == month.max()]
+        ok = (last["dust_g_m2"] <= limit + 1e-9)
+        by_road = last.groupby("road_id")["dust_g_m2"].mean()
+        s.detail = (f"{month.max()} {lane}限值 {limit:g} g/m²:样本达标 {int(ok.sum())}/{len(last)}"
+                    f"({100 * ok.mean():.1f}%),道路达标 {int((by_road <= limit + 1e-9).sum())}/{len(by_road)}")
+        s.extra = {"samples_ok": int(ok.sum()), "samples": len(last),
+                   "roads_ok": int((by_road <= limit + 1e-9).sum()), "roads": int(len(by_road)), "limit": limit}
+        return s
+
+    def _computed(self, target: dict, table: str) -> tuple[Series | None, str]:
+        ind, scope = target["indicator"], str(target["scope"])
+        if self.tables.get(table) is None:
+            return None, f"工作区没有{TABLE_ZH.get(table, table)}({table})表,无法计算"
+        if table == "communities":
+            if ind in ("sorting_coverage_communities", "fixed_dropoff_coverage"):
+                return self._frame_series(self._sorting(), "sorting_coverage_communities", _area(scope),
+                                          "communities"), ""
+            if ind == "sorting_compliant_communities_new":
+                return self._frame_series(self._sorting(), ind, "", "communities"), ""
+            if ind == "sorting_compliant_share":
+                return self._compliant_share(scope), ""
+        if table == "dust_samples" and ind == "road_dust_g_m2":
+            lane = _lane(scope)
+            if lane is None:
+                return None, f"适用范围“{scope}”不是车道类型,无法对应以克论净限值"
+            return self._dust(lane), ""
+        return None, f"尚无从{table}表计算{ind}的方法"
+
+    def series(self, target: dict) -> tuple[Series | None, str]:
+        """The series for one target (a targets-table row as a dict) and, when None, the reason."""
+        try:
+            info = get(target["indicator"])
+        except KeyError:
+            return None, f"指标{target['indicator']}不在指标库中"
+        if info.table == "observations":
+            return self._observed(target)
+        series, reason = self._computed(target, info.table)
+        if series is None:
+            # a computed indicator may still be reported as an aggregate
+            observed, _ = self._observed(target)
+            if observed is not None:
+                return observed, ""
+        return series, reason
