@@ -239,7 +239,7 @@ def test_scheduled_citywide_run_from_raw_exports_shows_the_synthetic_control(tmp
     markdown = "\n".join("".join(o["data"]["text/markdown"]) for o in outputs if "text/markdown" in o.get("data", {}))
     html = "\n".join("".join(o["data"]["text/html"]) for o in outputs if "text/html" in o.get("data", {}))
     for text in ("设计选择:合成控制", "以合成控制(SC)为主", "主要权重为", "空间安慰剂", "时间安慰剂", "逐一剔除",
-                 "各设计同一口径的估计", "合成控制与中断时间序列比较", "方向相同"):
+                 "各设计同一口径的估计", "合成控制与中断时间序列比较", "方向相同", "合成控制设计提示"):
         assert text in markdown, text
     for text in ("对照单位", "权重", "合成双重差分(SDID,安慰剂区间)", "中断时间序列(活动开始后一个水平)"):
         assert text in html, text
@@ -250,3 +250,39 @@ def test_scheduled_citywide_run_from_raw_exports_shows_the_synthetic_control(tmp
     estimate, lo, hi = (float(x) for x in m.groups())
     assert lo <= citywide_truth["mean_effect_post"] <= hi < 0 and lo < estimate < hi
     assert "合成演示数据" in (run / "report.html").read_text(encoding="utf-8")
+
+
+def test_section_names_the_warnings_of_a_weak_synthetic_control(monkeypatch):
+    """A treated place above every donor: the section says the fit is poor and it lies outside the
+    donors' convex hull, under 合成控制设计提示, and still shows the table of every design."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import IPython.display
+
+    from cityanalytics.impact import synth_report
+    from cityanalytics.impact.report import analyse
+    from cityanalytics.plotting import use_cjk_font
+
+    use_cjk_font()
+
+    rng = np.random.default_rng(5)
+    months = [f"{y}-{m:02d}" for y in range(2019, 2023) for m in range(1, 13)]
+    rows = []
+    for j in range(8):
+        level = 10.0 + j if j else 40.0  # unit A0 far above every donor
+        for i, period in enumerate(months):
+            wiggle = 3 * np.sin(i / 2) if j == 0 else 0.0
+            rows.append({"unit_id": f"A{j}", "unit_name": f"甲{j}", "period": period, "indicator": "x",
+                         "value": level + 0.05 * i + wiggle + rng.normal(0, 0.2), "source": "测试"})
+    tables = {"observations": pd.DataFrame(rows), "districts": None, "unit_changes": None, "campaigns": None,
+              "cases": None}
+    rep = analyse(tables=tables, phases={"整治": ["2022-01-01", "2022-06-30"]}, treated_units=["A0"], outcome="x",
+                  freq="M", robustness_checks=[])
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda x: shown.append(getattr(x, "data", x)))
+    sc = synth_report.show_synth(rep, replications=20)
+    text = "\n".join(x for x in shown if isinstance(x, str))
+    assert {w.code for w in sc.warnings} >= {"outside_hull", "poor_fit"}
+    assert "**合成控制设计提示**" in text and "不在对照单位的凸包内" in text and "活动前拟合差" in text
+    assert "| 合成控制(SC) | 是 |" in text and "各设计同一口径的估计" in text

@@ -22,6 +22,7 @@ from cityanalytics.impact.design_choice import DesignChoice, agreement, choose_d
 from cityanalytics.impact.synth import SynthResult, synth_control
 from cityanalytics.text import md_escape as E
 
+SYNTH_CHECKS_ZH = "活动前拟合、处理单位是否在对照单位的凸包内、单一对照单位占权重、活动前期数"
 DESIGN_ZH = {"its": "中断时间序列", "did": "双重差分", "synth": "合成控制", "staggered": "分批推行的双重差分", "": "无"}
 
 
@@ -207,7 +208,12 @@ def show_synth(rep, sc: SynthResult | None = None, replications: int = 200) -> S
     display(Markdown("| 设计 | 适用 | 理由 |\n| --- | --- | --- |\n" + rows + "\n\n" + E(choice.summary_zh)))
     if "synth" in choice.applicable:
         sc = sc if sc is not None else synth_for_report(rep, replications=replications)
-        display(Markdown("\n".join(f"- {E(s)}" for s in sc.sentences)))
+        warned = [str(w) for w in sc.warnings]
+        display(Markdown("\n".join(f"- {E(s)}" for s in sc.sentences if s not in warned)))
+        if warned:
+            display(Markdown("**合成控制设计提示**\n\n" + "\n".join(f"- {E(w)}" for w in warned)))
+        else:
+            display(Markdown(f"**合成控制设计提示**:无(已检查{SYNTH_CHECKS_ZH})。"))
         display(weights_table(sc))
         fig, axes = plt.subplots(1, 2, figsize=(12, 4))
         sc.plot(ax=axes[0], kind="path")
