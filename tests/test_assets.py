@@ -123,3 +123,17 @@ def test_registered():
     for ind in ("street_light_on_rate", "road_intact_rate", "bridge_intact_rate", "asset_inspection_completion_rate"):
         info = get(ind)
         assert info.table == "inspections" and info.direction == "higher_better" and info.unit == "%"
+
+
+def test_register_and_checks_load_from_bureau_exports(tmp_path):
+    from cityanalytics.io import load
+    (tmp_path / "台账.csv").write_text("设施编号,设施类型,所属街道,道路等级,巡查周期\nL1,路灯杆,U,主干道,\nR1,路段,U,,30\n",
+                                     encoding="utf-8")
+    (tmp_path / "巡查.csv").write_text("设施编号,巡查时间,是否亮灯,巡查人\nL1,2024-01-05 21:00,是,张三\nL1,2024-01-06 21:00,否,张三\n",
+                                     encoding="utf-8")
+    assets = load(tmp_path / "台账.csv", "assets").frame
+    checks = load(tmp_path / "巡查.csv", "inspections").frame
+    assert list(assets["kind"]) == ["路灯", "道路"] and assets["road_class"].iloc[0] == "主干路"
+    f = asset_indicators(assets, checks)
+    r = pick(f, "street_light_on_rate", "U", "2024-01")
+    assert (r.numerator, r.denominator) == (0, 1)  # last check: off

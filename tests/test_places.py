@@ -149,6 +149,13 @@ def test_geojson_round_trip_and_degrees_projected(tmp_path, layers):
     assert m["parks"]["geometry"][0].area == pytest.approx(10000 / 0.9996 ** 2, rel=1e-4)  # UTM scale k0
     f = place_indicators(m["parks"], m["res"])
     assert value(f, "park_service_radius_coverage", "city").value == pytest.approx(100 * 30000 / 40200, rel=2e-3)
+    from cityanalytics.indicators.places import place_indicators_from_files
+    u = write(tmp_path / "units_ll.geojson", units, lonlat=True)
+    f = place_indicators_from_files(tmp_path / "parks_ll.geojson", tmp_path / "res_ll.geojson", units=u)
+    # On the ground the map is 1/0.9996 times its UTM size, so P1's 500 m reaches 0.2 UTM metres less far
+    # into R2 (49.8 of its 50 m): (2,988 + 2,000) / 15,200, not 5,000 / 15,200.
+    assert value(f, "park_service_radius_coverage", "B").value == pytest.approx(100 * (3000 * 49.8 / 50 + 2000) / 15200,
+                                                                               rel=2e-4)
     # Metres in a file that claims nothing: RFC 7946 says degrees, the coordinates say otherwise.
     bad = read_layer(write(tmp_path / "bad.geojson", res))
     with pytest.raises(PlacesError, match=r"bad.geojson: coordinates such as \(\d+, \d+\) are not longitude/latitude"):

@@ -143,3 +143,20 @@ def _geoms(frame: pd.DataFrame, what: str) -> list[BaseGeometry]:
                              f"{fixed.geom_type})")
         out.append(g)
     return out
+
+
+def place_indicators_from_files(parks, residential, *, units=None, land_use=None, crs: str | None = None,
+                                layers: dict[str, str] | None = None, **options) -> pd.DataFrame:
+    """``place_indicators`` from files: GeoJSON or GeoPackage paths, read and projected together.
+
+    ``layers`` names the GeoPackage layer per role ({"parks": "公园"}); ``crs`` applies to files that
+    state none. Other keyword arguments go to ``place_indicators``.
+    """
+    from cityanalytics.indicators.places_read import read_layer, to_metres
+
+    layers = layers or {}
+    paths = {"parks": parks, "residential": residential, "units": units, "land_use": land_use}
+    read = {role: read_layer(p, layer=layers.get(role), crs=crs) for role, p in paths.items() if p is not None}
+    m = to_metres(read)
+    return place_indicators(m["parks"], m["residential"], units=m.get("units"), land_use=m.get("land_use"),
+                            **options)
