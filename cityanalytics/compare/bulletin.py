@@ -158,16 +158,75 @@ def build_bulletin(workspace, *, period: str | None = "", level: str = "街道",
     as_of: the moment case figures describe; default the end of the report period.
     """
     ws = D.as_workspace(workspace)
+    from .shared import city_part  # the batch's shared bundle when a fan-out run provides one
+
+    settings = dict(period=period, level=level, indicators=indicators, weights=weights, normalisation=normalisation,
+                    weights_preset=weights_preset, list_rule=list_rule, target_plan=target_plan,
+                    targets_path=targets_path, ci_level=ci_level, target_window=target_window,
+                    trend_periods=trend_periods, as_of=as_of)
+    city = city_part(ws, settings)
+    lvl, notes = city.level, list(city.notes)
+    focus = unit_id or None
+    if focus and focus not in lvl.units and lvl.unit_map.get(focus) in lvl.units and focus not in city.names:
+        # a retired unit (e.g. 撤镇设街道): report on the unit that carries its series
+        successor = lvl.unit_map[focus]
+        notes.append(f"单位 {focus} 已因区划调整并入或更名为{lvl.names[successor]}({successor}),本报告按后者统计。")
+        focus = successor
+    if focus and focus not in lvl.units:
+        other = D.load_level(ws, "区" if lvl.level == "街道" else "街道")
+        if focus in other.units:
+            notes.append(f"单位 {other.names[focus]} 属于{'区县' if other.level == '区' else '街镇'}一级,"
+                         f"本报告改在该级比较。")
+            city = compute_city(ws, settings, level=other)
+            lvl = city.level
+        else:
+            raise ValueError(f"unit_id {focus!r} is not a unit of the data (units: {', '.join(lvl.units)})")
+    return assemble_bulletin(city.frame, lvl, city.period, indicators=city.indicators, weights=city.weights,
+                             normalisation=city.normalisation, weights_label=city.weights_label,
+                             list_rule=city.list_rule, targets=city.targets, target_window=target_window,
+                             trend_periods=trend_periods, worse_rule=worse_rule, n_boot=n_boot, rank_draws=rank_draws,
+                             seed=seed, funnel_method=funnel_method, overdispersion=overdispersion, focus=focus,
+                             notes=notes + city.late_notes, min_denominator=min_denominator, dropped=city.dropped,
+                             unassigned=city.unassigned, tables=city.tables)
+
+
+@dataclass
+class City:
+    """What a bulletin computes that does not depend on its focus unit: the settings resolved,
+    the level, the period and the IndicatorFrame. Every unit's report of one batch shares it."""
+    level: Level
+    period: pd.Period
+    frame: pd.DataFrame
+    indicators: list[str]
+    weights: dict[str, float] | None
+    normalisation: str
+    weights_label: str | None
+    list_rule: dict
+    targets: pd.DataFrame | None
+    dropped: dict[str, str]
+    unassigned: tuple[int, int]
+    tables: list[str]
+    names: dict  # the level's unit names before 未落地 (unassigned) was added
+    notes: list[str]  # notes that come before the focus unit's
+    late_notes: list[str]  # notes that come after them (unassigned cases, targets)
+
+
+def compute_city(ws, settings: dict, level: Level | None = None) -> City:
+    """The focus-independent part of ``build_bulletin`` for its keyword ``settings`` (all but
+    the focus unit and the settings only ``assemble_bulletin`` uses). ``level``: a level
+    already loaded (the focus unit's, when it is not of the level asked for)."""
+    s = settings
     notes: list[str] = []
-    rule = check_rule(list_rule)
-    if weights_preset:
-        if weights_preset not in PRESETS:
-            raise ValueError(f"unknown weights preset {weights_preset!r}; known: {', '.join(PRESETS)}")
-        preset = PRESETS[weights_preset]
+    rule = check_rule(s["list_rule"])
+    weights, normalisation = s["weights"], s["normalisation"]
+    if s["weights_preset"]:
+        if s["weights_preset"] not in PRESETS:
+            raise ValueError(f"unknown weights preset {s['weights_preset']!r}; known: {', '.join(PRESETS)}")
+        preset = PRESETS[s["weights_preset"]]
         weights, normalisation, label = preset["weights"], preset["normalisation"], preset["label"]
     else:
         label = None
-    indicators = list(dict.fromkeys([*(indicators or []), *(weights or {})]))
+    indicators = list(dict.fromkeys([*(s["indicators"] or []), *(weights or {})]))
     if not indicators:
         raise ValueError("indicators: choose at least one indicator id")
     for ind in indicators:
@@ -179,43 +238,28 @@ def build_bulletin(workspace, *, period: str | None = "", level: str = "街道",
                                                   else "没有可计算的加权指标,不计算综合得分") + "。")
     if not indicators:  # a report that says so, not a crash: every section is one line
         notes.append("所选指标都不能由这些数据计算,本报告没有可比较的指标。")
-    p, more = resolve_period(period, ws)
+    p, more = resolve_period(s["period"], ws)
     notes += more
-    lvl = D.load_level(ws, normalise_level(level))
-    focus = unit_id or None
-    if focus and focus not in lvl.units and lvl.unit_map.get(focus) in lvl.units and focus not in lvl.names:
-        # a retired unit (e.g. 撤镇设街道): report on the unit that carries its series
-        successor = lvl.unit_map[focus]
-        notes.append(f"单位 {focus} 已因区划调整并入或更名为{lvl.names[successor]}({successor}),本报告按后者统计。")
-        focus = successor
-    if focus and focus not in lvl.units:
-        other = D.load_level(ws, "区" if lvl.level == "街道" else "街道")
-        if focus in other.units:
-            notes.append(f"单位 {other.names[focus]} 属于{'区县' if other.level == '区' else '街镇'}一级,"
-                         f"本报告改在该级比较。")
-            lvl = other
-        else:
-            raise ValueError(f"unit_id {focus!r} is not a unit of the data (units: {', '.join(lvl.units)})")
-    history = max(target_window, trend_periods, 2)
-    frame = D.compute(ws, indicators, lvl, p, history=history, ci_level=ci_level, as_of=as_of or None)
+    lvl = level if level is not None else D.load_level(ws, normalise_level(s["level"]))
+    names = dict(lvl.names)
+    late: list[str] = []
+    history = max(s["target_window"], s["trend_periods"], 2)
+    frame = D.compute(ws, indicators, lvl, p, history=history, ci_level=s["ci_level"], as_of=s["as_of"] or None)
     unassigned = D.unassigned_in_period(ws, p)
     if unassigned[0]:
         lvl.names[D.UNASSIGNED] = D.UNASSIGNED_NAME
-        notes.append(f"{D.UNASSIGNED_NAME}:报告期内 {unassigned[0]} 件案件没有所属单位,占全部 {unassigned[1]} 件的 "
-                     f"{100 * unassigned[0] / unassigned[1]:.1f}%;计入全市合计,在总览中单列,不参与排名和榜单。")
+        late.append(f"{D.UNASSIGNED_NAME}:报告期内 {unassigned[0]} 件案件没有所属单位,占全部 {unassigned[1]} 件的 "
+                    f"{100 * unassigned[0] / unassigned[1]:.1f}%;计入全市合计,在总览中单列,不参与排名和榜单。")
     targets = None
-    if target_plan or targets_path:
-        targets = load_targets(targets_path or None)
-        if target_plan:
-            targets = targets[targets["plan"].str.contains(target_plan, regex=False)]
+    if s["target_plan"] or s["targets_path"]:
+        targets = load_targets(s["targets_path"] or None)
+        if s["target_plan"]:
+            targets = targets[targets["plan"].str.contains(s["target_plan"], regex=False)]
             if targets.empty:
-                notes.append(f"目标库中没有名称包含“{target_plan}”的规划。")
-    return assemble_bulletin(frame, lvl, p, indicators=indicators, weights=weights, normalisation=normalisation,
-                             weights_label=label, list_rule=rule, targets=targets, target_window=target_window,
-                             trend_periods=trend_periods, worse_rule=worse_rule, n_boot=n_boot, rank_draws=rank_draws,
-                             seed=seed, funnel_method=funnel_method, overdispersion=overdispersion, focus=focus,
-                             notes=notes, min_denominator=min_denominator, dropped=dropped, unassigned=unassigned,
-                             tables=list(ws.present))
+                late.append(f"目标库中没有名称包含“{s['target_plan']}”的规划。")
+    return City(level=lvl, period=p, frame=frame, indicators=indicators, weights=weights,
+                normalisation=normalisation, weights_label=label, list_rule=rule, targets=targets, dropped=dropped,
+                unassigned=unassigned, tables=list(ws.present), names=names, notes=notes, late_notes=late)
 
 
 def assemble_bulletin(frame: pd.DataFrame, lvl: Level, period: pd.Period, *, indicators: list[str],

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import yaml
 
-from cityanalytics.report import execute, export, layout, manifest, params, runner
+from cityanalytics.report import execute, export, fanout, layout, manifest, params, runner
 from cityanalytics.report.fonts import require_cjk_font
 from cityanalytics.report.runner import Job
 
@@ -181,13 +181,15 @@ class Planner:
         base_injected = dict(spec.parameters)
         if "period" in spec.declared:
             base_injected["period"] = self.period
+        shared = (fanout.prepare_shared(self.outputs, self.period, spec.name, inputs, base_injected)
+                  if spec.for_each else None)
         jobs = []
         for unit, name in units:
             injected = dict(base_injected)
             if unit is not None:
                 injected[spec.for_each] = unit
             jobs.append(Job(unit=unit, unit_name=name, target=layout.report_dir(self.outputs, self.period, spec.name, unit),
-                            parameters={**values, **injected}, injected=injected, **common))
+                            parameters={**values, **injected}, injected=injected, shared=shared, **common))
         if spec.for_each:  # units planned: an earlier run-level failure no longer applies
             shutil.rmtree(layout.report_dir(self.outputs, self.period, spec.name) / layout.FAILED_DIR, ignore_errors=True)
         return jobs
@@ -280,17 +282,23 @@ def ensure_demo_data(root: Path, paths: list[tuple[str, Path, str]]) -> None:
 # --- running --------------------------------------------------------------------------------
 
 
-def run_jobs(jobs: list[Job], n_jobs: int = 1, progress: bool = True) -> list[dict]:
-    """Run every job; failed ones are reported as they finish and do not stop the others."""
+def run_jobs(jobs: list[Job], n_jobs: int = 1, progress: bool = True, executor=None,
+             task=runner.run_job) -> list[dict]:
+    """Run every job; failed ones are reported as they finish and do not stop the others.
+    ``executor``: a ``concurrent.futures`` executor to run them on instead of ``n_jobs`` local
+    processes (a Dask cluster's, ``cluster.run_jobs``); ``task``: the per-job function."""
     from tqdm import tqdm
 
     jobs_by_label = {j.label: j for j in jobs}
     ready = [j for j in jobs if j.error is None]
-    early = [runner.run_job(j) for j in jobs if j.error is not None]  # nothing to execute: record the failure
+    early = [task(j) for j in jobs if j.error is not None]  # nothing to execute: record the failure
     pool = futures = None
-    if n_jobs > 1 and len(ready) > 1:
+    if executor is not None and ready:
+        pool = executor
+    elif n_jobs > 1 and len(ready) > 1:
         pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(ready)), mp_context=_pool_context())
-        futures = {pool.submit(runner.run_job, job): job for job in ready}  # workers start here
+    if pool is not None:
+        futures = {pool.submit(task, job): job for job in ready}  # workers start here
     # The progress bar starts a monitor thread: only after the workers were forked.
     bar = tqdm(total=len(jobs), desc="reports", unit="report", disable=not progress, file=sys.stderr,
                dynamic_ncols=True)
@@ -308,7 +316,7 @@ def run_jobs(jobs: list[Job], n_jobs: int = 1, progress: bool = True) -> list[di
         if pool is None:
             for job in ready:
                 bar.set_postfix_str(job.label)
-                finished(runner.run_job(job))
+                finished(task(job))
         else:
             for future in as_completed(futures):
                 job = futures[future]
@@ -316,7 +324,7 @@ def run_jobs(jobs: list[Job], n_jobs: int = 1, progress: bool = True) -> list[di
                     meta = future.result()
                 except Exception as exc:  # the worker process itself died
                     crash = {"phase": "worker", "ename": type(exc).__name__, "evalue": str(exc) or "worker died"}
-                    meta = runner.run_job(dataclasses.replace(job, error=crash))
+                    meta = task(dataclasses.replace(job, error=crash))
                 finished(meta)
             pool.shutdown()
     except BaseException:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from cityanalytics.report import execute, export, history, layout, manifest, params, publish
+from cityanalytics.report import execute, export, fanout, history, layout, manifest, params, publish
 
 OUTPUT_FILES = ("report.ipynb", "report.html", "report.pdf", "kernel.log")
 SETUP_CELL = (
@@ -61,6 +61,7 @@ class Job:
     pdf: bool = True
     browser: str | None = None
     error: dict | None = None  # set when the run cannot start (bad parameters)
+    shared: str | None = None  # a fan-out batch's folder for what its units share (compare.shared)
 
     @property
     def label(self) -> str:
@@ -216,8 +217,8 @@ def _make(job: Job, staging: Path, meta: dict, timings: dict) -> dict | None:
                     "output_path": manifest.relative(job.target / "report.ipynb", job.root),
                     "parameters": job.injected},
             memory=job.memory, deadline=deadline, time_limit=job.time_limit,
-            env=history.runner_env(staging / history.RESULTS, job.target.parents[2 if job.unit else 1], job.run,
-                                   job.unit, job.period),
+            env={**history.runner_env(staging / history.RESULTS, job.target.parents[2 if job.unit else 1], job.run,
+                                      job.unit, job.period), **fanout.kernel_env(job)},
         )
         timings["execute"] = round(run.seconds, 3)
         timings["cells"] = round(run.cells_seconds, 3)
