@@ -172,6 +172,11 @@ def test_partly_missing_stratum_named():
         satisfaction_index(d, "Q")
 
 
+def test_finite_population_correction_needs_one_count_per_stratum():
+    with pytest.raises(ValueError, match="stratum 'A' has more than one population count"):
+        Design.of(HAND.assign(stratum_size=[100, 100, 90, 50, 50]))
+
+
 def test_clusters_within_strata_use_psu_totals():
     # psu p1 holds r1 and r2: their z values are summed before the variance.
     d = HAND.assign(psu=["p1", "p1", "p2", "p3", "p4"])

@@ -50,6 +50,10 @@ class Design:
             if np.isnan(fpc).any():
                 raise ValueError(f"{stratum_size}: given for some rows but empty in row "
                                  f"{frame.index[int(np.flatnonzero(np.isnan(fpc))[0])]}; give it for all or none")
+            varies = pd.Series(fpc).groupby(strata).nunique()
+            if (varies > 1).any():
+                raise ValueError(f"{stratum_size}: stratum {varies[varies > 1].index[0]!r} has more than one "
+                                 f"population count; give one per stratum")
         return cls(w, strata, psus, fpc)
 
     @property

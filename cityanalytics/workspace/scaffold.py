@@ -50,6 +50,11 @@ tables:
   #   value_fixes: {旧名称: 新名称}       # text replacements before checking
   #   time_limits: {column: due_at}     # the export's deadline column, or:
   #   # time_limits: {hours_by_subcategory: {暴露垃圾: 2, 道路破损: 48}, default: 24, working_hours: true}
+  # survey_responses:                   # 满意度测评 microdata: one row per respondent and question
+  #   files: [exports/满意度*.xlsx]
+  #   aliases: {respondent: [问卷编号], answer: [得分], weight: [设计权重], stratum: [抽样层]}
+  # assets: {files: [exports/设施台账*.xlsx]}         # lamps, road segments, bridges (kind, road_class)
+  # inspections: {files: [exports/巡查记录*.xlsx]}    # asset_id, inspected_at, ok (是/否: 亮灯/完好)
 """
 
 UNITS_README = """\
