@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from . import assessments, campaigns, cases, citywide, communities, dust, timeline, units, writing
+from . import assessments, campaigns, cases, citywide, communities, dust, plan_observations, timeline, units, writing
 from . import truth as truth_file
 
 __all__ = ["generate", "write_demo", "generate_truth", "TABLES", "DEFAULT_SEED", "DEFAULT_CASES"]
@@ -40,6 +40,7 @@ def _small(seed: int) -> tuple[dict[str, pa.Table], dict]:
     comm_df, comm_truth = communities.generate(seed)
     ass_df, ass_truth = assessments.generate(seed)
     obs_df, _ = citywide.generate(seed)  # its truth is the city-wide campaign's, under campaigns
+    plan_df, plan_truth = plan_observations.generate(seed)  # the plans' aggregated targets
     frames = {
         # the demo city's units, then the province's other cities (donors for the city-wide campaign)
         "districts": pd.concat([units.districts_frame(), citywide.cities_frame()], ignore_index=True),
@@ -48,10 +49,10 @@ def _small(seed: int) -> tuple[dict[str, pa.Table], dict]:
         "communities": comm_df,
         "assessments": ass_df,
         "campaigns": campaigns.campaigns_frame(),
-        "observations": obs_df,
+        "observations": pd.concat([obs_df, plan_df], ignore_index=True),
     }
     parts = {"units": units.truth(), "campaigns": campaigns.truth(), "dust": dust_truth,
-             "communities": comm_truth, "assessments": ass_truth}
+             "communities": comm_truth, "assessments": ass_truth, "plan_targets": plan_truth}
     return {k: writing.from_pandas(k, v) for k, v in frames.items()}, parts
 
 

@@ -15,7 +15,8 @@
     exports/专项行动安排.xlsx            campaigns
     exports/区划调整记录.csv             unit changes (GBK)
     exports/全省各市城市管理类热线诉求月报.csv   observations: the province's monthly bulletin,
-                                       every city (GBK; the indicator comes from the recipe)
+                                       every city (GBK)
+    exports/规划指标进展统计.csv          observations: the city's figures against its plans' targets (GBK)
 
 The exports look like real ones: Chinese headers as business systems name them, title rows
 above the header, a 合计 row at the bottom, unit *names* instead of ids, and columns the
@@ -72,7 +73,8 @@ COMMUNITY_HEADERS = ["序号", "小区编号", "小区名称", "所属街道", "
 ASSESSMENT_HEADERS = ["考核月份", "被考核单位", "得分", "发现问题数", "整改问题数", "整改率"]
 CAMPAIGN_HEADERS = ["活动编号", "活动名称", "实施街道", "阶段", "阶段序号", "开始日期", "结束日期", "整治内容"]
 CHANGE_HEADERS = ["原单位编号", "现单位编号", "生效日期", "变更类型"]
-OBSERVATION_HEADERS = ["统计月份", "行政区划代码", "城市", "诉求量(件)", "常住人口(万人)", "万人诉求量(件/万人)"]
+OBSERVATION_HEADERS = ["统计月份", "行政区划代码", "城市", "诉求量(件)", "常住人口(万人)", "万人诉求量(件/万人)",
+                       "指标编号", "计量单位", "数据来源"]
 OBSERVATIONS_FILE = "全省各市城市管理类热线诉求月报.csv"
 
 
@@ -294,14 +296,16 @@ def raw_unit_changes(changes: pd.DataFrame) -> pd.DataFrame:
 
 
 def raw_observations(observations: pd.DataFrame) -> pd.DataFrame:
-    """The province's bulletin: one row per city and month; indicator, unit and source are not
-    columns (the file is about one indicator), the recipe supplies them."""
+    """The province's bulletin: one row per city and month, with its indicator id, unit and source
+    (the same columns as the plans' statistics sheet, so one recipe block reads both)."""
     return pd.DataFrame({
         "统计月份": _text(observations["period"]), "行政区划代码": _text(observations["unit_id"]),
         "城市": _text(observations["unit_name"]),
         "诉求量(件)": observations["numerator"].map(lambda v: "" if pd.isna(v) else f"{v:.0f}"),
         "常住人口(万人)": observations["denominator"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}"),
         "万人诉求量(件/万人)": observations["value"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
+        "指标编号": _text(observations["indicator"]), "计量单位": _text(observations["unit"]),
+        "数据来源": _text(observations["source"]),
     }, index=observations.index)[OBSERVATION_HEADERS]
 
 
@@ -408,6 +412,11 @@ def write_unit_changes(changes: pd.DataFrame, out: Path) -> Path:
 
 
 def write_observations(observations: pd.DataFrame, out: Path) -> Path:
+    """The province's bulletin: the rows of its one indicator (other indicators of the table
+    come from other sources and are not in this file)."""
+    from .citywide import INDICATOR
+
+    observations = observations[observations["indicator"].astype(str) == INDICATOR]
     periods = observations["period"].astype(str)
     span = f"{periods.min()}至{periods.max()}" if len(periods) else ""
     titles = [f"{FICTIONAL}所在省各市12345热线城市管理类诉求月度统计(省城市管理监督考核月报)",
@@ -445,9 +454,18 @@ def write_exports(canonical_dir: str | Path, workspace_dir: str | Path) -> dict[
         "unit_changes": [write_unit_changes(_canonical(src, "unit_changes"), out)],
     }
     try:  # demo folders written before the city-wide campaign have no observations table
-        files["observations"] = [write_observations(_canonical(src, "observations"), out)]
+        observations = _canonical(src, "observations")
     except FileNotFoundError:
-        pass
+        observations = None
+    if observations is not None:  # the province's bulletin, and the city's figures against its plans
+        from .citywide import INDICATOR
+        from .plan_observations import write_plan_observations
+
+        bulletin = observations["indicator"].astype(str) == INDICATOR
+        files["observations"] = [write_observations(observations[bulletin], out)]
+        if (~bulletin).any():
+            titles = _titles("城市管理规划指标进展统计", "2020年至2024年")
+            files["observations"].append(write_plan_observations(observations[~bulletin], out, titles, ENCODING))
     files["workspace"] = recipe.write_workspace(root, districts)
     from .boundaries import write_boundaries  # the units' synthetic boundaries, for the maps
 

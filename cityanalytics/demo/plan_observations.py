@@ -187,3 +187,40 @@ def generate(seed: int) -> tuple[pd.DataFrame, dict]:
         "targets": design,
     }
     return frame, truth
+
+
+# ---- the raw export: the bureau's yearly / monthly statistics against the plans ------------------
+
+PLAN_OBSERVATIONS_FILE = "规划指标进展统计.csv"
+PLAN_HEADERS = ["统计期", "行政区划代码", "单位名称", "指标编号", "指标名称", "数值", "计量单位", "数据来源"]
+
+
+def raw_plan_observations(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per indicator (or target id) and period, as the bureau's statistics sheet has it."""
+    reg = registry()
+    ids = load_targets().set_index("target_id")["indicator"]
+
+    def name(key: str) -> str:
+        return reg[ids.get(key, key)].name_zh if ids.get(key, key) in reg else key
+
+    return pd.DataFrame({
+        "统计期": rows["period"].astype(str), "行政区划代码": rows["unit_id"].astype(str),
+        "单位名称": rows["unit_name"].astype(str), "指标编号": rows["indicator"].astype(str),
+        "指标名称": rows["indicator"].astype(str).map(name),
+        "数值": rows["value"].map(lambda v: "" if pd.isna(v) else f"{float(v):.15g}"),
+        "计量单位": rows["unit"].astype(str), "数据来源": rows["source"].astype(str),
+    }, index=rows.index)[PLAN_HEADERS]
+
+
+def write_plan_observations(rows: pd.DataFrame, out, titles: list[str], encoding: str):
+    """The GBK CSV: two title rows, then the header and the rows."""
+    import io
+    from pathlib import Path
+
+    buffer = io.StringIO()
+    for line in titles:
+        buffer.write(line + "\n")
+    raw_plan_observations(rows).to_csv(buffer, index=False, lineterminator="\n")
+    path = Path(out) / PLAN_OBSERVATIONS_FILE
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path

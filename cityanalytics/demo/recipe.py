@@ -14,9 +14,8 @@ import pandas as pd
 import yaml
 
 from .cases import SUB_NAMES
-from .citywide import INDICATOR, VALUE_UNIT
-from .citywide import SOURCE as OBS_SOURCE
 from .exports import CATEGORY_OF_SUBCATEGORY, DUST_ADDRESS_PATTERN, ENCODING, EXPORTS, OBSERVATIONS_FILE
+from .plan_observations import PLAN_OBSERVATIONS_FILE
 from .truth import LABEL_ZH
 from .units import CITY_NAME
 
@@ -65,13 +64,15 @@ tables:
     files: [{EXPORTS}/专项行动安排.xlsx]
     aliases: {{unit_id: [实施街道]}}   # the city-wide campaign names the city itself
   observations:
-    # the province's monthly bulletin, every city: the donors of the city-wide campaign's
-    # synthetic control. One indicator per file, so the indicator is a constant.
-    files: [{EXPORTS}/{OBSERVATIONS_FILE}]
+    # the province's monthly bulletin, every city (the donors of the city-wide campaign's
+    # synthetic control), and the city's own figures against its plans' targets (规划指标进展统计:
+    # yearly, monthly or quarterly, by indicator id, or by target id where one indicator carries
+    # two targets). Both name the indicator, unit and source in their own columns.
+    files: [{EXPORTS}/{OBSERVATIONS_FILE}, {EXPORTS}/{PLAN_OBSERVATIONS_FILE}]
     encoding: {ENCODING}
-    aliases: {{unit_id: [行政区划代码], unit_name: [城市], period: [统计月份], value: ["万人诉求量(件/万人)"],
-              numerator: ["诉求量(件)"], denominator: ["常住人口(万人)"]}}
-    constants: {{indicator: {INDICATOR}, unit: {VALUE_UNIT}, source: "{OBS_SOURCE}"}}
+    aliases: {{unit_id: [行政区划代码], unit_name: [城市, 单位名称], period: [统计月份, 统计期],
+              value: ["万人诉求量(件/万人)", 数值], numerator: ["诉求量(件)"], denominator: ["常住人口(万人)"],
+              indicator: [指标编号], unit: [计量单位], source: [数据来源]}}
 """
 
 

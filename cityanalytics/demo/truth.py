@@ -16,6 +16,9 @@ dust                 lane limits, the log-normal model and per-unit true complia
 communities          per unit the logistic adoption curve (K, r, t0), the true coverage by month
                      through 2026-12 (curve and realized) and when the curve reaches 98%.
 assessments          score model and per-unit parameters.
+plan_targets         every registered plan target: the road it reaches the plan-progress report by
+                     (table or observations), whether it is built to be on track or to miss, and
+                     the report's expected counts (on_track / behind / no_data).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ DOC = {
     "dust": "以克论净 model: limits, per-unit levels and true compliance",
     "communities": "logistic adoption curves per unit and true coverage by month through 2026-12",
     "assessments": "monthly score model and per-unit parameters",
+    "plan_targets": "each plan target's road and design (on_track or behind, with why) and the expected counts",
 }
 
 
