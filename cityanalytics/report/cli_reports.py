@@ -71,4 +71,4 @@ def run(args: argparse.Namespace) -> int:
         jobs += planner.plan(schedule_path.parent / f"{entry.run}.yaml", timeout=entry.timeout, memory=entry.memory,
                              time_limit=entry.time_limit)
     order = [e.run for e in schedule.entries]
-    return execute_jobs(planner, jobs, args.jobs or default_jobs(), not args.no_progress, order)
+    return execute_jobs(planner, jobs, args.jobs or default_jobs(), not args.no_progress, order, cluster=args.cluster)

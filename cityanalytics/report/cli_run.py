@@ -19,7 +19,14 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     """Options shared with ``cityanalytics reports``."""
     parser.add_argument("--period", help="report period YYYY-MM (default: the last complete month; "
                         "on the demo data, the demo's last month)")
-    parser.add_argument("--outputs", type=Path, help="outputs directory (default: outputs/ in the project)")
+    from cityanalytics.report.cluster import outputs_argument
+
+    parser.add_argument("--outputs", type=outputs_argument, metavar="DIR_OR_URL",
+                        help="outputs directory (default: outputs/ in the project); with --cluster also an fsspec "
+                        "URL, e.g. s3://bucket/outputs")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="run the reports on a Dask distributed cluster, e.g. tcp://scheduler:8786 (each report "
+                        "one task; needs the 'cluster' extra; --jobs is then ignored)")
     parser.add_argument("--jobs", type=int, default=None,
                         help="reports run at the same time, each in its own process and kernel "
                         "(default: 1 for run; the number of cores, at most 4, for reports)")
@@ -55,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         for message in errors:
             print(f"error: {message}", file=sys.stderr)
         return 2
-    return execute_jobs(planner, jobs, args.jobs or 1, not args.no_progress, order=None)
+    return execute_jobs(planner, jobs, args.jobs or 1, not args.no_progress, order=None, cluster=args.cluster)
 
 
 def _planner(args: argparse.Namespace, root: Path):
@@ -66,6 +73,12 @@ def _planner(args: argparse.Namespace, root: Path):
 
     period = layout.check_period(args.period) if args.period else None  # None: settled by the first run
     outputs = args.outputs if args.outputs else root / "outputs"
+    from cityanalytics.report.cluster import remote_url
+
+    if remote_url(outputs) and not getattr(args, "cluster", None):
+        print(f"error: --outputs {remote_url(outputs)}: a URL is written by --cluster runs only; give a folder",
+              file=sys.stderr)
+        return None
     from cityanalytics.report import execute, params
 
     memory = execute.parse_memory(getattr(args, "memory", None), "--memory")  # ValueError: exit 2
@@ -79,15 +92,26 @@ def _planner(args: argparse.Namespace, root: Path):
     return planner
 
 
-def execute_jobs(planner, jobs, n_jobs: int, progress: bool, order: list[str] | None) -> int:
+def execute_jobs(planner, jobs, n_jobs: int, progress: bool, order: list[str] | None,
+                 cluster: str | None = None) -> int:
+    """``cluster``: a Dask scheduler's address; the reports then run there, one task each."""
     from cityanalytics.report import batch, index
+    from cityanalytics.report.cluster import ClusterError
 
     from cityanalytics.report import layout
 
     planner.period = planner.period or layout.default_period()
     start = time.perf_counter()
     try:
-        results = batch.run_jobs(jobs, n_jobs, progress)
+        if cluster:
+            from cityanalytics.report import cluster as dask_cluster
+
+            results = dask_cluster.run_jobs(jobs, cluster, progress, dask_cluster.remote_url(planner.outputs))
+        else:
+            results = batch.run_jobs(jobs, n_jobs, progress)
+    except ClusterError as exc:  # before any report started: the extra is missing, no scheduler
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted: finished reports are published, unfinished ones left the previous ones in place",
               file=sys.stderr)
@@ -104,7 +128,16 @@ def execute_jobs(planner, jobs, n_jobs: int, progress: bool, order: list[str] | 
 def _index(planner, order: list[str] | None):
     """Write the period's index; when the outputs folder cannot be written, say so (exit 1 follows)."""
     from cityanalytics.report import index
+    from cityanalytics.report.cluster import remote_url, write_remote_index
 
+    url = remote_url(planner.outputs)
+    if url:
+        try:
+            return write_remote_index(url, planner.period, order, planner.unplaced)
+        except Exception as exc:  # fsspec back ends raise their own errors (credentials, network, ...)
+            print(f"error: the index of {planner.period} cannot be written to {url}: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+            return None
     try:
         return index.write_index(planner.outputs, planner.period, order, notes=planner.unplaced)
     except OSError as exc:
