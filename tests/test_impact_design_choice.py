@@ -88,6 +88,10 @@ def test_donors_with_gaps_or_another_campaign_on_the_same_outcome_are_left_out()
     p2 = panel(UNITS[:8], missing={("U07", 0)})
     c2 = choose_design(p2, camp(["U00"], outcomes=("value",)), outcome="value", campaigns=others)
     assert c2.donors == UNITS[1:7] and c2.applies("synth")  # U06's campaign targets another outcome: still a donor
+    blank = others.assign(outcomes=[None, None, None])  # a campaign that names no outcome may have moved any
+    assert "U06" in choose_design(p2, camp(["U00"], outcomes=("value",)), "value", campaigns=blank).excluded
+    gappy = choose_design(panel(UNITS, missing={("U00", 5)}), camp(["U00"]), "value")
+    assert not gappy.applies("synth") and "覆盖单位 U00 有缺期" in gappy.table.iloc[2]["理由"]
 
 
 def test_a_staggered_rollout_goes_to_callaway_santanna():
@@ -157,6 +161,7 @@ def test_citywide_donors_are_untreated_and_complete(demo_tables, citywide_truth)
     districts = demo_tables["districts"].set_index("unit_id")
     assert (districts.loc[sorted(donors), "level"] == "市").all()
     obs = demo_tables["observations"]
+    obs = obs[obs["indicator"] == "hotline_urban_per_10k"]  # the bulletin (the plans' own figures sit beside it)
     assert set(obs["indicator"]) == {"hotline_urban_per_10k"} and set(obs["unit_id"]) == donors | {"990100"}
     assert obs.groupby("unit_id")["period"].nunique().eq(78).all() and obs["value"].notna().all()
     # value = complaints / residents in 10,000s, as the bulletin prints it
@@ -169,6 +174,7 @@ def test_citywide_known_effect_is_in_the_data(demo_tables, citywide_truth):
 
     params, rates, _ = citywide.expected_rates(2025)
     obs = demo_tables["observations"]
+    obs = obs[obs["indicator"] == "hotline_urban_per_10k"]  # the bulletin (the plans' own figures sit beside it)
     city = obs[obs["unit_id"] == "990100"].set_index("period")["value"].astype(float)
     post = [str(p) for p in pd.period_range("2024-09", "2025-06", freq="M")]
     month = {str(p): i for i, p in enumerate(pd.period_range("2019-01", "2025-06", freq="M"))}

@@ -138,8 +138,9 @@ def _other_campaigns(campaigns: pd.DataFrame | None, campaign: Campaign, outcome
     wanted = {str(o) for o in outcome_names if str(o)}
     out = {}
     for _, r in rows.iterrows():
-        targets = {t.strip() for t in str(r.get("outcomes") or "").replace(";", ";").split(";") if t.strip()}
-        if wanted and targets and not (targets & wanted):
+        text = r.get("outcomes")
+        targets = set() if pd.isna(text) else {t.strip() for t in str(text).replace(";", ";").split(";") if t.strip()}
+        if wanted and targets and not (targets & wanted):  # no stated outcome: it may have moved this one
             continue
         start = pd.Timestamp(r["start_date"])
         end = pd.Timestamp(r["end_date"]) if pd.notna(r["end_date"]) else pd.Timestamp.max
@@ -179,6 +180,7 @@ def choose_design(panel: pd.DataFrame, campaign: Campaign, outcome: str = "", *,
         if u in others and u not in excluded:
             excluded[u] = f"数据期内开展了针对同一结果的「{others[u]}」"
     donors = [u for u in controls if u not in excluded]
+    gappy = [u for u in treated if int(filled.get(u, 0)) < len(periods)]
     staggered = campaign.staggered
     designs = []
     if staggered:
@@ -202,6 +204,8 @@ def choose_design(panel: pd.DataFrame, campaign: Campaign, outcome: str = "", *,
             designs.append(Design("synth", False, "面板中没有被覆盖的单位"))
         elif not controls:
             designs.append(Design("synth", False, "所有单位都被覆盖,没有可合成对照的单位"))
+        elif gappy:
+            designs.append(Design("synth", False, f"覆盖单位 {'、'.join(gappy)} 有缺期,合成控制需要每一期的数据"))
         elif len(treated) > sc_max_treated:
             designs.append(Design("synth", False, f"覆盖 {len(treated)} 个单位,多个单位被覆盖时以双重差分为主{thresholds}"))
         elif len(donors) < sc_min_donors:

@@ -206,8 +206,12 @@ def show_synth(rep, sc: SynthResult | None = None, replications: int = 200) -> S
     display(Markdown(f"**设计选择:{DESIGN_ZH[choice.chosen]}。** {E(choice.reason_zh)}"))
     rows = "\n".join(f"| {E(d.name_zh)} | {'是' if d.applies else '否'} | {E(d.reason_zh)} |" for d in choice.designs)
     display(Markdown("| 设计 | 适用 | 理由 |\n| --- | --- | --- |\n" + rows + "\n\n" + E(choice.summary_zh)))
-    if "synth" in choice.applicable:
-        sc = sc if sc is not None else synth_for_report(rep, replications=replications)
+    if "synth" in choice.applicable and sc is None:
+        try:
+            sc = synth_for_report(rep, replications=replications)
+        except ValueError as exc:  # the data cannot carry it after all: say why, as the other sections do
+            display(Markdown(f"合成控制未做:{E(exc)}"))
+    if sc is not None:
         warned = [str(w) for w in sc.warnings]
         display(Markdown("\n".join(f"- {E(s)}" for s in sc.sentences if s not in warned)))
         if warned:
@@ -225,8 +229,6 @@ def show_synth(rep, sc: SynthResult | None = None, replications: int = 200) -> S
         display(Markdown("**分阶段效应**(合成控制为该阶段各期的平均差距,中断时间序列与双重差分为阶段系数)"))
         display(table.round(3).astype(object).where(table.notna(), "—"))
         display(Markdown(E(sentence)))
-    else:
-        sc = None
     common = side_by_side(rep, choice, sc)
     if len(common):
         display(Markdown("**各设计同一口径的估计**(活动开始后至数据末的平均效应;中断时间序列与双重差分按一个水平项重估)"))
