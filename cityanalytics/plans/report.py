@@ -173,27 +173,37 @@ def _date(x) -> str:
     return "" if x is None or pd.isna(x) else pd.Timestamp(x).strftime("%Y-%m-%d")
 
 
+def _month(x) -> str:
+    return "" if x is None or pd.isna(x) else pd.Timestamp(x).strftime("%Y-%m")
+
+
+def _probability(r) -> str:
+    if r.passed:
+        return "期限已过"
+    if r.met:
+        return "已达标"
+    if math.isnan(r.probability):
+        return "数值太少"
+    return "<1%" if r.probability < 0.005 else (">99%" if r.probability > 0.995 else f"{r.probability:.0%}")
+
+
 def display_frame(t: pd.DataFrame) -> pd.DataFrame:
-    """One row per target, in Chinese; a target without data says 无数据 and why in every value cell."""
+    """One row per target, in Chinese; a target without data says 无数据 and why (never a blank cell)."""
     out = []
     for r in t.itertuples():
         none = r.light == "none"
         cmp = {">=": "≥", "<=": "≤"}.get(r.comparison, "=")
-        row = {
+        latest = f"{_num(r.value, r.unit)}({_month(r.value_date)})" + ("累计" if r.kind == "累计数" else "")
+        out.append({
             "编号": r.target_id, "目标": f"{r.name_zh}({r.scope}){cmp}{_num(r.target, r.unit)}",
-            "属性": r.binding, "期限": _date(r.deadline), "数据途径": r.road_zh if not none else "无数据",
-            "基线": "无数据" if none else f"{_num(r.baseline, r.unit)}({_date(r.baseline_date)})",
-            "最新值": f"无数据:{r.reason}" if none else f"{_num(r.value, r.unit)}({_date(r.value_date)})"
-                      + (f";{r.kind}" if r.kind == "累计数" else ""),
-            "直线进度值": "无数据" if none else _num(r.path, r.unit),
-            "进度": "无数据" if none else ("领先或持平" if r.ahead else "落后"),
-            "达标概率": "无数据" if none else (
-                "期限已过" if r.passed else ("已达标" if r.met else (
-                    f"{r.probability:.0%}" if not math.isnan(r.probability) else "数值太少,未估计"))),
+            "属性": r.binding, "期限": _month(r.deadline),
+            "途径": "无数据" if none else ("规范表" if r.road == "table" else "汇总数据"),
+            "基线": "无数据" if none else f"{_num(r.baseline, r.unit)}({_month(r.baseline_date)})",
+            "最新值": f"无数据:{r.reason}" if none else latest,
+            "直线进度": "无数据" if none else f"{_num(r.path, r.unit)}({'领先或持平' if r.ahead else '落后'})",
+            "达标概率": "无数据" if none else _probability(r),
             "状态": f"{r.light_zh}·{r.status_zh}",
-            "说明": "; ".join(x for x in (r.reason if not none else "", r.detail) if x) or "—",
-        }
-        out.append(row)
+        })
     return pd.DataFrame(out)
 
 
@@ -284,10 +294,12 @@ def show_table(res: PlanProgress) -> None:
 
 
 def show_sources(res: PlanProgress) -> None:
-    """Where each value came from, and the seed sentence each target comes from."""
+    """Where each value came from, how its light was reached, and the plan's sentence it comes from."""
     from cityanalytics.report.tables import show_table as show
 
     t = res.table
     frame = pd.DataFrame({"编号": t["target_id"], "数据途径": t["road_zh"], "数据来源": t["source"].replace("", "—"),
-                          "原文": t["quote"].str.replace("\n", " "), "文件": t["source_file"]})
+                          "判定说明": [("; ".join(x for x in (r.reason, r.detail, r.probability_how) if x)) or "—"
+                                   for r in t.itertuples()],
+                          "规划原文": t["quote"].str.replace("\n", " "), "文件": t["source_file"]})
     _display(show(frame))
