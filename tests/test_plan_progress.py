@@ -206,3 +206,27 @@ def test_notebook_lists_every_target_with_a_value_or_a_reason(demo, tmp_path):
     for tid in load_targets()["target_id"]:
         assert f">{tid}<" in html, tid
     assert "84 项目标" in html and "绿 69 项" in html
+
+
+def test_lighting_targets_come_from_assets_when_the_workspace_holds_them():
+    """Six lamps checked in 2025-06 (last check counts): 主干路 L1 lit, L2 lit, L3 off -> 2/3; 次干路 L4 off,
+    L5 off and 背街小巷 L6 lit -> 次干道和背街小巷 1/3; all six -> 3/6 = 50%. Without assets: the feed."""
+    from cityanalytics.plans.sources import Sources
+
+    assets = pd.DataFrame({"asset_id": [f"L{i}" for i in range(1, 7)], "kind": ["路灯"] * 6, "unit_id": ["U"] * 6,
+                           "road_class": ["主干路", "主干路", "主干路", "次干路", "次干路", "背街小巷"]})
+    checks = pd.DataFrame({"asset_id": ["L1", "L1", "L2", "L3", "L4", "L5", "L6"],
+                           "inspected_at": pd.to_datetime(["2025-06-02 21:00", "2025-06-20 21:00", "2025-06-02 21:00",
+                                                           "2025-06-02 21:00", "2025-06-03 21:00", "2025-06-03 21:00",
+                                                           "2025-06-03 21:00"]),
+                           "ok": [False, True, True, False, False, False, True]})
+    src = Sources({"assets": assets, "inspections": checks})
+    got = {}
+    for ind in ("lighting_on_rate_main", "lighting_on_rate_secondary", "lighting_on_rate_overall"):
+        s, _ = src.series({"target_id": ind, "indicator": ind, "scope": ""})
+        assert s.road == "table" and s.dates == [pd.Timestamp("2025-06-30")]
+        got[ind] = s.values[0]
+    assert got == pytest.approx({"lighting_on_rate_main": 200 / 3, "lighting_on_rate_secondary": 100 / 3,
+                                 "lighting_on_rate_overall": 50.0})
+    s, reason = Sources({}).series({"target_id": "x", "indicator": "lighting_on_rate_main", "scope": ""})
+    assert s is None and "observations" in reason

@@ -29,7 +29,7 @@ from .progress import LIGHT_ZH, RULE_ZH, Series, judge, period_end
 from .sources import ROAD_ZH, Sources
 
 BINDING_ORDER = {"约束性": 0, "预期性": 1, "未标明": 2}
-TABLES = ("districts", "observations", "communities", "dust_samples")
+TABLES = ("districts", "observations", "communities", "dust_samples", "assets", "inspections")
 FORECAST_INDICATORS = ("sorting_coverage_communities", "fixed_dropoff_coverage")
 STATUS_ZH = {("green", True): "已达标", ("green", False): "进度正常", ("amber", None): "需关注",
              ("red", True): "到期未达标", ("red", False): "进度滞后", ("none", None): "无数据"}

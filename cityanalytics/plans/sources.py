@@ -7,6 +7,12 @@ observation series is matched to a target first by the target's own id in the ``
 column (a bureau reporting against the plan's numbered targets, needed where one indicator
 carries two targets with different scopes), then by its indicator id; only the chosen unit's
 rows count (by default the workspace's top unit, the city).
+
+Where the workspace holds the record-level ``assets`` and ``inspections`` tables, the lighting-on
+and minor-road intactness targets are computed from them (``ASSET_ROUTES``: the asset indicator
+and the road classes the target's wording covers, their lamps or segments pooled) before the
+feed is looked at; the bridge-check and carriageway / footway targets have no such split in the
+asset register and stay with the feed.
 """
 
 from __future__ import annotations
@@ -22,6 +28,13 @@ from .progress import Series, period_end
 
 ROAD_ZH = {"table": "规范表计算", "observations": "汇总数据(observations)"}
 TABLE_ZH = {"communities": "垃圾分类小区台账", "dust_samples": "以克论净检测", "observations": "汇总数据"}
+# target indicator -> (asset indicator, road classes pooled; None = every class)
+ASSET_ROUTES = {
+    "lighting_on_rate_main": ("street_light_on_rate", ("主干路",)),
+    "lighting_on_rate_secondary": ("street_light_on_rate", ("次干路", "背街小巷")),
+    "lighting_on_rate_overall": ("street_light_on_rate", None),
+    "road_intact_rate_minor": ("road_intact_rate", ("支路", "背街小巷")),
+}
 LANES = ("非机动车道", "机动车道", "人行道", "背街小巷")  # 非机动车道 before 机动车道: it contains it
 
 
@@ -109,6 +122,26 @@ class Sources:
                    "roads_ok": int((by_road <= limit + 1e-9).sum()), "roads": int(len(by_road)), "limit": limit}
         return s
 
+    def _assets(self, target: dict) -> Series | None:
+        assets, inspections = self.tables.get("assets"), self.tables.get("inspections")
+        if target["indicator"] not in ASSET_ROUTES or assets is None or inspections is None:
+            return None
+        from cityanalytics.indicators.assets import asset_indicators
+
+        if "assets" not in self._cache:
+            self._cache["assets"] = asset_indicators(assets, inspections, freq="M")
+        f = self._cache["assets"]
+        indicator, classes = ASSET_ROUTES[target["indicator"]]
+        sub = f[(f["indicator"] == indicator) & (f["unit_id"] == CITY)]
+        groups = [""] if classes is None else [f"road_class={c}" for c in classes]
+        sub = sub[sub["group"].isin(groups)].groupby("period")[["numerator", "denominator"]].sum()
+        sub = sub[sub["denominator"] > 0]
+        if sub.empty:
+            return None
+        pooled = "、".join(classes) if classes else "全部道路"
+        return Series([period_end(p) for p in sub.index], (100 * sub["numerator"] / sub["denominator"]).tolist(),
+                      "table", f"assets/inspections({indicator},{pooled})")
+
     def _computed(self, target: dict, table: str) -> tuple[Series | None, str]:
         ind, scope = target["indicator"], str(target["scope"])
         if self.tables.get(table) is None:
@@ -135,7 +168,8 @@ class Sources:
         except KeyError:
             return None, f"指标{target['indicator']}不在指标库中"
         if info.table == "observations":
-            return self._observed(target)
+            computed = self._assets(target)
+            return (computed, "") if computed is not None else self._observed(target)
         series, reason = self._computed(target, info.table)
         if series is None:
             # a computed indicator may still be reported as an aggregate
