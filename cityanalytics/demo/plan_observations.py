@@ -103,7 +103,7 @@ def _round(x: float, unit: str) -> float:
     return round(x, 1) if unit == "%" else round(x, 2)
 
 
-def _level_path(b: float, target: float, fracs: list[float], hit: bool, passed: bool, lower: bool,
+def _level_path(b: float, target: float, fracs: list[float], hit: bool, passed: bool,
                 wobble: list[float]) -> list[float]:
     span = target - b
     out = []
@@ -159,9 +159,8 @@ def generate(seed: int) -> tuple[pd.DataFrame, dict]:
             series = [(p, float(v)) for p, v in zip(periods, flows)]
         else:
             b = BASELINES.get(tid, round(target * 0.8, 2) if target else 0.0)
-            lower = t["comparison"] == "<="
             wobble = list(rng.uniform(-0.01, 0.01, len(periods)))
-            values = _level_path(b, target, fracs, hit, passed, lower, wobble)
+            values = _level_path(b, target, fracs, hit, passed, wobble)
             if unit == "%":
                 values = [min(100.0, max(0.0, v)) for v in values]
                 if hit and target >= 100:  # a share cannot close in on 100% along a line: it gets there

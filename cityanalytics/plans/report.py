@@ -22,7 +22,6 @@ import pandas as pd
 from cityanalytics.indicators.frame import CITY
 from cityanalytics.indicators.registry import get, registry
 from cityanalytics.targets import load_targets
-from cityanalytics.text import html_escape
 from cityanalytics.text import md_escape as E
 
 from .progress import LIGHT_ZH, RULE_ZH, Series, judge, period_end
@@ -31,8 +30,6 @@ from .sources import ROAD_ZH, Sources
 BINDING_ORDER = {"约束性": 0, "预期性": 1, "未标明": 2}
 TABLES = ("districts", "observations", "communities", "dust_samples", "assets", "inspections")
 FORECAST_INDICATORS = ("sorting_coverage_communities", "fixed_dropoff_coverage")
-STATUS_ZH = {("green", True): "已达标", ("green", False): "进度正常", ("amber", None): "需关注",
-             ("red", True): "到期未达标", ("red", False): "进度滞后", ("none", None): "无数据"}
 
 
 @dataclass
@@ -244,27 +241,16 @@ def results(res: PlanProgress) -> dict:
     return {"plan_progress": res.table[keep].copy()}
 
 
-class Page:
-    def __init__(self, lines: list[str]):
-        self.findings = lines
-
-    def _repr_html_(self) -> str:
-        items = "".join(f"<li>{html_escape(s)}</li>" for s in self.findings)
-        return f'<div class="ca-summary"><h2>摘要</h2><ol>{items}</ol></div>'
-
-    def __str__(self) -> str:
-        return "\n".join(f"{i}. {s}" for i, s in enumerate(self.findings, 1))
-
-
-def summary_page(res: PlanProgress) -> Page:
-    """Store the results (in a report run), compare with the previous period's, and say the findings."""
-    from cityanalytics.report import history
+def summary_page(res: PlanProgress):
+    """Page 1 (``summary.Page``): the results stored in a report run, the findings, and the lights
+    that changed since the previous period's run."""
+    from cityanalytics.report import history, summary
 
     stored = results(res)
-    history.save_all(stored)
+    changes = summary.compare_with_previous(stored, res.period)  # stores them, as every report does
     prev = history.previous()
     previous = prev[1].get("plan_progress") if prev else None
-    return Page(findings(res, previous))
+    return summary.Page(findings(res, previous), changes, stored)
 
 
 def _display(obj) -> None:
@@ -285,11 +271,14 @@ def show_rule(res: PlanProgress) -> None:
 
 
 def show_table(res: PlanProgress) -> None:
+    """A table per plan (binding targets first within it), every cell filled."""
+    from IPython.display import Markdown
+
     from cityanalytics.report.tables import show_table as show
 
     for plan in res.plans:
         part = res.table[res.table["plan"] == plan]
-        _display(__import__("IPython.display", fromlist=["Markdown"]).Markdown(f"### {E(plan)}({len(part)} 项)"))
+        _display(Markdown(f"### {E(plan)}({len(part)} 项)"))
         _display(show(display_frame(part)))
 
 
