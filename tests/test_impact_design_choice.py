@@ -234,7 +234,8 @@ def test_scheduled_citywide_run_from_raw_exports_shows_the_synthetic_control(tmp
     result = build(ws)
     write(result)
     obs = next(t for t in result.tables if t.name == "observations")
-    assert obs.rows_rejected == 0 and obs.rows_kept == 20 * 78  # every city and month came through the recipe
+    assert obs.rows_rejected == 0  # every city and month came through the recipe (beside the plans' own figures)
+    assert (obs.frame["indicator"] == "hotline_urban_per_10k").sum() == 20 * 78
     assert "campaign_impact_citywide" in (ws / "params" / "schedule.yaml").read_text(encoding="utf-8")
     out = tmp_path / "out"
     assert main(["reports", "--workspace", str(ws), "--only", "campaign_impact_citywide", "--outputs", str(out),
