@@ -218,8 +218,8 @@ def findings(res: PlanProgress, previous: pd.DataFrame | None = None) -> list[st
     if len(red):
         late = red[red["passed"]]
         names = "、".join(f"{r.name_zh}({r.scope})" for r in red.head(6).itertuples())
-        more = f"等 {len(red)} 项" if len(red) > 6 else f"共 {len(red)} 项"
-        out.append(f"红灯目标{more}:{names};其中 {len(late)} 项期限已过未达标。")
+        first = "(列出前 6 项)" if len(red) > 6 else ""
+        out.append(f"红灯目标 {len(red)} 项{first}:{names};其中 {len(late)} 项期限已过未达标。")
     none = t[t["light"] == "none"]
     if len(none):
         out.append(f"无数据 {len(none)} 项:" + "、".join(f"{r.name_zh}({r.reason})" for r in none.head(4).itertuples())
