@@ -25,6 +25,7 @@ import re
 import shutil
 from pathlib import Path
 
+import dask
 import distributed  # the 'cluster' extra, part of the 'test' extra: CI runs this file
 import fsspec
 import nbformat
@@ -67,13 +68,20 @@ def project(tmp_path_factory) -> Path:
     _write(root / "params" / "units.yaml", "notebook: notebooks/cases.ipynb\ntitle: 单元案件报告\n"
            "for_each: unit_id\nunits: [u1, u2]\n")
     _write(root / "params" / "broken.yaml", "notebook: notebooks/cases.ipynb\nparameters:\n  fail: true\n")
+    crash = nbformat.v4.new_notebook()
+    crash.cells = [nbformat.v4.new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+                   nbformat.v4.new_code_cell("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)  # the worker")]
+    crash.metadata["kernelspec"] = nb.metadata["kernelspec"]
+    nbformat.write(crash, root / "notebooks" / "crash.ipynb")
+    _write(root / "params" / "crash.yaml", "notebook: notebooks/crash.ipynb\n")  # not in the schedule
     _write(root / "params" / "schedule.yaml", "runs:\n  - run: city\n  - run: units\n  - run: broken\n")
     return root
 
 
 @pytest.fixture(scope="module")
 def scheduler():
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0") as cluster:
+    # A report that kills its worker fails at once, not after the scheduler's three retries.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0") as cluster:
         yield cluster.scheduler_address
 
 
@@ -160,6 +168,17 @@ def test_cluster_batch_to_an_fsspec_url(project, scheduler, local_run, tmp_path)
     assert not list(remote.rglob(".staging-*")) and not list(remote.rglob(".lock-*"))
 
 
+def test_a_report_that_kills_its_worker_fails_alone(project, scheduler, tmp_path, capsys):
+    out = tmp_path / "outputs"
+    assert _reports(project, str(out), "--cluster", scheduler, "--only", "crash", "--only", "city") == 1
+    assert "FAILED crash [worker]: KilledWorker" in capsys.readouterr().err
+    failed = json.loads((out / PERIOD / "crash" / "failed" / "manifest.json").read_text(encoding="utf-8"))
+    assert failed["status"] == "failed" and failed["error"]["phase"] == "worker"
+    assert json.loads((out / PERIOD / "city" / "manifest.json").read_text(encoding="utf-8"))["status"] == "ok"
+    index = (out / PERIOD / "index.html").read_text(encoding="utf-8")
+    assert "KilledWorker" in index
+
+
 def test_upload_replaces_a_report_and_indexes_from_memory(local_run, tmp_path):
     from cityanalytics.report import cluster
 
@@ -179,6 +198,31 @@ def test_upload_replaces_a_report_and_indexes_from_memory(local_run, tmp_path):
     (mirror / "index.html").write_bytes(fs.cat(f"{root}/{PERIOD}/index.html"))
     assert _index(mirror) == _index(local_run / PERIOD)
     fs.rm(root, recursive=True)
+
+
+def test_earlier_results_are_fetched_from_the_url(tmp_path):
+    """With outputs at a URL, a report still finds its earlier periods' results (与上期比较)."""
+    from cityanalytics.report import cluster, history
+    from cityanalytics.report.runner import Job
+
+    url = "memory://cityanalytics-test/history"
+    fs, root = fsspec.core.url_to_fs(url)
+    fs.pipe(f"{root}/2025-05/units/u1/results/results.json", b'{"tables": {}}')
+    fs.pipe(f"{root}/2025-05/units/u1/results/league.parquet", b"PAR1")
+    fs.pipe(f"{root}/2025-05/units/u2/results/results.json", b"{}")  # another unit: not fetched
+    stage = cluster.stage_dir(url)
+    shutil.rmtree(stage, ignore_errors=True)
+    job = Job(run="units", unit="u1", unit_name=None, period=PERIOD, target=stage / PERIOD / "units" / "u1",
+              root=tmp_path, run_file="params/units.yaml", notebook=tmp_path / "cases.ipynb", title="t")
+    try:
+        cluster.fetch_earlier_results(job, url)
+        found = history.earlier_dirs(stage, "units", "u1", PERIOD)
+        assert [(str(p), d) for p, d in found] == [("2025-05", stage / "2025-05" / "units" / "u1")]
+        assert (stage / "2025-05/units/u1/results/league.parquet").read_bytes() == b"PAR1"
+        assert not (stage / "2025-05" / "units" / "u2").exists()
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        fs.rm(root, recursive=True)
 
 
 def test_outputs_url_without_cluster_is_refused(project, capsys):

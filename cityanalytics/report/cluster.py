@@ -27,9 +27,11 @@ the same Python environment (with this package) and, for PDFs, Chromium and the 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -122,12 +124,43 @@ def _inside(name: str, folder: str) -> str:
     return name[len(folder) + 1:]
 
 
+def fetch_earlier_results(job: Job, url: str) -> None:
+    """Copy the stored results (``results/``) of the same run and unit in the other periods at
+    ``url`` into the stage, so the report's comparison with earlier periods
+    (``history.earlier``) finds what it would find in a shared folder."""
+    from cityanalytics.report import history, layout
+
+    fs, root = _filesystem(url)
+    stage = stage_dir(url)
+    report = _relative(job.target, stage).split("/", 1)[1]  # <run>[/<unit>]
+    if not fs.exists(root):
+        return
+    for entry in fs.ls(root, detail=False):
+        period = entry.rstrip("/").rsplit("/", 1)[-1]
+        remote = f"{entry.rstrip('/')}/{report}/{history.RESULTS}"
+        if period == job.period or not layout.PERIOD_PATTERN.match(period) or not fs.exists(remote):
+            continue
+        local = stage / period / report / history.RESULTS
+        shutil.rmtree(local, ignore_errors=True)
+        for name in fs.find(remote):
+            path = local / _inside(name, remote)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fs.get_file(name, str(path))
+
+
 def run_and_upload(job: Job, url: str) -> dict:
-    """Make one report in the local stage, then upload what ``run_job`` published there: the
-    report folder (replacing the remote one) or, for a failed attempt, its ``failed`` folder
-    (the last good report stays). An upload that fails makes the report failed (phase output)."""
+    """Make one report in the local stage (with the earlier periods' results fetched from
+    ``url``), then upload what ``run_job`` published there: the report folder (replacing the
+    remote one) or, for a failed attempt, its ``failed`` folder (the last good report stays).
+    A fetch or upload that fails makes the report failed (phase output)."""
     from cityanalytics.report import layout, runner
 
+    if job.error is None:
+        try:
+            fetch_earlier_results(job, url)
+        except Exception as exc:
+            job = dataclasses.replace(job, error={"phase": "output", "ename": type(exc).__name__,
+                                                  "evalue": f"reading earlier periods' results from {url} failed: {exc}"})
     meta = runner.run_job(job)
     stage = stage_dir(url)
     folder = job.target if meta["status"] == "ok" else job.target / layout.FAILED_DIR
