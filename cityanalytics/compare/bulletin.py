@@ -158,13 +158,23 @@ def build_bulletin(workspace, *, period: str | None = "", level: str = "街道",
     as_of: the moment case figures describe; default the end of the report period.
     """
     ws = D.as_workspace(workspace)
-    from .shared import city_part  # the batch's shared bundle when a fan-out run provides one
+    from .shared import refocus, shared_parts  # the batch's shared bundle when a fan-out run provides one
 
     settings = dict(period=period, level=level, indicators=indicators, weights=weights, normalisation=normalisation,
                     weights_preset=weights_preset, list_rule=list_rule, target_plan=target_plan,
                     targets_path=targets_path, ci_level=ci_level, target_window=target_window,
                     trend_periods=trend_periods, as_of=as_of)
-    city = city_part(ws, settings)
+    per_indicator = dict(worse_rule=worse_rule, n_boot=n_boot, rank_draws=rank_draws, seed=seed,
+                         funnel_method=funnel_method, overdispersion=overdispersion, min_denominator=min_denominator)
+
+    def assemble(city: City, focus: str | None, notes: list[str]) -> Bulletin:
+        return assemble_bulletin(city.frame, city.level, city.period, indicators=city.indicators, weights=city.weights,
+                                 normalisation=city.normalisation, weights_label=city.weights_label,
+                                 list_rule=city.list_rule, targets=city.targets, target_window=target_window,
+                                 trend_periods=trend_periods, focus=focus, notes=notes, dropped=city.dropped,
+                                 unassigned=city.unassigned, tables=city.tables, **per_indicator)
+
+    city, unfocused = shared_parts(ws, settings, per_indicator, assemble)
     lvl, notes = city.level, list(city.notes)
     focus = unit_id or None
     if focus and focus not in lvl.units and lvl.unit_map.get(focus) in lvl.units and focus not in city.names:
@@ -177,17 +187,13 @@ def build_bulletin(workspace, *, period: str | None = "", level: str = "街道",
         if focus in other.units:
             notes.append(f"单位 {other.names[focus]} 属于{'区县' if other.level == '区' else '街镇'}一级,"
                          f"本报告改在该级比较。")
-            city = compute_city(ws, settings, level=other)
+            city, unfocused = compute_city(ws, settings, level=other), None
             lvl = city.level
         else:
             raise ValueError(f"unit_id {focus!r} is not a unit of the data (units: {', '.join(lvl.units)})")
-    return assemble_bulletin(city.frame, lvl, city.period, indicators=city.indicators, weights=city.weights,
-                             normalisation=city.normalisation, weights_label=city.weights_label,
-                             list_rule=city.list_rule, targets=city.targets, target_window=target_window,
-                             trend_periods=trend_periods, worse_rule=worse_rule, n_boot=n_boot, rank_draws=rank_draws,
-                             seed=seed, funnel_method=funnel_method, overdispersion=overdispersion, focus=focus,
-                             notes=notes + city.late_notes, min_denominator=min_denominator, dropped=city.dropped,
-                             unassigned=city.unassigned, tables=city.tables)
+    if unfocused is not None:  # the batch's bulletin without a focus unit: only the focus changes
+        return refocus(unfocused, focus, notes + city.late_notes, len(city.notes) + len(city.late_notes))
+    return assemble(city, focus, notes + city.late_notes)
 
 
 @dataclass

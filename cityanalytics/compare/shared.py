@@ -13,25 +13,40 @@ runner also empties the folder when it plans the batch.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
+import importlib
 import json
 import os
 import pickle
 import uuid
 from pathlib import Path
 
-from .bulletin import City, compute_city
+import pandas as pd
+
+from cityanalytics.results import AnalysisResult
+
+from .bulletin import Bulletin, City, compute_city
+
+# The modules (the package exports functions of the same names): their sentence writers.
+composite_mod, funnel_mod, league_mod, targets_mod, trend_mod = (
+    importlib.import_module(f"cityanalytics.compare.{name}")
+    for name in ("composite", "funnel", "league", "targets_status", "trend"))
 
 ENV = "CITYANALYTICS_SHARED"
 FORMAT = 1  # bumped when City changes shape: an older bundle is then recomputed
 
 
-def city_part(ws, settings: dict) -> City:
-    """``compute_city(ws, settings)``, from the batch's bundle when one matches."""
+def shared_parts(ws, settings: dict, per_indicator: dict, assemble) -> tuple[City, Bulletin | None]:
+    """The city-wide part and the bulletin without a focus unit (``assemble(city, None, notes)``),
+    from the batch's bundle when one matches, else computed (and stored for the other units).
+    Outside a fan-out batch: the city-wide part only, and None (nothing stored)."""
     folder = os.environ.get(ENV)
     if not folder:
-        return compute_city(ws, settings)
-    path = Path(folder) / f"city-{bundle_key(ws, settings)}.pickle"
+        return compute_city(ws, settings), None
+    key_settings = {**settings, **per_indicator}
+    path = Path(folder) / f"bulletin-{bundle_key(ws, key_settings)}.pickle"
     try:
         with open(path, "rb") as fh:
             return pickle.load(fh)
@@ -40,8 +55,31 @@ def city_part(ws, settings: dict) -> City:
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         pass  # unreadable (another package version wrote it): compute, then replace it
     city = compute_city(ws, settings)
-    _store(path, city)
-    return city
+    parts = city, assemble(city, None, [*city.notes, *city.late_notes])
+    _store(path, parts)
+    return parts
+
+
+def refocus(unfocused: Bulletin, focus: str | None, notes: list[str], given: int) -> Bulletin:
+    """The bulletin ``assemble_bulletin`` makes with ``focus`` from the one it made without:
+    the numbers do not depend on the focus unit, only each table's ``focus`` column and the
+    sentences (the focus unit's first) do. ``notes``: the notes before assembling (the focus
+    unit's included); ``given``: how many notes the unfocused bulletin was assembled with (the
+    ones assembling added come after them, and after ``notes`` here)."""
+    b = copy.copy(unfocused)
+    added = unfocused.notes[given:]
+    b.leagues = {k: _league(r, focus) for k, r in unfocused.leagues.items()}
+    b.funnels = {k: _refocused(r, focus, lambda t, r: funnel_mod._sentences(t, r.extra["slice"], r.extra["levels"], focus))
+                 for k, r in unfocused.funnels.items()}
+    b.trends = {k: _refocused(r, focus, lambda t, r: trend_mod._sentences(t, r.extra["slice"], r.extra["periods"], focus))
+                for k, r in unfocused.trends.items()}
+    b.composite = (_refocused(unfocused.composite, focus, lambda t, r: composite_mod._sentences(t, focus))
+                   if unfocused.composite is not None else None)
+    b.targets = _targets(unfocused.targets, focus) if unfocused.targets is not None else None
+    b.focus = focus
+    b.notes = [*notes, *added]
+    b.settings = {**unfocused.settings, "focus": focus}
+    return b
 
 
 def bundle_key(ws, settings: dict) -> str:
@@ -70,14 +108,39 @@ def _stat(path: Path) -> list | None:
     return [st.st_size, st.st_mtime_ns]
 
 
-def _store(path: Path, city: City) -> None:
+def _store(path: Path, parts) -> None:
     """Write atomically (two kernels may compute the same bundle at once: the last rename wins,
     both hold the same content). A folder that cannot be written costs only the sharing."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as fh:
-            pickle.dump(city, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(parts, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
+
+
+def _with_focus(table: pd.DataFrame, focus: str | None) -> pd.DataFrame:
+    t = table.copy()
+    t["focus"] = t["unit_id"] == focus if focus else False
+    return t
+
+
+def _refocused(result: AnalysisResult, focus: str | None, sentences) -> AnalysisResult:
+    t = _with_focus(result.table, focus)
+    return dataclasses.replace(result, table=t, sentences=sentences(t, result))
+
+
+def _league(result: AnalysisResult, focus: str | None) -> AnalysisResult:
+    e = result.extra
+    t = _with_focus(result.table, focus)
+    lines = league_mod._sentences(t, e["slice"], e["names"], focus, e["city_prev"], e["min_denominator"])
+    return dataclasses.replace(result, table=t, sentences=lines, extra={**e, "focus": focus})
+
+
+def _targets(result: AnalysisResult, focus: str | None) -> AnalysisResult:
+    t = result.table.copy()
+    if len(t) and focus:
+        t["focus"] = t["unit_id"] == focus
+    return dataclasses.replace(result, table=t, sentences=targets_mod._sentences(t, focus))

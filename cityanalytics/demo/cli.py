@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 HELP = ("Write the synthetic demo city (示范市, all canonical tables plus truth.json) to a directory; "
@@ -23,6 +24,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     parser.add_argument("--cases", type=_count, default=None, metavar="N",
                         help=f"number of cases (default {DEFAULT_CASES:,}); other tables do not change")
+    parser.add_argument("--units", type=_count, default=None, metavar="N",
+                        help="current units (streets, towns, the zone) of a bigger city for scale tests (default: "
+                             "the demo's ten): each unit but the zone is split into parts with generated names")
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet",
                         help="file format of the tables (default parquet; csv is UTF-8)")
     parser.add_argument("--workspace", metavar="DIR", default=None,
@@ -36,11 +40,22 @@ def run(args: argparse.Namespace) -> int:
     from . import write_demo
     from .truth import LABEL_ZH
 
+    if args.units is not None and args.workspace:
+        print("error: --units and --workspace cannot be combined (the raw exports are of the ten-unit city)",
+              file=sys.stderr)
+        return 2
+    if args.units is not None and args.units < 10:
+        print(f"error: --units: at least 10 (the demo city's own units), got {args.units}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     files = write_demo(args.out, seed=args.seed, n_cases=args.cases, fmt=args.format)
     from .boundaries import write_boundaries
 
     files["boundaries"] = write_boundaries(args.out)  # synthetic unit polygons for the maps
+    if args.units is not None:
+        from .scaled import scale_demo
+
+        files = scale_demo(args.out, files, args.units, args.seed, args.format)
     print(f"{LABEL_ZH} (synthetic demo data) seed={args.seed}")
     for name, path in files.items():
         print(f"  {name:<13} {path}")

@@ -138,3 +138,59 @@ def truth() -> dict:
         }],
         "districts": [{"unit_id": c, "name_zh": n, "series": list(m)} for c, n, m in DISTRICTS],
     }
+
+
+# --- a bigger city (``cityanalytics demo --units N``) ---------------------------------------
+# Each series unit but the functional zone is split into several of the same level; the first
+# keeps the unit's id and name (so campaigns and the 撤镇设街道 change still refer to it).
+NAME_FIRST = "东西南北新金玉银龙凤长永安和兴平清泉青文华明光春秋云松柏梅竹桃杏荷兰翠碧丰乐福康宁泰顺"
+NAME_SECOND = "湖山桥塘港溪园林坊苑城岭湾阳门亭河洲峰岗庄店营集堡渡浦滨台坪坝埠寨口关铺泽源头井"
+
+
+def unit_names(n: int, seed: int, taken: set[str]) -> list[str]:
+    """``n`` distinct two-character place-name stems (e.g. 金溪, 龙岗), shuffled by ``seed``,
+    none of them in ``taken``; raises ValueError when the lists run out."""
+    stems = [a + b for a in NAME_FIRST for b in NAME_SECOND if a + b not in taken]
+    if n > len(stems):
+        raise ValueError(f"at most {len(stems)} new unit names can be made, {n} asked")
+    order = np.random.default_rng([seed, 20260]).permutation(len(stems))
+    return [stems[i] for i in order[:n]]
+
+
+def split_units(n_units: int, seed: int) -> list[tuple[int, list[Unit]]]:
+    """(series, its units) for a city of ``n_units`` current units: the ten series' units,
+    the nine splittable ones split in proportion to population (the zone never), each new
+    unit with a deterministic id in its district (township codes after the used ones), name,
+    population and area (shares drawn with ``seed``; the parts sum to the original)."""
+    if n_units < N_SERIES:
+        raise ValueError(f"units: at least {N_SERIES} (the demo city's own units), got {n_units}")
+    splittable = [i for i, u in enumerate(SERIES) if u.level != "功能区"]
+    pop = np.array([SERIES[i].population for i in splittable], dtype=float)
+    extra = n_units - N_SERIES
+    k = np.floor(extra * pop / pop.sum()).astype(int)
+    for i in np.argsort(-(extra * pop / pop.sum() - k), kind="stable")[:extra - k.sum()]:
+        k[i] += 1
+    rng = np.random.default_rng([seed, 20261])
+    names = iter(unit_names(extra, seed, {u.stem for u in (*SERIES, OLD_UNIT)}))
+    used: dict[str, set[int]] = {}
+    for u in (*SERIES, OLD_UNIT):
+        if len(u.unit_id) == 12:
+            used.setdefault(u.unit_id[:6], set()).add(int(u.unit_id[6:9]))
+    out = []
+    for s, u in enumerate(SERIES):
+        more = int(k[splittable.index(s)]) if s in splittable else 0
+        shares = rng.dirichlet(np.full(more + 1, 8.0))
+        pops = np.floor(shares * u.population).astype(int)
+        pops[0] += u.population - pops.sum()
+        areas = np.round(shares * u.area_km2, 2)
+        areas[0] = round(u.area_km2 - areas[1:].sum(), 2)
+        parts = [Unit(u.unit_id, u.name_zh, u.level, u.parent_id, int(pops[0]), float(areas[0]), u.urban, u.stem)]
+        county = u.unit_id[:6]
+        for j in range(more):
+            code = next(c for c in range(1 if u.level == "街道" else 102, 1000) if c not in used[county])
+            used[county].add(code)
+            stem = next(names)
+            parts.append(Unit(f"{county}{code:03d}000", stem + ("街道" if u.level == "街道" else "镇"), u.level,
+                              u.parent_id, int(pops[j + 1]), float(areas[j + 1]), u.urban, stem))
+        out.append((s, parts))
+    return out
