@@ -184,7 +184,9 @@ def or_note(frame: pd.DataFrame, note: str):
     """``frame``, or a Markdown note when it is empty (an empty table says nothing to a reader)."""
     from IPython.display import Markdown
 
-    return frame if len(frame) else Markdown(note)
+    from cityanalytics.report.tables import show_table
+
+    return show_table(frame) if len(frame) else Markdown(note)
 
 
 def _period(period) -> pd.Period:

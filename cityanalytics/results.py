@@ -126,4 +126,6 @@ class AnalysisResult:
         parts = [f"<p>{escape(s)}</p>" for s in self.sentences]
         if self.spec:
             parts.append(f"<p><small>{escape(self.spec)}</small></p>")
-        return "".join(parts) + self.table.to_html(index=False, na_rep="—")
+        from cityanalytics.report.tables import table_html
+
+        return "".join(parts) + table_html(self.table)

@@ -37,7 +37,9 @@ def _p(x) -> str:
 def _table(df: pd.DataFrame) -> "pd.io.formats.style.Styler":
     """A Styler with the index hidden and cells and headers HTML-escaped (a Styler does not
     escape by default, unlike ``DataFrame.to_html``; unit names are data text)."""
-    return df.style.hide(axis="index").format(escape="html").format_index(escape="html", axis=1)
+    from cityanalytics.report.tables import show_table
+
+    return show_table(df)
 
 
 def _styled(df: pd.DataFrame, focus_mask) -> "pd.io.formats.style.Styler":

@@ -19,6 +19,7 @@ from cityanalytics.forecast.api import DEFAULT_MODELS, ForecastResult, forecast_
 from cityanalytics.forecast.series import load_series
 from cityanalytics.forecast.target import Target
 from cityanalytics.indicators.frame import CITY
+from cityanalytics.report.tables import show_table
 from cityanalytics.text import md_escape as E  # data text into Markdown
 
 
@@ -95,13 +96,13 @@ def show_sentences(res: ForecastResult) -> None:
 def show_probabilities(res: ForecastResult) -> None:
     from IPython.display import display
 
-    display(res.probability_table())
+    display(show_table(res.probability_table()))
 
 
 def show_pace(res: ForecastResult) -> None:
     from IPython.display import display
 
-    display(res.pace_table())
+    display(show_table(res.pace_table()))
 
 
 def show_fan(res: ForecastResult) -> None:
@@ -116,7 +117,7 @@ def show_fan(res: ForecastResult) -> None:
 def show_backtest(res: ForecastResult) -> None:
     from IPython.display import display
 
-    display(res.backtest_table())
+    display(show_table(res.backtest_table()))
 
 
 def show_method(res: ForecastResult) -> None:
@@ -174,8 +175,8 @@ def show_scoring(res: ForecastResult | None) -> None:
     display(Markdown("\n\n".join(E(t) for t in text)))
     if scored.empty:
         return
-    display(scoring.summary_table(scored, "model"))
-    display(scoring.summary_table(scored, "unit_id", names={u: res.series.name(u) for u in scored["unit_id"].unique()}))
+    display(show_table(scoring.summary_table(scored, "model")))
+    display(show_table(scoring.summary_table(scored, "unit_id", names={u: res.series.name(u) for u in scored["unit_id"].unique()})))
     fig = scoring_chart(scored, s["observed"])
     display(fig)
     plt.close(fig)

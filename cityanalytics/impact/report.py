@@ -23,6 +23,7 @@ from cityanalytics.impact.inputs import (Outcome, build_panel, join_columns, loa
                                          unit_names)
 from cityanalytics.impact.panel import FREQ_ZH
 from cityanalytics.impact.sentences import exposure_zh
+from cityanalytics.report.tables import show_table
 from cityanalytics.text import md_escape as E  # data text into Markdown
 
 TABLES = ["districts", "unit_changes", "cases", "campaigns", "observations"]
@@ -382,7 +383,7 @@ def show_its(rep: CampaignReport) -> None:
         else:
             display(Markdown(_not_done(rep, "中断时间序列")))
         return
-    display(effects_table(rep.its))
+    display(show_table(effects_table(rep.its)))
     fig, axes = plt.subplots(1, 2, figsize=(13, 4), gridspec_kw={"width_ratios": [2, 1]})
     rep.its.plot(ax=axes[0])
     if rep.its.profile is not None:
@@ -409,15 +410,15 @@ def show_did(rep: CampaignReport) -> None:
     for result, extra in ((rep.did, pretrend_table), (rep.staggered, None)):
         if result is None:
             continue
-        display(effects_table(result))
+        display(show_table(effects_table(result)))
         if extra is not None:
-            display(extra(result))
+            display(show_table(extra(result)))
         fig, ax = plt.subplots(figsize=(10, 4))
         result.plot(ax=ax)
         display(fig)
         plt.close(fig)
         if result is rep.staggered:
-            display(event_table(result))
+            display(show_table(event_table(result)))
 
 
 def show_robustness(rep: CampaignReport) -> None:
@@ -428,7 +429,7 @@ def show_robustness(rep: CampaignReport) -> None:
         why = [n for n in rep.notes if n.startswith("稳健性检验未做")]
         display(Markdown(E(why[0]) if why else "本次未做稳健性检验。"))
         return
-    display(robustness_table(rep.robustness))
+    display(show_table(robustness_table(rep.robustness)))
     rep.robustness.plot()
     fig = plt.gcf()
     display(fig)

@@ -11,9 +11,17 @@ head and stylesheet are kept, and a Content-Security-Policy ``<meta>`` forbids s
 network loads. Data text is escaped where it is written (``cityanalytics.text.md_escape``,
 pandas, Jinja autoescaping of the title page); the sanitiser is the second line.
 
-PDF: a headless Chromium, Chrome or Edge prints the HTML (``--print-to-pdf``). The browser
-is ``$CITYANALYTICS_CHROME`` if set, else the first found on PATH or in the usual install
-places of Linux, Windows and macOS.
+Page 1 is a compact cover (title, period, data source, synthetic-data notice, time made)
+followed by the output of the notebook's ``summary``-tagged cell; page 2 the table of contents
+(:mod:`cityanalytics.report.paging`); the run file, versions and parameters close the report.
+
+PDF: a headless Chromium, Chrome or Edge prints the HTML. Kept open over the DevTools pipe
+(:class:`PipeBrowser`), it first fits wide tables to the paper (landscape pages, column
+groups), then prints with the title and period in the page header, "第 N 页 / 共 M 页" in the
+footer, bookmarks from the headings and a tagged PDF. The one-shot ``--print-to-pdf`` fallback
+(platforms without the pipe) prints the page as it is, without header, footer or bookmarks.
+The browser is ``$CITYANALYTICS_CHROME`` if set, else the first found on PATH or in the usual
+install places of Linux, Windows and macOS.
 """
 
 from __future__ import annotations
@@ -34,10 +42,11 @@ import nbformat
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
-from cityanalytics.report import sanitize
+from cityanalytics.report import paging, sanitize
 from cityanalytics.report.fonts import css_font_stack
 
 HIDDEN_TAGS = {"parameters", "injected-parameters", "report-setup", "remove-cell"}
+SUMMARY_TAG = "summary"  # the cell whose output is page 1's findings
 BROWSER_ENV = "CITYANALYTICS_CHROME"
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome",
                  "microsoft-edge", "microsoft-edge-stable", "msedge")
@@ -76,21 +85,41 @@ _PAGE = """{%- extends 'index.html.j2' -%}
 {% block extra_css %}<style type="text/css">{{ resources.report_css }}</style>{% endblock extra_css %}
 {# extra_css comes before the lab stylesheet: the rules above are made more specific (main ...) to win #}
 {% block body_header %}{{ super() }}{{ resources.cover_html }}{% endblock body_header %}
+{% block body_footer %}{{ resources.runinfo_html }}{{ super() }}{% endblock body_footer %}
 """
 
 _CSS = """
 :root { --jp-content-font-family: FONT; --jp-ui-font-family: FONT; --jp-code-font-family: MONO; }
 body { font-family: FONT; }
 @page { size: A4; margin: 16mm 14mm 16mm 14mm; }
-@media print { body { padding: 0 !important; } .jp-Cell { break-inside: auto; } img { break-inside: avoid; } }
+@page wide { size: A4 landscape; margin: 16mm 14mm 16mm 14mm; }
+@media print { body { padding: 0 !important; } .jp-Cell { break-inside: auto; } img { break-inside: avoid; }
+               main { max-width: none; margin: 0 !important; } main pre { white-space: pre-wrap; overflow-wrap: anywhere; } }
+@media screen { main .jp-OutputArea-output { overflow-x: auto; } }
 main { max-width: 60em; margin: 0 auto; }
+.ca-wide { page: wide; }
+/* main keeps one width across pages: not centred, a landscape page's wide table starts at the left margin */
+main table caption { caption-side: top; text-align: left; color: #555; font-size: 0.9em; }
 .jp-OutputArea-output img { max-width: 100%; height: auto; }
-main .jp-OutputArea-output { overflow: visible; }
+@media print { main .jp-OutputArea-output { overflow: visible !important; } }
 main .jp-RenderedHTMLCommon table { table-layout: auto; font-size: 0.82em; max-width: 100%; }
 main .jp-RenderedHTMLCommon td, main .jp-RenderedHTMLCommon th { padding: 0.3em 0.45em; }
-main .jp-RenderedHTMLCommon thead th { white-space: normal; }  /* long Chinese headers wrap, not clip */
-.ca-cover { break-after: page; padding: 1em 0 2em; }
-.ca-cover h1 { font-size: 2em; margin: 1.5em 0 0.2em; }
+/* Headers wrap at spaces and punctuation, never one character per line (keep-all): a table
+   that cannot fit then shows as too wide, and the print pass moves or splits it. */
+main .jp-RenderedHTMLCommon thead th { white-space: normal; word-break: keep-all; }
+main .jp-RenderedHTMLCommon table.ca-table td { vertical-align: top; }
+.ca-cover { padding: 0 0 0.6em; }
+.ca-cover h1 { font-size: 1.8em; margin: 0.6em 0 0.2em; }
+.ca-toc { break-before: page; break-after: page; }
+main .ca-toc ul { list-style: none; padding-left: 0; line-height: 1.8; }
+main .ca-toc li.ca-toc-h3 { padding-left: 2em; font-size: 0.95em; }
+.ca-toc a { color: inherit; text-decoration: none; }
+.ca-runinfo { break-before: page; }
+.ca-runinfo table { border-collapse: collapse; margin: 0.8em 0; width: 100%; }
+.ca-runinfo th, .ca-runinfo td { border-bottom: 1px solid #ccc; padding: 0.35em 0.6em; text-align: left; vertical-align: top; }
+.ca-runinfo th { width: 8em; white-space: nowrap; color: #333; }
+.ca-runinfo code { font-family: MONO; font-size: 0.9em; word-break: break-all; }
+.ca-runinfo .ca-note { color: #555; font-size: 0.9em; }
 .ca-cover .ca-unit { font-size: 1.35em; margin: 0 0 1.2em; }
 .ca-synthetic { border: 3px solid #c62828; color: #c62828; background: #ffebee; font-size: 1.3em;
                 font-weight: bold; padding: 0.6em 0.9em; margin: 0 0 1em; }
@@ -108,27 +137,35 @@ _COVER = """<section class="ca-cover">
 {% if unit %}<p class="ca-unit">{{ unit }}</p>{% endif %}
 {% if description %}<p>{{ description }}</p>{% endif %}
 <table>
-<tr><th>报告期</th><td>{{ period }}</td></tr>
+<tr><th>报告期</th><td class="ca-period">{{ period }}</td></tr>
 <tr><th>数据来源</th><td>{% if source %}{{ source }}<br>{% endif %}
 {% for item in inputs %}<code>{{ item }}</code>{% if not loop.last %}<br>{% endif %}{% endfor %}
 {% if synthetic %}<br><span class="ca-note">合成演示数据(cityanalytics demo 生成,非真实城市)</span>{% endif %}</td></tr>
 <tr><th>生成时间</th><td>{{ produced_at }}</td></tr>
+</table>
+</section>
+"""
+
+_RUNINFO = """<section class="ca-runinfo">
+<h2>运行信息</h2>
+<table>
 <tr><th>运行</th><td><code>{{ run_file }}</code> → <code>{{ notebook }}</code></td></tr>
 <tr><th>程序版本</th><td>cityanalytics {{ version }}{% if commit %},git <code>{{ commit }}</code>{% endif %}</td></tr>
 </table>
-<h2>运行参数</h2>
+<h3>运行参数</h3>
 <table>
 {% for name, value in parameters.items() %}<tr><th><code>{{ name }}</code></th><td>{{ value }}</td></tr>
 {% endfor %}</table>
-<p class="ca-note">本页由报告流水线根据运行元数据生成;完整的参数、输入文件校验值(sha256)和软件版本见同目录的 manifest.json。</p>
+<p class="ca-note">本节由报告流水线根据运行元数据生成;完整的参数、输入文件校验值(sha256)和软件版本见同目录的 manifest.json。</p>
 </section>
 """
 
 _cover_env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
 
 
-def cover_html(meta: dict) -> str:
-    """The title page: what the report is, period, data source, time made, parameters."""
+def cover_html(meta: dict, part: str = _COVER) -> str:
+    """The top of page 1: what the report is, period, data source, time made (``part=_RUNINFO``:
+    the closing section with the run file, versions and parameters)."""
     fields = {
         "title": meta["title"], "unit": meta.get("unit_label"), "description": meta.get("description"),
         "period": meta["period"], "source": meta.get("source"), "inputs": meta.get("inputs_shown", []),
@@ -137,7 +174,7 @@ def cover_html(meta: dict) -> str:
         "commit": (meta.get("git") or {}).get("short"),
         "parameters": {k: _show(v) for k, v in meta["parameters"].items()},
     }
-    return _cover_env.from_string(_COVER).render(**fields)
+    return _cover_env.from_string(part).render(**fields)
 
 
 def _show(value) -> str:
@@ -177,6 +214,18 @@ class ReportCleaner(Preprocessor):
         return cell, resources
 
 
+class FrontPage(Preprocessor):
+    """Page 1 is the cover and the summary: the first cell tagged ``summary`` moves to the
+    front, and the table-of-contents slot (:func:`paging.add_toc`) follows it."""
+
+    def preprocess(self, nb, resources):
+        cells = list(nb.cells)
+        summary = next((i for i, c in enumerate(cells) if SUMMARY_TAG in c.get("metadata", {}).get("tags", [])), None)
+        front = [cells.pop(summary)] if summary is not None else []
+        nb.cells = front + [nbformat.v4.new_markdown_cell(paging.TOC_SLOT)] + cells
+        return nb, resources
+
+
 @functools.lru_cache(maxsize=2)
 def _exporter(hide_code: bool):
     from nbconvert import HTMLExporter
@@ -192,6 +241,8 @@ def _exporter(hide_code: bool):
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=HIDDEN_TAGS if hide_code else set()),
                                    enabled=True)
     exporter.register_preprocessor(ReportCleaner(keep_stderr=not hide_code), enabled=True)
+    if hide_code:
+        exporter.register_preprocessor(FrontPage(), enabled=True)
     return exporter
 
 
@@ -203,11 +254,12 @@ def to_html(notebook: Path, html_path: Path, meta: dict, hide_code: bool = True)
     font, mono = css_font_stack(), css_font_stack(mono=True)
     resources = {
         "cover_html": cover_html(meta),
+        "runinfo_html": cover_html(meta, _RUNINFO),
         "report_css": _CSS.replace("MONO", mono).replace("FONT", font),
         "metadata": {"name": notebook.stem},
     }
     body, _ = _exporter(hide_code).from_notebook_node(nb, resources=resources)
-    html_path.write_text(sanitize.page(body, nb.metadata["title"]), encoding="utf-8")
+    html_path.write_text(sanitize.page(paging.add_toc(body), nb.metadata["title"]), encoding="utf-8")
 
 
 # --- PDF --------------------------------------------------------------------------------------
@@ -345,15 +397,62 @@ class PipeBrowser:
             raise
 
     def print_pdf(self, html_path: Path, pdf_path: Path) -> None:
+        """Load the page, fit its tables to the paper (:data:`paging.LAYOUT_JS`), print it with
+        the title and period on top, page numbers below, bookmarks and tags."""
         import base64
 
         deadline = time.monotonic() + PDF_TIMEOUT
+        laid_out = self.lay_out(html_path, deadline)
+        header, footer = paging.header_footer(laid_out.get("title"), laid_out.get("period"), css_font_stack())
+        options = {"printBackground": True, "preferCSSPageSize": True, "displayHeaderFooter": True,
+                   "headerTemplate": header, "footerTemplate": footer,
+                   "generateTaggedPDF": True, "generateDocumentOutline": True}
+        result = self.call("Page.printToPDF", options, session=True, deadline=deadline)
+        pdf_path.write_bytes(base64.b64decode(result["data"]))
+
+    def lay_out(self, html_path: Path, deadline: float) -> dict:
+        """Load ``html_path`` and run the print layout pass at the printable width with print
+        media; returns its counts (tables moved to landscape, split, shrunk) and the page's
+        title and period."""
         self.events.clear()
         self.call("Page.navigate", {"url": html_path.resolve().as_uri()}, session=True, deadline=deadline)
         self.wait_event("Page.loadEventFired", deadline)
-        result = self.call("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True,
-                                               "displayHeaderFooter": False}, session=True, deadline=deadline)
-        pdf_path.write_bytes(base64.b64decode(result["data"]))
+        self.call("Emulation.setEmulatedMedia", {"media": "print"}, session=True, deadline=deadline)
+        self.call("Emulation.setScrollbarsHidden", {"hidden": True}, session=True, deadline=deadline)
+        self.call("Emulation.setDeviceMetricsOverride", {"width": paging.PORTRAIT_PX, "height": paging.PAGE_HEIGHT_PX,
+                                                         "deviceScaleFactor": 1, "mobile": False},
+                  session=True, deadline=deadline)
+        try:
+            return self.evaluate(paging.script(paging.LAYOUT_JS), deadline) or {}
+        finally:
+            self.call("Emulation.clearDeviceMetricsOverride", session=True, deadline=deadline)
+
+    def evaluate(self, expression: str, deadline: float):
+        reply = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True},
+                          session=True, deadline=deadline)
+        if "exceptionDetails" in reply:
+            raise BrowserError(f"layout script failed: {reply['exceptionDetails'].get('exception', {}).get('description')}")
+        return reply.get("result", {}).get("value")
+
+    def layout_faults(self, html_path: Path, fit: bool = True) -> list[dict]:
+        """Tables, figures and preformatted text that cross the printable area of their page
+        after the layout pass (what :meth:`print_pdf` would print; ``fit=False``: without it)."""
+        deadline = time.monotonic() + PDF_TIMEOUT
+        if fit:
+            self.lay_out(html_path, deadline)
+        else:
+            self.events.clear()
+            self.call("Page.navigate", {"url": html_path.resolve().as_uri()}, session=True, deadline=deadline)
+            self.wait_event("Page.loadEventFired", deadline)
+            self.call("Emulation.setEmulatedMedia", {"media": "print"}, session=True, deadline=deadline)
+            self.call("Emulation.setScrollbarsHidden", {"hidden": True}, session=True, deadline=deadline)
+        self.call("Emulation.setDeviceMetricsOverride", {"width": paging.PORTRAIT_PX, "height": paging.PAGE_HEIGHT_PX,
+                                                         "deviceScaleFactor": 1, "mobile": False},
+                  session=True, deadline=deadline)
+        try:
+            return self.evaluate(paging.script(paging.CHECK_JS), deadline) or []
+        finally:
+            self.call("Emulation.clearDeviceMetricsOverride", session=True, deadline=deadline)
 
     def call(self, method: str, params: dict | None = None, session: bool = False, deadline: float | None = None):
         self.next_id += 1
