@@ -55,8 +55,9 @@ MISS = {
 }
 # Built from the canonical tables; the design follows from the demo's models (truth "communities").
 TABLE_DESIGN = {
-    "hl_sorting_coverage": ("behind", "小区分类覆盖率的逻辑斯蒂曲线到 2025 年底达不到 98%(见 truth communities)"),
-    "hl_two_fixed": ("behind", "“两定一撤”按分类启动计,2025 年底达不到 100%"),
+    "hl_sorting_coverage": ("behind", "三个单位的逻辑斯蒂曲线上限 K 为 0.93-0.97,城区小区覆盖率按曲线到 2025 年底约 97.7%,"
+                                      "达不到 98%(见 truth communities);领先于直线进度,但按期达标概率低(黄)"),
+    "hl_two_fixed": ("behind", "“两定一撤”按分类启动计,曲线上限低于 1 的单位使其到 2025 年底达不到 100%(黄)"),
     "cz_new_compliant_2023": ("behind", "示范市只有 828 个小区,一年新增达标 425 个超出其规模"),
     "cz_compliant_share_2023": ("on_track", "2023 年底建成区达标小区占比已超过 75%"),
     "zb_dust_motor_lane": ("on_track", "以克论净尘土量按车道限值生成,均值远低于 3 g/m²"),
