@@ -11,7 +11,8 @@ HERE = Path(__file__).resolve().parent
 
 def main(names: list[str]) -> int:
     available = {p.stem.removeprefix("bench_"): p for p in sorted(HERE.glob("bench_*.py"))}
-    chosen = names or list(available)
+    names = [n for n in names[:next((i for i, n in enumerate(names) if n.startswith("-")), len(names))]]
+    chosen = names or list(available)  # options after the names are the benchmark's own (--cases N)
     unknown = [n for n in chosen if n not in available]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(available)}", file=sys.stderr)

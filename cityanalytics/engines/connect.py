@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+import uuid
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,6 +67,11 @@ def _start_spark(engine: Engine):
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.enabled": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # pandas writes nanosecond timestamps, which Spark cannot read as such: read them as
+        # integers and convert (``_spark_parquet``).
+        "spark.sql.legacy.parquet.nanosAsLong": "true",
+        # Nothing is saved as a managed table; keep Spark's warehouse out of the working folder.
+        "spark.sql.warehouse.dir": str(Path(tempfile.gettempdir()) / "cityanalytics-spark-warehouse"),
     }
     if master.startswith("local"):
         conf["spark.sql.shuffle.partitions"] = "4"  # the default 200 only slows small local jobs
@@ -89,8 +96,7 @@ def source_table(con, source, name: str = "cases_in"):
         return source
     if isinstance(source, pd.DataFrame):
         if con.name == "pyspark":
-            # Spark keeps timestamps in microseconds; pandas' nanoseconds are cut, as Spark would.
-            return con.create_table(name, _spark_ready(source), overwrite=True)
+            return _spark_view(con, con._session.createDataFrame(_spark_ready(source)), name)
         if con.name == "duckdb":
             # DuckDB scans the DataFrame in place, with its own types (nanosecond timestamps kept).
             con.con.register(name, source)
@@ -99,10 +105,41 @@ def source_table(con, source, name: str = "cases_in"):
     text = str(source)
     if text.startswith("table:"):
         return con.table(text.removeprefix("table:"))
+    if con.name == "pyspark":
+        return _spark_parquet(con, text, name)
     return con.read_parquet(text)
 
 
+def _spark_view(con, frame, name: str):
+    view = f"{name}_{uuid.uuid4().hex[:12]}"
+    frame.createOrReplaceTempView(view)
+    return con.table(view)
+
+
+def _spark_parquet(con, path: str, name: str):
+    """A Parquet file or folder on Spark; nanosecond timestamps (read as integers) become
+    microsecond timestamps, which is all the precision Spark keeps."""
+    from pyspark.sql import functions as sf
+
+    frame = con._session.read.parquet(path)
+    for column in _nanosecond_columns(path):
+        frame = frame.withColumn(column, sf.timestamp_micros(sf.floor(sf.col(column) / 1000)))
+    return _spark_view(con, frame, name)
+
+
+def _nanosecond_columns(path: str) -> list[str]:
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    try:
+        schema = ds.dataset(path, format="parquet").schema
+    except (OSError, ValueError, pa.ArrowException):  # not a local path: the files are Spark's own
+        return []
+    return [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"]
+
+
 def _spark_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """Spark keeps timestamps in microseconds: cut pandas' nanoseconds, as Spark would."""
     out = frame.copy()
     for c in out.columns:
         if isinstance(out[c].dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(out[c]):

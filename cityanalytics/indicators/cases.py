@@ -148,12 +148,9 @@ def _source(con, cases, time_limits, calendar):
         table = source_table(con, cases)
         columns = set(table.columns)
         if {"due_at", *OPTIONAL_DEFAULTS} <= columns:
-            found = con.to_pandas(table.aggregate(
-                no_due=table.due_at.isnull().ifelse(1, 0).sum(),
-                **{c: table[c].count() for c in OPTIONAL_DEFAULTS})).iloc[0]
-            if not found["no_due"]:  # NULL (no rows) or 0
+            if not _has_value(con, table, table.due_at.isnull()):
                 filled = {c: True for c in columns}
-                filled.update({c: int(found[c]) > 0 for c in OPTIONAL_DEFAULTS})
+                filled.update({c: _has_value(con, table, table[c].notnull()) for c in OPTIONAL_DEFAULTS})
                 return table, filled, []
         cases = con.to_pandas(table)
     filled = filled_columns(cases)
@@ -161,6 +158,11 @@ def _source(con, cases, time_limits, calendar):
     if "due_at" not in frame or frame["due_at"].isna().any():
         frame = with_deadlines(frame, time_limits, calendar)
     return source_table(con, frame), filled, frame.attrs.get("calendar_fallback_years", [])
+
+
+def _has_value(con, table, condition) -> bool:
+    """Whether any row meets ``condition``; the scan stops at the first one."""
+    return len(con.to_pandas(table.filter(condition).select(one=1).limit(1))) > 0
 
 
 def _window(con, table, start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -198,31 +200,37 @@ def _counts(base, as_of: pd.Timestamp, allowance_hours: float, exclude_suspended
     seconds = float(allowance_hours) * 3600
     allowance = ibis.interval(seconds=int(seconds)) if seconds.is_integer() else \
         ibis.interval(microseconds=round(seconds * 1e6))
-    is_disposed = base.disposed_at.notnull() & (base.disposed_at < now)
-    is_closed = base.closed_at.notnull() & (base.closed_at < now)
-    # Still open (neither disposed nor closed) and not yet due: censored. A closed case is never
-    # censored, also in exports that record closure but not disposal.
-    is_censored = ((base.disposed_at.isnull() | (base.disposed_at >= now))
-                   & (base.closed_at.isnull() | (base.closed_at >= now)) & (base.due_at >= now))
-    is_suspended = base.suspended.fill_null(False) if exclude_suspended else ibis.literal(False)
-    disposed_by_due = base.disposed_at <= base.due_at
-    closed_by_allowance = base.closed_at <= base.due_at + allowance
-    is_reopened = base.reopened.fill_null(False)
-    due = ~is_censored & ~is_suspended
+    # Each flag once, in its own projection (as one would write the SQL by hand): DuckDB then
+    # evaluates it once per row instead of once per count that uses it. Every deadline is set
+    # (``_source`` fills missing ones), so no flag is NULL for want of one.
+    flags = base.select(
+        unit_id=base.unit_key, period=base.period_key, grp=base.grp,
+        disposed=(base.disposed_at < now).fill_null(False),
+        closed=(base.closed_at < now).fill_null(False),
+        # Still open (neither disposed nor closed) and not yet due: censored. A closed case is
+        # never censored, also in exports that record closure but not disposal.
+        censored=(((base.disposed_at.isnull() | (base.disposed_at >= now))
+                   & (base.closed_at.isnull() | (base.closed_at >= now)) & (base.due_at >= now))).fill_null(False),
+        suspended=base.suspended.fill_null(False) if exclude_suspended else ibis.literal(False),
+        by_due=(base.disposed_at <= base.due_at).fill_null(False),
+        in_time=(base.closed_at <= base.due_at + allowance).fill_null(False),
+        reopened=base.reopened.fill_null(False),
+    )
+    f = flags.mutate(due=~flags.censored & ~flags.suspended)
 
-    def n(condition):  # count(*) FILTER (WHERE condition): a NULL condition does not count
-        return condition.ifelse(1, 0).sum()
+    def n(flag):  # how many cases have the flag
+        return flag.cast("int32").sum()
 
-    return base.group_by(unit_id=base.unit_key, period=base.period_key, grp=base.grp).aggregate(
-        filed=base.count(),
-        censored=n(is_censored),
-        suspended=n(is_suspended & ~is_censored),
-        due=n(due),
-        disposed=n(due & is_disposed),
-        disposed_on_time=n(due & is_disposed & disposed_by_due),
-        closed=n(due & is_closed),
-        closed_on_time=n(due & is_closed & is_disposed & disposed_by_due & closed_by_allowance),
-        reopened=n(due & is_reopened),
+    return f.group_by("unit_id", "period", "grp").aggregate(
+        filed=f.count(),
+        censored=n(f.censored),
+        suspended=n(f.suspended & ~f.censored),
+        due=n(f.due),
+        disposed=n(f.due & f.disposed),
+        disposed_on_time=n(f.due & f.disposed & f.by_due),
+        closed=n(f.due & f.closed),
+        closed_on_time=n(f.due & f.closed & f.disposed & f.by_due & f.in_time),
+        reopened=n(f.due & f.reopened),
     )
 
 
