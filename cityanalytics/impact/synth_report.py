@@ -20,6 +20,7 @@ import pandas as pd
 
 from cityanalytics.impact.design_choice import DesignChoice, agreement, choose_design, side_by_side
 from cityanalytics.impact.synth import SynthResult, synth_control
+from cityanalytics.report.tables import show_table
 from cityanalytics.text import md_escape as E
 
 SYNTH_CHECKS_ZH = "活动前拟合、处理单位是否在对照单位的凸包内、单一对照单位占权重、活动前期数"
@@ -218,7 +219,7 @@ def show_synth(rep, sc: SynthResult | None = None, replications: int = 200) -> S
             display(Markdown("**合成控制设计提示**\n\n" + "\n".join(f"- {E(w)}" for w in warned)))
         else:
             display(Markdown(f"**合成控制设计提示**:无(已检查{SYNTH_CHECKS_ZH})。"))
-        display(weights_table(sc))
+        display(show_table(weights_table(sc)))
         fig, axes = plt.subplots(1, 2, figsize=(12, 4))
         sc.plot(ax=axes[0], kind="path")
         sc.plot(ax=axes[1], kind="gap")
@@ -227,12 +228,12 @@ def show_synth(rep, sc: SynthResult | None = None, replications: int = 200) -> S
         plt.close(fig)
         table, sentence = compare_designs(rep, sc)
         display(Markdown("**分阶段效应**(合成控制为该阶段各期的平均差距,中断时间序列与双重差分为阶段系数)"))
-        display(table.round(3).astype(object).where(table.notna(), "—"))
+        display(show_table(table, decimals=3))
         display(Markdown(E(sentence)))
     common = side_by_side(rep, choice, sc)
     if len(common):
         display(Markdown("**各设计同一口径的估计**(活动开始后至数据末的平均效应;中断时间序列与双重差分按一个水平项重估)"))
-        display(common_table(common))
+        display(show_table(common_table(common)))
         lines = [agreement_zh(common), its_versus_sc_zh(common), *common.attrs.get("notes", [])]
         display(Markdown("\n\n".join(E(x) for x in lines if x)))
     if sc is not None:
