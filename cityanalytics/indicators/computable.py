@@ -47,11 +47,30 @@ def reason_zh(reason: str) -> str:
     return REASON_ZH["absent" if words[-1] == "absent" else "empty"].format(column=words[0])
 
 
+def _fed(observations: pd.DataFrame | None) -> set[str]:
+    """Indicator ids an observations table carries values of: its own ids, and the indicators of the
+    registered targets whose ids it uses (a feed reporting against numbered plan targets)."""
+    if observations is None or "indicator" not in observations.columns:
+        return set()
+    from cityanalytics.targets import load_targets
+
+    have = set(observations["indicator"].dropna().astype(str))
+    targets = load_targets()
+    return have | set(targets.loc[targets["target_id"].isin(have), "indicator"])
+
+
 def computability(tables: Mapping[str, pd.DataFrame | None], indicators: list[str] | None = None) -> pd.DataFrame:
-    """One row per indicator: its table, whether it can be computed, and the reason if not."""
+    """One row per indicator: its table, whether it can be computed, and the reason if not.
+
+    Listing the whole registry (``indicators`` None), an indicator read from the observations feed
+    is listed only when the feed carries it: the feed holds whatever a bureau reports.
+    """
     rows = []
+    fed = _fed(tables.get("observations")) if indicators is None else None
     for ind in indicators or list(registry()):
         info = get(ind)
+        if fed is not None and info.table == "observations" and ind not in fed:
+            continue
         reason = why_not(ind, tables.get(info.table))
         rows.append({"indicator": ind, "name_zh": info.name_zh, "table": info.table,
                      "computable": reason is None, "reason": reason or "",
