@@ -230,3 +230,14 @@ def test_lighting_targets_come_from_assets_when_the_workspace_holds_them():
                                  "lighting_on_rate_overall": 50.0})
     s, reason = Sources({}).series({"target_id": "x", "indicator": "lighting_on_rate_main", "scope": ""})
     assert s is None and "observations" in reason
+
+
+def test_data_quality_lists_only_the_feed_indicators_the_feed_carries():
+    from cityanalytics.indicators.computable import computability
+
+    feed = pd.DataFrame({"indicator": ["green_space_rate", "hl_smart_sorting_kiosks"], "value": [40.1, 12.0]})
+    listed = computability({"observations": feed})
+    fed = set(listed.loc[listed["table"] == "observations", "indicator"])
+    assert fed == {"green_space_rate", "sorting_kiosks_built"}  # the second by its target's id
+    assert listed.loc[listed["indicator"].isin(fed), "computable"].all()
+    assert "observations" not in set(computability({})["table"])
