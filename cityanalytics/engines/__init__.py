@@ -7,10 +7,11 @@ An engine is named in a workspace's ``sources.yaml`` or in a run file's paramete
     engine: {kind: spark, master: "spark://host:7077", conf: {spark.executor.memory: 8g}}
 
 The indicator functions take the same setting (``engine=``); the IndicatorFrame they return
-does not depend on which engine counted.
+does not depend on which engine counted. The case indicators aggregate on the engine; dust,
+sorting and assessment indicators (tables of thousands of rows) read their rows through it.
 """
 
 from cityanalytics.engines.spec import ENGINE_KINDS, Engine, engine_of
-from cityanalytics.engines.connect import backend, source_table
+from cityanalytics.engines.connect import backend, fetch_rows, source_table
 
-__all__ = ["Engine", "ENGINE_KINDS", "engine_of", "backend", "source_table"]
+__all__ = ["Engine", "ENGINE_KINDS", "engine_of", "backend", "fetch_rows", "source_table"]

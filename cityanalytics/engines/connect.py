@@ -145,3 +145,22 @@ def _spark_ready(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(out[c].dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(out[c]):
             out[c] = out[c].astype("datetime64[us]")
     return out
+
+
+def fetch_rows(source, engine, table: str) -> pd.DataFrame:
+    """The rows of a canonical ``table`` read on ``engine`` (a Parquet path, ``table:NAME`` or an
+    Ibis table), as a pandas frame with the canonical dtypes. A DataFrame is returned as is."""
+    if isinstance(source, pd.DataFrame):
+        return source
+    from cityanalytics import schemas
+
+    with backend(engine) as con:
+        frame = con.to_pyarrow(source_table(con, source, name=table)).to_pandas()
+    for c in schemas.table(table).columns:
+        if c.name not in frame:
+            continue
+        if c.kind == "month":
+            frame[c.name] = pd.PeriodIndex(frame[c.name].astype(object), freq="M")
+        else:
+            frame[c.name] = frame[c.name].astype(schemas.DTYPES[c.kind])
+    return frame

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from cityanalytics.engines import fetch_rows
 from cityanalytics.indicators import frame as F
 from cityanalytics.indicators.computable import drop_not_computable
 from cityanalytics.indicators._grouping import keys_of, with_city
@@ -14,7 +15,9 @@ INDICATORS = ("assessment_score_mean", "assessment_problems_found", "assessment_
 
 def assessment_indicators(assessments: pd.DataFrame, *, start=None, end=None, freq: str = "M",
                           level: float = 0.95, unit_map: dict[str, str] | None = None,
-                          include_city: bool = True) -> pd.DataFrame:
+                          include_city: bool = True, engine=None) -> pd.DataFrame:
+    """assessments: the table, or where an engine reads it (``cityanalytics.engines``)."""
+    assessments = fetch_rows(assessments, engine, "assessments")
     a = assessments.copy()
     month_start = a["period"].dt.start_time
     start = pd.Timestamp(start if start is not None else month_start.min())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cityanalytics.engines import fetch_rows
 from cityanalytics.indicators import frame as F
 from cityanalytics.indicators.computable import drop_not_computable
 from cityanalytics.indicators._grouping import keys_of, prepare, with_city
@@ -22,7 +23,9 @@ INDICATORS = ("road_dust_sample_compliance_rate", "road_dust_road_compliance_rat
 
 def dust_indicators(samples: pd.DataFrame, *, limits: dict[str, float] | None = None, start=None, end=None,
                     freq: str = "M", level: float = 0.95, unit_map: dict[str, str] | None = None,
-                    include_city: bool = True) -> pd.DataFrame:
+                    include_city: bool = True, engine=None) -> pd.DataFrame:
+    """samples: the dust_samples table, or where an engine reads it (``cityanalytics.engines``)."""
+    samples = fetch_rows(samples, engine, "dust_samples")
     limits = limits or DEFAULT_LIMITS
     unknown = set(samples["lane_type"].dropna()) - set(limits)
     if unknown:

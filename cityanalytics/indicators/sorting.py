@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cityanalytics.engines import fetch_rows
 from cityanalytics.indicators import frame as F
 from cityanalytics.indicators.computable import drop_not_computable
 from cityanalytics.stats import intervals
@@ -24,7 +25,9 @@ INDICATORS = ("sorting_coverage_communities", "sorting_coverage_households", "so
 
 def sorting_indicators(communities: pd.DataFrame, *, start=None, end=None, freq: str = "M",
                        level: float = 0.95, unit_map: dict[str, str] | None = None,
-                       include_city: bool = True) -> pd.DataFrame:
+                       include_city: bool = True, engine=None) -> pd.DataFrame:
+    """communities: the register, or where an engine reads it (``cityanalytics.engines``)."""
+    communities = fetch_rows(communities, engine, "communities")
     c = communities.copy()
     if unit_map:
         c["unit_id"] = c["unit_id"].map(lambda u: unit_map.get(u, u))

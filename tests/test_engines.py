@@ -1,0 +1,93 @@
+"""The same indicators on DuckDB (the default) and on Spark local mode, on a small demo city.
+
+Spark needs a Java runtime: without one the Spark tests fail with a message naming it
+(``scripts/install-system-deps.sh`` installs Debian's default-jre-headless with the test extra).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from cityanalytics.compare.data import read
+from cityanalytics.demo import write_demo
+from cityanalytics.engines import Engine, engine_of
+from cityanalytics.engines import connect
+from cityanalytics.indicators import (CITY, assessment_indicators, case_indicators, dust_indicators,
+                                      sorting_indicators)
+
+SPARK = Engine(kind="spark", master="local[1]")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("engines") / "demo"
+    write_demo(out, n_cases=6_000)
+    return out
+
+
+@pytest.fixture(scope="module")
+def spark():
+    connect.java_runtime()  # a RuntimeError naming the missing Java runtime, never a skip
+    con = connect.spark_backend(SPARK)
+    yield SPARK
+    con._session.stop()
+    connect._spark.pop(SPARK, None)
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """Every row, count, rate and interval identical, and the same attributes."""
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_exact=True)
+    assert a.attrs == b.attrs
+
+
+def test_case_indicators_agree(demo, spark):
+    path = demo / "cases.parquet"
+    on_duckdb = case_indicators(path)
+    on_spark = case_indicators(path, engine=spark)
+    _same(on_duckdb, on_spark)
+    # Not only equal to each other: the city's cases filed add up to the file's rows.
+    filed = on_spark[(on_spark["indicator"] == "case_filed") & (on_spark["unit_id"] == CITY)]
+    assert filed["value"].sum() == pq.ParquetFile(path).metadata.num_rows == 6_000
+    assert {"case_disposal_rate", "case_ontime_closure_rate", "case_hours_to_close_median"} <= set(on_spark["indicator"])
+
+
+def test_case_indicators_agree_rolled_up_by_category_and_quarter(demo, spark):
+    cases = pd.read_parquet(demo / "cases.parquet").drop(columns="due_at")  # deadlines from the time limits
+    units = sorted(cases["unit_id"].dropna().unique())
+    unit_map = {u: f"D{i % 3}" for i, u in enumerate(units)}
+    kw = dict(freq="Q", by="category", unit_map=unit_map, as_of="2025-06-15", indicators=[
+        "case_filed", "case_disposal_rate", "case_ontime_disposal_rate", "case_closure_rate", "case_rework_rate"])
+    on_duckdb = case_indicators(cases, **kw)
+    on_spark = case_indicators(cases, engine=spark, **kw)
+    _same(on_duckdb, on_spark)
+    assert set(on_spark["unit_id"]) == {"D0", "D1", "D2", CITY}
+
+
+@pytest.mark.parametrize("table, indicators", [
+    ("dust_samples", dust_indicators), ("communities", sorting_indicators), ("assessments", assessment_indicators)])
+def test_table_indicators_agree(demo, spark, table, indicators):
+    on_duckdb = indicators(read(demo, table))  # the canonical table, as reports read it
+    on_spark = indicators(str(demo / f"{table}.parquet"), engine=spark)  # read by Spark
+    _same(on_duckdb, on_spark)
+    assert len(on_spark) > 100
+
+
+def test_engine_setting():
+    assert engine_of(None) == Engine() == engine_of("duckdb")
+    assert engine_of({"kind": "spark", "master": "local[2]", "conf": {"spark.executor.memory": "2g"}}) == \
+        Engine(kind="spark", master="local[2]", conf={"spark.executor.memory": "2g"})
+    with pytest.raises(ValueError, match="engine.kind must be one of duckdb, spark"):
+        engine_of({"kind": "bigquery"})
+    with pytest.raises(ValueError, match=r"sources.yaml: engine: unknown key\(s\) host"):
+        engine_of({"kind": "spark", "host": "x"}, where="sources.yaml: engine")
+    with pytest.raises(ValueError, match="master and conf are Spark settings"):
+        engine_of({"kind": "duckdb", "master": "local[1]"})
+
+
+def test_missing_java_is_named(monkeypatch):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr(connect.shutil, "which", lambda name: None)
+    with pytest.raises(RuntimeError, match="needs a Java runtime.*default-jre-headless"):
+        connect.java_runtime()
