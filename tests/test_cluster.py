@@ -33,6 +33,8 @@ import pytest
 
 from cityanalytics import cli
 
+pytestmark = pytest.mark.slow  # two worker processes and a dozen small reports
+
 PERIOD = "2025-06"
 PARAMETERS = 'unit_id = None\nperiod = ""\ndata_dir = "data/city"\nfail = False\n'
 CELLS = [
@@ -162,8 +164,13 @@ def test_cluster_batch_matches_a_local_run(project, scheduler, local_run, tmp_pa
 
 
 def test_cluster_batch_to_an_fsspec_url(project, scheduler, local_run, tmp_path):
+    from cityanalytics.report import cluster
+
     remote = tmp_path / "bucket" / "outputs"
-    assert _reports(project, remote.as_uri(), "--cluster", scheduler) == 1
+    try:
+        assert _reports(project, remote.as_uri(), "--cluster", scheduler) == 1
+    finally:
+        shutil.rmtree(cluster.stage_dir(remote.as_uri()), ignore_errors=True)  # the workers' local stage
     _same_outputs(local_run, remote, project)
     assert not list(remote.rglob(".staging-*")) and not list(remote.rglob(".lock-*"))
 
