@@ -40,8 +40,14 @@ case "$cmd" in
     install_python_env
     bash scripts/install-system-deps.sh
     ws=${CITYANALYTICS_WORKSPACE:-data/demo-workspace}
-    if [ ! -f "$ws/sources.yaml" ]; then
+    # The demo is rewritten when its generator changed since it was written (a stamp of the
+    # generator's source), so an old checkout's demo never meets new reports; a user's own
+    # workspace (no stamp, not the default path) is never touched.
+    stamp=$(cat cityanalytics/demo/*.py | sha256sum | cut -c1-16)
+    if [ ! -f "$ws/sources.yaml" ] || { { [ -f "$ws/.demo-stamp" ] || [ "$ws" = data/demo-workspace ]; } \
+         && [ "$(cat "$ws/.demo-stamp" 2>/dev/null)" != "$stamp" ]; }; then
       .venv/bin/cityanalytics demo --out data/demo --workspace "$ws"
+      echo "$stamp" > "$ws/.demo-stamp"
     fi
     # exit 1 (some rows rejected, listed in the load report) goes on; 2 (unusable) stops
     .venv/bin/cityanalytics build "$ws" --max-rejected 1% || [ $? -eq 1 ]
