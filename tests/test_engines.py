@@ -91,3 +91,26 @@ def test_missing_java_is_named(monkeypatch):
     monkeypatch.setattr(connect.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="needs a Java runtime.*default-jre-headless"):
         connect.java_runtime()
+
+
+def test_workspace_names_its_engine(tmp_path):
+    from cityanalytics.workspace.recipe import RecipeError, read_recipe
+
+    recipe = tmp_path / "sources.yaml"
+    recipe.write_text('engine: {kind: spark, master: "local[1]"}\ntables:\n  cases:\n    files: [cases.csv]\n',
+                      encoding="utf-8")
+    assert read_recipe(tmp_path).engine == SPARK
+    recipe.write_text("engine: {kind: spark, host: x}\ntables:\n  cases:\n    files: [cases.csv]\n", encoding="utf-8")
+    with pytest.raises(RecipeError, match=r"sources.yaml: engine: unknown key\(s\) host"):
+        read_recipe(tmp_path)
+
+
+def test_comparison_frame_on_spark(demo, spark):
+    from cityanalytics.compare import data as D
+
+    level = D.load_level(demo, "district")
+    inds = ["case_filed", "case_ontime_disposal_rate", "road_dust_sample_compliance_rate"]
+    on_duckdb = D.compute(demo, inds, level, "2025-06", history=2)
+    on_spark = D.compute(demo, inds, level, "2025-06", history=2, engine=spark)
+    _same(on_duckdb, on_spark)
+    assert set(on_spark["indicator"]) == set(inds)

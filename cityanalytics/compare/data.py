@@ -199,7 +199,8 @@ def _with_unassigned(frame: pd.DataFrame, date_col: str | None = None) -> pd.Dat
 
 
 def compute(data: str | Path | Workspace, indicators: list[str], level: Level, period, *,
-            history: int = 12, ci_level: float = 0.95, tables: dict | None = None, as_of=None) -> pd.DataFrame:
+            history: int = 12, ci_level: float = 0.95, tables: dict | None = None, as_of=None,
+            engine=None) -> pd.DataFrame:
     """The chosen indicators by period for the ``history`` periods ending with ``period``.
 
     ``period``: a month, quarter or year (``parse_period``); the window ends on its last day
@@ -207,8 +208,12 @@ def compute(data: str | Path | Workspace, indicators: list[str], level: Level, p
     what could be known at the end of the period (which is why a frame serves one period only).
     Case rows with no unit are compared as ``UNASSIGNED`` and counted in the city's figures.
     tables: a dict that keeps the loaded tables other than cases for the next call.
+    engine: where the case counts run (``cityanalytics.engines``); default: the workspace's
+    ``engine`` in sources.yaml, else DuckDB.
     """
     ws = as_workspace(data)
+    if engine is None and ws.is_recipe:
+        engine = ws.recipe.engine
     tables = {} if tables is None else tables
     period = parse_period(period)
     freq = "Y" if period_freq(period) == "A" else period_freq(period)
@@ -234,7 +239,7 @@ def compute(data: str | Path | Workspace, indicators: list[str], level: Level, p
                 source = str(path)
             else:
                 source = table_frame("cases")
-            f = case_indicators(source, indicators=inds, as_of=as_of, **kw)
+            f = case_indicators(source, indicators=inds, as_of=as_of, engine=engine, **kw)
         elif table == "dust_samples":
             f = dust_indicators(table_frame(table), **kw)
         elif table == "communities":

@@ -22,7 +22,7 @@ import yaml
 from cityanalytics import schemas
 from cityanalytics.io.derive import DeriveError, Rule, check_rule
 
-RECIPE_KEYS = ("name", "source", "synthetic", "as_of", "tables", "boundaries")
+RECIPE_KEYS = ("name", "source", "synthetic", "as_of", "tables", "boundaries", "engine")
 TABLE_KEYS = ("files", "database", "sql", "encoding", "sheet", "aliases", "constants", "derive", "date_formats",
               "decimal", "value_fixes", "time_limits")
 TIME_LIMIT_KEYS = ("column", "hours_by_subcategory", "working_hours", "default")
@@ -125,6 +125,7 @@ class Recipe:
     as_of: str | None
     tables: dict[str, TableRecipe]
     boundaries: str | None = None  # GeoJSON of the units for maps, relative to the workspace
+    engine: Any = None  # where indicator queries run (cityanalytics.engines.Engine); None: DuckDB
 
 
 def _natural(text: str) -> list:
@@ -166,6 +167,14 @@ def read_recipe(path: str | Path) -> Recipe:
     as_of = raw.get("as_of")
     if as_of is not None:
         as_of = _check_moment(as_of, lambda p: fail("as_of", p))
+    engine = None
+    if raw.get("engine") is not None:
+        from cityanalytics.engines import engine_of
+
+        try:
+            engine = engine_of(raw["engine"], where="engine")
+        except ValueError as exc:
+            raise RecipeError(f"{shown}: {exc}") from None
     tables_raw = raw.get("tables")
     if not isinstance(tables_raw, dict) or not tables_raw:
         raise fail("tables", "expected a mapping of canonical table -> {files: [...], ...}")
@@ -176,7 +185,7 @@ def read_recipe(path: str | Path) -> Recipe:
         tables[name] = _check_table(name, block, root, lambda key, problem, n=name: fail(f"tables.{n}{key}", problem))
     return Recipe(path=path, root=root, name=raw.get("name"), source=raw.get("source"),
                   synthetic=bool(raw.get("synthetic", False)), as_of=as_of, tables=tables,
-                  boundaries=raw.get("boundaries"))
+                  boundaries=raw.get("boundaries"), engine=engine)
 
 
 def _check_moment(value: Any, fail) -> str:
