@@ -252,7 +252,8 @@ def hostile_reports(tmp_path_factory):
     usable = [p for p in PAYLOADS if ";" not in p and "\n" not in p]
     renamed = dict(zip(subcategories, usable[::3]))
     cases["subcategory"] = cases["subcategory"].map(renamed)
-    campaigns["outcomes"] = [";".join(renamed[s] for s in o.split(";")) for o in campaigns["outcomes"]]
+    # an outcome that is not a case subcategory (the city-wide campaign's observations indicator) stays
+    campaigns["outcomes"] = [";".join(renamed.get(s, s) for s in o.split(";")) for o in campaigns["outcomes"]]
     cases.to_parquet(demo / "cases.parquet", index=False)
     slots["subcategories"] = list(renamed.values())
     rest = iter(p for _ in range(3) for p in PAYLOADS if p not in slots["subcategories"])
@@ -341,8 +342,9 @@ def test_payloads_in_the_data_stay_text_in_every_report(hostile_reports, noteboo
     for payload in shown[notebook]:
         assert visible(payload) in text, (notebook, payload)
     assert len(set(p for n in NOTEBOOKS for p in shown[n])) >= 36  # payloads checked readable on some page
-    if notebook == "data_quality":  # hostile unit names are rejected rows (14 read, 11 kept, 3 rejected)
-        assert visible("行政单元(districts) 已读入 14 11 3") in text and "name_zh" in text
+    if notebook == "data_quality":  # hostile unit names are rejected rows (14 units + 19 neighbouring cities
+        # read, 30 kept, 3 rejected)
+        assert visible("行政单元(districts) 已读入 33 30 3") in text and "name_zh" in text
 
 
 def test_index_page_of_hostile_runs(hostile_reports):
