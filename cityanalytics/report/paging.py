@@ -155,6 +155,11 @@ for (const t of tables) {
   if (measure(t, PORTRAIT).fits) continue;
   const area = t.closest('.jp-OutputArea-child') || holderOf(t);
   area.classList.add('ca-wide');
+  // the section heading just before a table that opens its cell goes to the landscape page too
+  const cell = t.closest('.jp-Cell'), prev = cell && cell.previousElementSibling;
+  if (prev && prev.classList.contains('jp-MarkdownCell') && area.matches('.jp-OutputArea > :first-child')) {
+    prev.classList.add('ca-wide');
+  }
   widen(t);
   stats.wide++;
   if (measure(t, LANDSCAPE).fits) continue;
