@@ -147,6 +147,31 @@ def _spark_ready(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def parquet_values(source) -> tuple[int, dict[str, int]] | None:
+    """Rows, and values (non-null) per column, of a local Parquet file from its footer's
+    statistics, without reading the data; None when it is not one or its statistics are
+    incomplete."""
+    import pyarrow.parquet as pq
+
+    if not isinstance(source, (str, Path)) or not Path(source).is_file():
+        return None
+    try:
+        meta = pq.ParquetFile(source).metadata
+    except Exception:  # not Parquet: the engine will say so when it reads it
+        return None
+    counts: dict[str, int] = {}
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for c in range(group.num_columns):
+            column = group.column(c)
+            stats = column.statistics
+            if stats is None or not stats.has_null_count:
+                return None
+            name = column.path_in_schema
+            counts[name] = counts.get(name, 0) + group.num_rows - stats.null_count
+    return meta.num_rows, counts
+
+
 def fetch_rows(source, engine, table: str) -> pd.DataFrame:
     """The rows of a canonical ``table`` read on ``engine`` (a Parquet path, ``table:NAME`` or an
     Ibis table), as a pandas frame with the canonical dtypes. A DataFrame is returned as is."""

@@ -28,6 +28,7 @@ import pandas as pd
 import yaml
 
 from cityanalytics.engines import backend, source_table
+from cityanalytics.engines.connect import parquet_values
 from cityanalytics.indicators import frame as F
 from cityanalytics.indicators.computable import drop_not_computable, filled_columns, why_not
 from cityanalytics.workcalendar import WorkCalendar
@@ -148,9 +149,17 @@ def _source(con, cases, time_limits, calendar):
         table = source_table(con, cases)
         columns = set(table.columns)
         if {"due_at", *OPTIONAL_DEFAULTS} <= columns:
-            if not _has_value(con, table, table.due_at.isnull()):
+            footer = parquet_values(cases)  # a local file's footer says it without a scan
+            if footer is not None and {"due_at", *OPTIONAL_DEFAULTS} <= set(footer[1]):
+                rows, counted = footer
+                no_due = counted["due_at"] < rows
+                filled = {c: True for c in columns}
+                filled.update({c: counted[c] > 0 for c in OPTIONAL_DEFAULTS})
+            else:
+                no_due = _has_value(con, table, table.due_at.isnull())
                 filled = {c: True for c in columns}
                 filled.update({c: _has_value(con, table, table[c].notnull()) for c in OPTIONAL_DEFAULTS})
+            if not no_due:
                 return table, filled, []
         cases = con.to_pandas(table)
     filled = filled_columns(cases)
