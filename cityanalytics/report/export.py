@@ -98,6 +98,10 @@ body { font-family: FONT; }
 @media screen { main .jp-OutputArea-output { overflow-x: auto; } }
 main { max-width: 60em; margin: 0 auto; }
 .ca-wide { page: wide; }
+/* A heading never ends a page: each notebook cell is its own block, so a heading that closes
+   its markdown cell also keeps that cell with the next one. */
+@media print { main :is(h1, h2, h3, h4) { break-after: avoid; }
+               main .jp-MarkdownCell:has(:is(h1, h2, h3, h4):last-child) { break-after: avoid; } }
 /* main keeps one width across pages: not centred, a landscape page's wide table starts at the left margin */
 main table caption { caption-side: top; text-align: left; color: #555; font-size: 0.9em; }
 .jp-OutputArea-output img { max-width: 100%; height: auto; }
