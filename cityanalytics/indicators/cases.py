@@ -190,15 +190,34 @@ def _moment(ts: pd.Timestamp):
 
 def _base(table, start, end, freq: str, by: str | None, unit_map: dict[str, str] | None):
     """Cases reported in [start, end] with the reporting unit, the period and the breakdown group."""
-    import ibis
-
     t = table.filter(table.reported_at >= _moment(start), table.reported_at < _moment(end + pd.Timedelta(days=1)))
     bucket = {"M": "M", "Q": "Q", "Y": "Y"}.get(freq)
-    return t.mutate(
-        unit_key=t.unit_id.cast("string").substitute(unit_map) if unit_map else t.unit_id.cast("string"),
-        period_key=t.reported_at.truncate(bucket) if bucket else ibis.null("timestamp"),
-        grp=t[by].cast("string") if by else ibis.literal(""),
-    )
+    # No period (the whole window) and no breakdown are constants: they are not grouped by (that
+    # would hash them for every case) but added to the result (``_keyed``).
+    keys = {"unit_key": t.unit_id.cast("string").substitute(unit_map) if unit_map else t.unit_id.cast("string")}
+    if bucket:
+        keys["period_key"] = t.reported_at.truncate(bucket)
+    if by:
+        keys["grp"] = t[by].cast("string")
+    return t.mutate(**keys)
+
+
+def _key_columns(base) -> dict:
+    columns = {"unit_id": base.unit_key}
+    if "period_key" in base.columns:
+        columns["period"] = base.period_key
+    if "grp" in base.columns:
+        columns["grp"] = base.grp
+    return columns
+
+
+def _keyed(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows with the period (NaT for the whole window) and group ("" for none) columns."""
+    if "period" not in rows:
+        rows = rows.assign(period=pd.NaT)
+    if "grp" not in rows:
+        rows = rows.assign(grp="")
+    return rows
 
 
 def _counts(base, as_of: pd.Timestamp, allowance_hours: float, exclude_suspended: bool):
@@ -213,7 +232,7 @@ def _counts(base, as_of: pd.Timestamp, allowance_hours: float, exclude_suspended
     # evaluates it once per row instead of once per count that uses it. Every deadline is set
     # (``_source`` fills missing ones), so no flag is NULL for want of one.
     flags = base.select(
-        unit_id=base.unit_key, period=base.period_key, grp=base.grp,
+        **_key_columns(base),
         disposed=(base.disposed_at < now).fill_null(False),
         closed=(base.closed_at < now).fill_null(False),
         # Still open (neither disposed nor closed) and not yet due: censored. A closed case is
@@ -230,7 +249,7 @@ def _counts(base, as_of: pd.Timestamp, allowance_hours: float, exclude_suspended
     def n(flag):  # how many cases have the flag
         return flag.cast("int32").sum()
 
-    return f.group_by("unit_id", "period", "grp").aggregate(
+    return f.group_by(*_key_columns(base)).aggregate(
         filed=f.count(),
         censored=n(f.censored),
         suspended=n(f.suspended & ~f.censored),
@@ -250,7 +269,7 @@ COUNTS = ["filed", "censored", "suspended", "due", "disposed", "disposed_on_time
 def _with_city_rows(counts: pd.DataFrame, include_city: bool) -> pd.DataFrame:
     """Add the city-wide rows (every count is a sum, so the city's is the sum over units) and put
     the rows in one order whatever the engine: unit (no unit first), period, group; city first."""
-    counts = counts.astype({c: "int64" for c in COUNTS})
+    counts = _keyed(counts).astype({c: "int64" for c in COUNTS})
     counts["is_city"] = 0
     if include_city and len(counts):
         city = counts.groupby(["period", "grp"], dropna=False, sort=False)[COUNTS].sum().reset_index()
@@ -270,7 +289,7 @@ def _duration_rows(base, as_of: pd.Timestamp):
 
     now = _moment(as_of)
     return base.select(
-        unit_id=base.unit_key, period=base.period_key, grp=base.grp,
+        **_key_columns(base),
         began=ibis.coalesce(base.filed_at, base.reported_at),
         stopped=ibis.least(base.closed_at.fill_null(now), now),
         event=(base.closed_at.notnull() & (base.closed_at < now)).fill_null(False),
@@ -278,6 +297,7 @@ def _duration_rows(base, as_of: pd.Timestamp):
 
 
 def _hours(rows: pd.DataFrame) -> pd.DataFrame:
+    rows = _keyed(rows)
     hours = (pd.to_datetime(rows["stopped"]) - pd.to_datetime(rows["began"])).dt.total_seconds() / 3600.0
     return pd.DataFrame({"unit_id": rows["unit_id"], "period": pd.to_datetime(rows["period"]), "grp": rows["grp"],
                          "hours": hours.to_numpy(), "event": rows["event"].astype(bool).to_numpy()})
