@@ -202,7 +202,7 @@ def test_data_quality_says_which_indicators_each_table_can_support(tmp_path):
     assert row["能否计算"] == "不能" and row["原因"] == "disposed_at列全部为空(disposed_at column empty)"
     assert t.loc[t["指标"] == "结案率(case_closure_rate)", "能否计算"].item() == "能"
     assert set(t["表"]) == {"案件(cases)"}  # tables the workspace does not hold are one line, not rows
-    assert quality.absent_text(loaded).startswith("工作区没有以下 7 张表")
+    assert quality.absent_text(loaded).startswith("工作区没有以下 10 张表")
     assert "以克论净采样(dust_samples)" in quality.absent_text(loaded)
     assert quality.unassigned_rows(loaded).empty
 
@@ -230,7 +230,7 @@ def test_the_comparison_and_quality_notebooks_run_on_cases_only(tiny, tmp_path):
                                           {"workspace": str(tiny)})
     assert markdown.startswith("本报告说明从工作区读入了什么:行政单元、案件各表")
     only = _lines_with(markdown + "\n" + html, words)
-    assert len(only) == 1 and only[0].startswith("工作区没有以下 7 张表")
+    assert len(only) == 1 and only[0].startswith("工作区没有以下 10 张表")
     assert "结案率(case_closure_rate)" in html
 
     markdown, _, images = papermill_outputs(ROOT / "notebooks" / "sorting_forecast.ipynb", tmp_path / "f.ipynb",
@@ -272,7 +272,7 @@ def test_the_folder_the_title_page_and_the_body_name_the_same_period(tiny, tmp_p
         "parameters:\n  workspace: data/city\n  n_boot: 50\n  target_plan: ''\n", encoding="utf-8")
     assert cli.main(["run", str(project / "params" / "cmp.yaml"), "--no-pdf", "--no-progress"]) == 0
     html = (project / "outputs" / "2025-03" / "cmp" / "report.html").read_text(encoding="utf-8")
-    assert "<th>报告期</th><td>2025-03</td>" in html  # the title page
+    assert '<th>报告期</th><td class="ca-period">2025-03</td>' in html  # the title page
     assert "报告期:<strong>2025-03</strong>(月度)" in html  # the body
     assert "城市管理月度考评通报(街镇比较,2025-03)" in html
     assert not (project / "outputs" / pd.Timestamp.today().strftime("%Y-%m")).exists()
