@@ -55,7 +55,16 @@ def choice_for(rep) -> DesignChoice:
 
 def synth_for_report(rep, *, replications: int = 200, level: float = 0.95, seed: int = 0) -> SynthResult | None:
     """The synthetic control of the campaign's treated unit(s) (their mean when several), or
-    None when ``choose_design`` says it does not apply."""
+    None when ``choose_design`` says it does not apply. Kept on the report, so page 1 and the
+    section further down share one fit (and one set of placebos)."""
+    key = (replications, level, seed)
+    cache = rep.__dict__.setdefault("_synth_cache", {})
+    if key not in cache:
+        cache[key] = _synth_for_report(rep, replications=replications, level=level, seed=seed)
+    return cache[key]
+
+
+def _synth_for_report(rep, *, replications: int, level: float, seed: int) -> SynthResult | None:
     choice = choice_for(rep)
     if "synth" not in choice.applicable:
         return None

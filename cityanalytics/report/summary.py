@@ -227,12 +227,35 @@ def campaign_findings(rep, changes: C.Changes | None = None) -> list[str]:
             post = g[g["term"] == "post"]
             if len(post):
                 out.append(f"{post.iloc[0]['method_zh']}:" + _persistence(post.iloc[0]) + "。")
+    synth = _synth_finding(rep)
+    if synth:  # the design the data chose for a campaign without untreated units inside it leads
+        out.insert(0, synth)
     if rep.warnings:
         out.append("注意:" + str(rep.warnings[0]).removeprefix("注意:"))
     out += _change_findings(changes)
     if not out:
         out = [*(rep.notes[:1] or ["本报告没有可估计的效应。"])]
     return _cap(out)
+
+
+def _synth_finding(rep) -> str:
+    """The synthetic difference-in-differences estimate with its placebo interval, when the
+    design chooser says a synthetic control applies (one fit, shared with the section)."""
+    from cityanalytics.impact import synth_report
+
+    if rep.campaign.staggered or "synth" not in synth_report.choice_for(rep).applicable:
+        return ""
+    try:
+        sc = synth_report.synth_for_report(rep)
+    except ValueError:  # the section says why it was not done
+        return ""
+    sd = (sc.inference or {}).get("sdid") if sc is not None else None
+    if not sd:
+        return ""
+    perm = (sc.inference or {}).get("permutation") or {}
+    rank = f";置换检验排名 {perm['rank']}/{perm['n']}(p = {perm['p_value']:.2f})" if perm.get("n") else ""
+    return (f"合成双重差分:活动开始后平均效应 {sd['estimate']:+.3f}({sd['level']:.0%} 区间 "
+            f"{sd['lo']:+.3f} 至 {sd['hi']:+.3f}),合成控制平均差距 {sc.att:+.3f}{rank}。")
 
 
 def _effect(r) -> str:
