@@ -243,7 +243,9 @@ def _synth_finding(rep) -> str:
     design chooser says a synthetic control applies (one fit, shared with the section)."""
     from cityanalytics.impact import synth_report
 
-    if rep.campaign.staggered or "synth" not in synth_report.choice_for(rep).applicable:
+    campaign = getattr(rep, "campaign", None)
+    if campaign is None or getattr(rep, "panel", None) is None or campaign.staggered \
+            or "synth" not in synth_report.choice_for(rep).applicable:
         return ""
     try:
         sc = synth_report.synth_for_report(rep)
