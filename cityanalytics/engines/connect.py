@@ -84,6 +84,17 @@ def _start_spark(engine: Engine):
     return ibis.pyspark.connect(session)
 
 
+def to_frame(con, expr) -> pd.DataFrame:
+    """Run an Ibis expression on ``con`` and return a pandas frame. On DuckDB the compiled SQL
+    goes straight to the connection (DuckDB's own conversion to pandas, without Ibis' round trip
+    through Arrow, which costs a tenth of a 10M-case count)."""
+    if con.name == "duckdb":
+        import ibis
+
+        return con.con.sql(ibis.to_sql(expr, dialect="duckdb")).df()
+    return con.to_pandas(expr)
+
+
 def source_table(con, source, name: str = "cases_in"):
     """An Ibis table on ``con``: a Parquet path, a pandas DataFrame or an Ibis table as is.
 

@@ -28,7 +28,7 @@ import pandas as pd
 import yaml
 
 from cityanalytics.engines import backend, source_table
-from cityanalytics.engines.connect import parquet_values
+from cityanalytics.engines.connect import parquet_values, to_frame
 from cityanalytics.indicators import frame as F
 from cityanalytics.indicators.computable import drop_not_computable, filled_columns, why_not
 from cityanalytics.workcalendar import WorkCalendar
@@ -109,11 +109,11 @@ def case_indicators(
         start, end = _window(con, table, start, end)
         as_of = pd.Timestamp(as_of) if as_of is not None else end + pd.Timedelta(days=1)
         base = _base(table, start, end, freq, by, unit_map)
-        counts = _with_city_rows(con.to_pandas(_counts(base, as_of, closure_allowance_hours, exclude_suspended)),
+        counts = _with_city_rows(to_frame(con, _counts(base, as_of, closure_allowance_hours, exclude_suspended)),
                                  include_city)
         durations = None
         if any(why_not(i, filled) is None for i in set(DURATION_INDICATORS) & set(wanted)):
-            durations = _hours(con.to_pandas(_duration_rows(base, as_of)))
+            durations = _hours(to_frame(con, _duration_rows(base, as_of)))
     keys = _keys(counts, freq, start, end)
     parts = []
     if "case_filed" in wanted:
@@ -161,7 +161,7 @@ def _source(con, cases, time_limits, calendar):
                 filled.update({c: _has_value(con, table, table[c].notnull()) for c in OPTIONAL_DEFAULTS})
             if not no_due:
                 return table, filled, []
-        cases = con.to_pandas(table)
+        cases = to_frame(con, table)
     filled = filled_columns(cases)
     frame = cases.assign(**{c: v for c, v in OPTIONAL_DEFAULTS.items() if c not in cases})
     if "due_at" not in frame or frame["due_at"].isna().any():
@@ -171,12 +171,12 @@ def _source(con, cases, time_limits, calendar):
 
 def _has_value(con, table, condition) -> bool:
     """Whether any row meets ``condition``; the scan stops at the first one."""
-    return len(con.to_pandas(table.filter(condition).select(one=1).limit(1))) > 0
+    return len(to_frame(con, table.filter(condition).select(one=1).limit(1))) > 0
 
 
 def _window(con, table, start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
     if start is None or end is None:
-        lo, hi = con.to_pandas(table.aggregate(lo=table.reported_at.min(), hi=table.reported_at.max())).iloc[0]
+        lo, hi = to_frame(con, table.aggregate(lo=table.reported_at.min(), hi=table.reported_at.max())).iloc[0]
         start = start if start is not None else lo
         end = end if end is not None else hi
     return pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
