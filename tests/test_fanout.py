@@ -17,7 +17,7 @@ import yaml
 
 from cityanalytics.compare import build_bulletin
 from cityanalytics.compare import data as D
-from cityanalytics.compare.shared import ENV
+from cityanalytics.compare.shared import ENV, KEY_ENV
 from cityanalytics.demo import units as demo_units
 from cityanalytics.demo import write_demo
 
@@ -64,6 +64,7 @@ def test_refocused_bulletin_equals_the_units_own(demo, tmp_path, monkeypatch):
     focuses = [units[0], units[-2], units[-1], "990102101000", "990102", ""]
     alone = {u: build_bulletin(demo, unit_id=u, **SETTINGS) for u in focuses}
     monkeypatch.setenv(ENV, str(tmp_path / "shared"))
+    monkeypatch.setenv(KEY_ENV, "batch-secret")
     for u in focuses:
         _same_bulletin(alone[u], build_bulletin(demo, unit_id=u, **SETTINGS))
     assert "已因区划调整并入" in " ".join(alone["990102101000"].notes)
@@ -78,6 +79,7 @@ def test_bundle_is_never_reused_for_other_settings_or_data(demo, tmp_path, monke
     shutil.copytree(demo, data)
     shared = tmp_path / "shared"
     monkeypatch.setenv(ENV, str(shared))
+    monkeypatch.setenv(KEY_ENV, "batch-secret")
     focus = "990103102000"
     build_bulletin(data, unit_id=focus, **SETTINGS)
     other = build_bulletin(data, unit_id=focus, **{**SETTINGS, "n_boot": 300})
@@ -95,6 +97,40 @@ def test_bundle_is_never_reused_for_other_settings_or_data(demo, tmp_path, monke
     _same_bulletin(fresh, changed)
     league = changed.leagues["assessment_score_mean"].table
     assert float(league.loc[league["unit_id"] == focus, "value"].iloc[0]) == 50.0
+
+
+class _Planted:
+    """Unpickling this writes a file: the proof that a bundle was loaded."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "unpickled"))
+
+
+def test_a_bundle_not_signed_with_the_batch_key_is_never_unpickled(demo, tmp_path, monkeypatch):
+    import pickle
+
+    from cityanalytics.compare import shared as S
+
+    focus = "990103102000"
+    folder = tmp_path / "shared"
+    monkeypatch.setenv(ENV, str(folder))
+    monkeypatch.setenv(KEY_ENV, "batch-secret")
+    build_bulletin(demo, unit_id=focus, **SETTINGS)
+    (bundle,) = list(folder.iterdir())
+    marker = tmp_path / "marker"
+    payload = pickle.dumps(_Planted(marker))
+    for forged in (payload, b"x" * 32 + payload, S.hmac.new(b"another-key", payload, "sha256").digest() + payload):
+        bundle.write_bytes(forged)
+        result = build_bulletin(demo, unit_id=focus, **SETTINGS)
+        assert not marker.exists()  # recomputed, never unpickled
+        _same_bulletin(result, build_bulletin(demo, unit_id=focus, **{**SETTINGS}))
+    monkeypatch.delenv(KEY_ENV)  # no key: nothing shared at all
+    bundle.write_bytes(S.hmac.new(b"batch-secret", payload, "sha256").digest() + payload)
+    build_bulletin(demo, unit_id=focus, **SETTINGS)
+    assert not marker.exists()
 
 
 def test_split_units_are_deterministic_and_add_up():

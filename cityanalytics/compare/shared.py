@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import hmac
 import importlib
 import json
 import os
@@ -35,6 +36,7 @@ composite_mod, funnel_mod, league_mod, targets_mod, trend_mod = (
     for name in ("composite", "funnel", "league", "targets_status", "trend"))
 
 ENV = "CITYANALYTICS_SHARED"
+KEY_ENV = "CITYANALYTICS_SHARED_KEY"  # the batch's secret: bundles are signed with it (HMAC-SHA256)
 FORMAT = 1  # bumped when City changes shape: an older bundle is then recomputed
 
 
@@ -42,22 +44,34 @@ def shared_parts(ws, settings: dict, per_indicator: dict, assemble) -> tuple[Cit
     """The city-wide part and the bulletin without a focus unit (``assemble(city, None, notes)``),
     from the batch's bundle when one matches, else computed (and stored for the other units).
     Outside a fan-out batch: the city-wide part only, and None (nothing stored)."""
-    folder = os.environ.get(ENV)
-    if not folder:
+    folder, secret = os.environ.get(ENV), os.environ.get(KEY_ENV, "").encode()
+    if not folder or not secret:
         return compute_city(ws, settings), None
     key_settings = {**settings, **per_indicator}
     path = Path(folder) / f"bulletin-{bundle_key(ws, key_settings)}.pickle"
-    try:
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
-    except FileNotFoundError:
-        pass
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        pass  # unreadable (another package version wrote it): compute, then replace it
+    parts = _load(path, secret)
+    if parts is not None:
+        return parts
     city = compute_city(ws, settings)
     parts = city, assemble(city, None, [*city.notes, *city.late_notes])
-    _store(path, parts)
+    _store(path, parts, secret)
     return parts
+
+
+def _load(path: Path, secret: bytes):
+    """The bundle, or None when missing, unreadable or not signed with this batch's key (never
+    unpickled then: a pickle from anyone else could run code)."""
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return None
+    digest, payload = blob[:32], blob[32:]
+    if len(digest) < 32 or not hmac.compare_digest(digest, hmac.new(secret, payload, hashlib.sha256).digest()):
+        return None
+    try:
+        return pickle.loads(payload)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None  # another package version wrote it: compute, then replace it
 
 
 def refocus(unfocused: Bulletin, focus: str | None, notes: list[str], given: int) -> Bulletin:
@@ -108,14 +122,15 @@ def _stat(path: Path) -> list | None:
     return [st.st_size, st.st_mtime_ns]
 
 
-def _store(path: Path, parts) -> None:
+def _store(path: Path, parts, secret: bytes) -> None:
     """Write atomically (two kernels may compute the same bundle at once: the last rename wins,
     both hold the same content). A folder that cannot be written costs only the sharing."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        payload = pickle.dumps(parts, protocol=pickle.HIGHEST_PROTOCOL)
         with open(tmp, "wb") as fh:
-            pickle.dump(parts, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.write(hmac.new(secret, payload, hashlib.sha256).digest() + payload)
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)

@@ -183,13 +183,15 @@ class Planner:
             base_injected["period"] = self.period
         shared = (fanout.prepare_shared(self.outputs, self.period, spec.name, inputs, base_injected)
                   if spec.for_each else None)
+        shared_key = fanout.batch_key() if shared else ""
         jobs = []
         for unit, name in units:
             injected = dict(base_injected)
             if unit is not None:
                 injected[spec.for_each] = unit
             jobs.append(Job(unit=unit, unit_name=name, target=layout.report_dir(self.outputs, self.period, spec.name, unit),
-                            parameters={**values, **injected}, injected=injected, shared=shared, **common))
+                            parameters={**values, **injected}, injected=injected, shared=shared,
+                            shared_key=shared_key, **common))
         if spec.for_each:  # units planned: an earlier run-level failure no longer applies
             shutil.rmtree(layout.report_dir(self.outputs, self.period, spec.name) / layout.FAILED_DIR, ignore_errors=True)
         return jobs

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import shutil
 from pathlib import Path
 
@@ -31,8 +32,17 @@ def prepare_shared(outputs: Path, period: str, run: str, inputs: list[dict], par
     return str(root / hashlib.sha256(text.encode("utf-8")).hexdigest()[:16])
 
 
-def kernel_env(job) -> dict[str, str]:
-    """The variable naming the job's shared folder, for its kernel's environment."""
-    from cityanalytics.compare.shared import ENV
+def batch_key() -> str:
+    """A fresh secret per batch. Bundles are pickles, and unpickling runs code: a kernel loads
+    only a bundle signed with its batch's key, so a file planted in the outputs folder (which
+    others may be able to write) is never unpickled."""
+    return secrets.token_hex(32)
 
-    return {ENV: str(job.shared)} if getattr(job, "shared", None) else {}
+
+def kernel_env(job) -> dict[str, str]:
+    """The variables naming the job's shared folder and its batch's key, for its kernel's environment."""
+    from cityanalytics.compare.shared import ENV, KEY_ENV
+
+    if not getattr(job, "shared", None) or not getattr(job, "shared_key", ""):
+        return {}
+    return {ENV: str(job.shared), KEY_ENV: job.shared_key}

@@ -62,6 +62,7 @@ class Job:
     browser: str | None = None
     error: dict | None = None  # set when the run cannot start (bad parameters)
     shared: str | None = None  # a fan-out batch's folder for what its units share (compare.shared)
+    shared_key: str = ""  # the batch's secret: a bundle in that folder is read only if signed with it
 
     @property
     def label(self) -> str:
