@@ -184,7 +184,12 @@ def test_demo_report_matches_the_truth(demo):
     # each target's road: the table-computed ones and the feed
     roads = t.set_index("target_id")["road"]
     assert roads[["hl_sorting_coverage", "zb_dust_motor_lane", "cz_new_compliant_2023"]].eq("table").all()
-    assert (roads == "observations").sum() == 76
+    # lighting-on and minor-road intactness from the demo's asset register and its checks; the park and
+    # green-land targets from its place layers
+    assert roads[["zb_lighting_main", "zb_lighting_secondary", "zlt_lighting_overall", "zb_intact_minor",
+                  "zb_park_coverage", "zb_park_per_capita", "zb_green_space_rate"]].eq("table").all()
+    assert roads.to_dict() == {k: d["road"] for k, d in truth["targets"].items()}
+    assert (roads == "observations").sum() == 69
     assert list(t["binding"].iloc[:3]) == ["约束性"] * 3  # binding targets first
     shown = res.display_table()
     assert not (shown.isna().any().any() or (shown.astype(str).apply(lambda s: s.str.strip()) == "").any().any())

@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 
 from . import assessments, campaigns, cases, citywide, communities, dust, plan_observations, timeline, units, writing
+from . import assets as asset_register
+from . import places
 from . import truth as truth_file
 
 __all__ = ["generate", "write_demo", "generate_truth", "TABLES", "DEFAULT_SEED", "DEFAULT_CASES"]
@@ -24,7 +26,7 @@ __all__ = ["generate", "write_demo", "generate_truth", "TABLES", "DEFAULT_SEED",
 DEFAULT_SEED = 2025
 DEFAULT_CASES = cases.DEFAULT_CASES
 TABLES = ("districts", "unit_changes", "cases", "dust_samples", "communities", "assessments", "campaigns",
-          "observations")
+          "observations", "assets", "inspections")
 
 
 def _n(n_cases: int | None) -> int:
@@ -41,6 +43,10 @@ def _small(seed: int) -> tuple[dict[str, pa.Table], dict]:
     ass_df, ass_truth = assessments.generate(seed)
     obs_df, _ = citywide.generate(seed)  # its truth is the city-wide campaign's, under campaigns
     plan_df, plan_truth = plan_observations.generate(seed)  # the plans' aggregated targets
+    assets_df, inspections_df, assets_truth = asset_register.generate(seed)  # lamps, roads, bridges
+    places_truth = places.truth(seed)  # parks, residential areas and green land (GeoJSON, see write_places)
+    for tid in [*assets_truth["targets"], *places_truth["targets"]]:  # computed from the records / layers
+        plan_truth["targets"][tid]["road"] = "table"
     frames = {
         # the demo city's units, then the province's other cities (donors for the city-wide campaign)
         "districts": pd.concat([units.districts_frame(), citywide.cities_frame()], ignore_index=True),
@@ -50,9 +56,12 @@ def _small(seed: int) -> tuple[dict[str, pa.Table], dict]:
         "assessments": ass_df,
         "campaigns": campaigns.campaigns_frame(),
         "observations": pd.concat([obs_df, plan_df], ignore_index=True),
+        "assets": assets_df,
+        "inspections": inspections_df,
     }
     parts = {"units": units.truth(), "campaigns": campaigns.truth(), "dust": dust_truth,
-             "communities": comm_truth, "assessments": ass_truth, "plan_targets": plan_truth}
+             "communities": comm_truth, "assessments": ass_truth, "plan_targets": plan_truth,
+             "assets": assets_truth, "places": places_truth}
     return {k: writing.from_pandas(k, v) for k, v in frames.items()}, parts
 
 
@@ -96,6 +105,11 @@ def write_demo(out_dir: str | Path, seed: int = DEFAULT_SEED, n_cases: int | Non
         else:
             files[name] = writing.write_table(out, name, small[name], fmt)
     files["truth"] = writing.write_truth(out, _truth_dict(seed, plan, small, parts))
+    # the place layers beside the units' synthetic boundaries (GeoJSON, not canonical tables)
+    from .boundaries import write_boundaries
+
+    write_boundaries(out)
+    places.write_places(out, seed)
     writing.write_readme(out, seed=seed, n_cases=plan.n_cases, fmt=fmt,
                          files={k: v for k, v in files.items() if k != "truth"}, city=units.CITY_NAME,
                          start=str(timeline.START.date()), end=str(timeline.END.date()))

@@ -466,8 +466,21 @@ def write_exports(canonical_dir: str | Path, workspace_dir: str | Path) -> dict[
         if (~bulletin).any():
             titles = _titles("城市管理规划指标进展统计", "2020年至2024年")
             files["observations"].append(write_plan_observations(observations[~bulletin], out, titles, ENCODING))
+    try:  # demo folders written before the asset register have no assets table
+        from .assets import write_exports as write_asset_exports
+
+        files["assets"], files["inspections"] = ([f] for f in write_asset_exports(
+            _canonical(src, "assets"), _canonical(src, "inspections"), out, names, write_gbk_csv, _titles))
+    except FileNotFoundError:
+        pass
     files["workspace"] = recipe.write_workspace(root, districts)
     from .boundaries import write_boundaries  # the units' synthetic boundaries, for the maps
 
     files["workspace"] = [*files["workspace"], write_boundaries(root)]
+    from .places import PARKS_FILE, RESIDENTIAL_FILE, LAND_USE_FILE  # the place layers, beside the boundaries
+
+    for name in (PARKS_FILE, RESIDENTIAL_FILE, LAND_USE_FILE):
+        if (src / name).is_file():
+            shutil.copyfile(src / name, root / name)
+            files["workspace"].append(root / name)
     return files

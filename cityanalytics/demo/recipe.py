@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .assets import ASSET_FILE, INSPECTION_FILE
 from .cases import SUB_NAMES
 from .exports import CATEGORY_OF_SUBCATEGORY, DUST_ADDRESS_PATTERN, ENCODING, EXPORTS, OBSERVATIONS_FILE
 from .plan_observations import PLAN_OBSERVATIONS_FILE
@@ -73,6 +74,15 @@ tables:
     aliases: {{unit_id: [行政区划代码], unit_name: [城市, 单位名称], period: [统计月份, 统计期],
               value: ["万人诉求量(件/万人)", 数值], numerator: ["诉求量(件)"], denominator: ["常住人口(万人)"],
               indicator: [指标编号], unit: [计量单位], source: [数据来源]}}
+  assets:
+    # the facilities register: street lamps, road segments and bridges, by road class
+    files: [{EXPORTS}/{ASSET_FILE}]
+    encoding: {ENCODING}
+    aliases: {{unit_id: [所属街道]}}
+  inspections:
+    # night checks of the lamps (是 = lit), checks of the segments and bridges (是 = intact)
+    files: [{EXPORTS}/{INSPECTION_FILE}]
+    encoding: {ENCODING}
 """
 
 

@@ -19,6 +19,9 @@ assessments          score model and per-unit parameters.
 plan_targets         every registered plan target: the road it reaches the plan-progress report by
                      (table or observations), whether it is built to be on track or to miss, and
                      the report's expected counts (on_track / behind / no_data).
+assets               the asset register and its check rounds; the lighting-on and minor-road
+                     intactness rates by month from the records (equal to the plan feed's figures).
+places               the place layers; 公园绿地服务半径覆盖率, 人均公园绿地面积 and 绿地率 by year.
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ DOC = {
     "communities": "logistic adoption curves per unit and true coverage by month through 2026-12",
     "assessments": "monthly score model and per-unit parameters",
     "plan_targets": "each plan target's road and design (on_track or behind, with why) and the expected counts",
+    "assets": "lamps, road segments and bridges per road class, the check rounds and, per routed plan target, "
+              "the rate by month as the inspection records give it",
+    "places": "the place layers (parks, residential areas, green land; GeoJSON) and, per routed plan target, "
+              "the value by year from the geometry",
 }
 
 

@@ -107,7 +107,7 @@ def plan_progress(workspace, *, plan: str = "", period: str = "", unit_id: str =
     """Judge every target of ``plan`` (a part of its name; "" = every plan) as of ``period``."""
     tables, ws = _tables(workspace)
     targets = _targets(ws, plan, targets_path)
-    src = Sources(tables, unit_id or None)
+    src = Sources(tables, unit_id or None, root=getattr(ws, "root", None))
     found = [src.series(t) for t in targets.to_dict("records")]
     as_of, label = _as_of(period, [s for s, _ in found])
     rows = []

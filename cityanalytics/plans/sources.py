@@ -13,6 +13,12 @@ and minor-road intactness targets are computed from them (``ASSET_ROUTES``: the 
 and the road classes the target's wording covers, their lamps or segments pooled) before the
 feed is looked at; the bridge-check and carriageway / footway targets have no such split in the
 asset register and stay with the feed.
+
+Where the workspace folder holds place layers beside its boundaries (``PLACE_FILES``: parks,
+residential areas, green land-use polygons, GeoJSON), 公园绿地服务半径覆盖率, 人均公园绿地面积 and
+绿地率 are computed from them (``PLACE_ROUTES``), one snapshot per year: the parks and green land
+whose ``built_year`` is on or before the year (GB/T 50563-2010 service radii). Layers without
+``built_year`` give no series and the feed is used.
 """
 
 from __future__ import annotations
@@ -35,6 +41,11 @@ ASSET_ROUTES = {
     "lighting_on_rate_overall": ("street_light_on_rate", None),
     "road_intact_rate_minor": ("road_intact_rate", ("支路", "背街小巷")),
 }
+# target indicator -> places indicator; the layers' file names in the workspace folder
+PLACE_ROUTES = {"park_service_coverage": "park_service_radius_coverage",
+                "park_green_area_per_capita": "park_area_per_capita", "green_space_rate": "green_space_ratio"}
+PLACE_FILES = {"parks": "parks.geojson", "residential": "residential.geojson", "land_use": "land_use.geojson",
+               "units": "boundaries.geojson"}
 LANES = ("非机动车道", "机动车道", "人行道", "背街小巷")  # 非机动车道 before 机动车道: it contains it
 
 
@@ -63,8 +74,9 @@ def _lane(scope: str) -> str | None:
 class Sources:
     """The workspace's tables, read once, and a series (or the reason for none) per target."""
 
-    def __init__(self, tables: dict[str, pd.DataFrame | None], unit_id: str | None = None):
+    def __init__(self, tables: dict[str, pd.DataFrame | None], unit_id: str | None = None, root=None):
         self.tables = tables
+        self.root = root  # the workspace folder, where place layers are looked for
         self.unit_id = unit_id or top_unit(tables.get("districts"))
         self._cache: dict = {}
 
@@ -142,6 +154,50 @@ class Sources:
         return Series([period_end(p) for p in sub.index], (100 * sub["numerator"] / sub["denominator"]).tolist(),
                       "table", f"assets/inspections({indicator},{pooled})")
 
+    def _place_frame(self) -> pd.DataFrame | None:
+        """Yearly place indicators for the city, or None without the layers (or without built_year)."""
+        if "places" in self._cache:
+            return self._cache["places"]
+        self._cache["places"] = None
+        from pathlib import Path
+
+        paths = {role: Path(self.root) / name for role, name in PLACE_FILES.items()} if self.root else {}
+        if not paths or not all(paths[r].is_file() for r in ("parks", "residential")):
+            return None
+        from cityanalytics.indicators.places import place_indicators
+        from cityanalytics.indicators.places_read import read_layer, to_metres
+
+        layers = to_metres({role: read_layer(p) for role, p in paths.items() if p.is_file()})
+        parks, land = layers["parks"], layers.get("land_use")
+        if "built_year" not in parks or parks["built_year"].isna().any():
+            return None
+        units = layers.get("units")
+        if units is not None:  # the city's own outline is enough for the city's figures
+            units = units[units["level"].astype(str) == "市"] if "level" in units else units
+        parts = []
+        for year in sorted(pd.to_numeric(parks["built_year"]).astype(int).unique()):
+            green = None
+            if land is not None and "built_year" in land:
+                green = land[pd.to_numeric(land["built_year"]) <= year]
+            f = place_indicators(parks[pd.to_numeric(parks["built_year"]) <= year], layers["residential"],
+                                 units=units, land_use=green, period=str(year))
+            parts.append(f[f["unit_id"] == CITY])
+        self._cache["places"] = pd.concat(parts, ignore_index=True)
+        return self._cache["places"]
+
+    def _places(self, target: dict) -> Series | None:
+        if target["indicator"] not in PLACE_ROUTES:
+            return None
+        f = self._place_frame()
+        if f is None:
+            return None
+        indicator = PLACE_ROUTES[target["indicator"]]
+        sub = f[(f["indicator"] == indicator) & f["value"].notna()]
+        if sub.empty:
+            return None
+        return Series([period_end(p) for p in sub["period"]], sub["value"].astype(float).tolist(), "table",
+                      f"places({indicator},GB/T 50563-2010)")
+
     def _computed(self, target: dict, table: str) -> tuple[Series | None, str]:
         ind, scope = target["indicator"], str(target["scope"])
         if self.tables.get(table) is None:
@@ -169,6 +225,7 @@ class Sources:
             return None, f"指标{target['indicator']}不在指标库中"
         if info.table == "observations":
             computed = self._assets(target)
+            computed = computed if computed is not None else self._places(target)
             return (computed, "") if computed is not None else self._observed(target)
         series, reason = self._computed(target, info.table)
         if series is None:

@@ -1,0 +1,167 @@
+"""The demo city's record-level inputs for the plan targets: the asset register and its checks.
+
+They go through the raw exports and the recipe like every other demo table; the rates are hand-counted
+here from the built records (not from the indicator code) and compared with the truth file, and the
+plan-progress report on the built workspace takes the targets from them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cityanalytics.demo import write_demo
+from cityanalytics.demo.exports import write_exports
+
+ASSET_TARGETS = {"zb_lighting_main": ("路灯", ("主干路",)), "zb_lighting_secondary": ("路灯", ("次干路", "背街小巷")),
+                 "zlt_lighting_overall": ("路灯", None), "zb_intact_minor": ("道路", ("支路", "背街小巷"))}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    from cityanalytics.workspace.build import build, write
+
+    root = tmp_path_factory.mktemp("demo_inputs")
+    demo, ws = root / "demo", root / "ws"
+    write_demo(demo, n_cases=300)
+    write_exports(demo, ws)
+    report = build(ws)
+    write(report)
+    truth = json.loads((demo / "truth.json").read_text(encoding="utf-8"))
+    return ws, report, truth
+
+
+def _table(ws: Path, name: str) -> pd.DataFrame:
+    return pd.read_parquet(ws / "tables" / f"{name}.parquet")
+
+
+def test_asset_tables_build_with_no_bad_record(built):
+    ws, _, truth = built
+    load = json.loads((ws / "tables" / "build.json").read_text(encoding="utf-8"))
+    for name in ("assets", "inspections"):
+        entry = load["tables"][name]
+        # no bad record; the one row the builder sets aside is the export's 合计 line
+        assert entry["rows_kept"] == truth["tables"][name] and entry["bad_rows"] == 0, name
+        assert entry["rows_rejected"] == 1, name
+    assets = _table(ws, "assets")
+    lamps = assets[assets["kind"] == "路灯"]["road_class"].value_counts().to_dict()
+    assert lamps == truth["assets"]["lamps"] == {"主干路": 1000, "次干路": 600, "背街小巷": 400, "支路": 2000}
+
+
+def test_asset_rates_equal_the_truth_hand_counted(built):
+    """Each round checks every lamp (segment) of its kind once, so a month's rate is lit (intact) / checked."""
+    ws, _, truth = built
+    assets, checks = _table(ws, "assets"), _table(ws, "inspections")
+    d = checks.merge(assets[["asset_id", "kind", "road_class"]], on="asset_id")
+    d["month"] = pd.to_datetime(d["inspected_at"]).dt.strftime("%Y-%m")
+    assert not d.duplicated(["asset_id", "month"]).any()  # one check per asset and month
+    for tid, (kind, classes) in ASSET_TARGETS.items():
+        part = d[(d["kind"] == kind) & (d["road_class"].isin(classes) if classes else True)]
+        by_month = part.groupby("month")["ok"].agg(["sum", "count"])
+        got = {m: round(100 * int(r["sum"]) / int(r["count"]), 6) for m, r in by_month.iterrows()}
+        assert got == truth["assets"]["targets"][tid]["values"], tid
+    # the figures the plan feed reports for the same targets (what the rounds were built to give)
+    values = truth["assets"]["targets"]
+    assert values["zb_lighting_main"]["values"]["2020-12"] == 94.0  # 940 of 1,000 主干路 lamps
+    assert values["zb_lighting_main"]["values"]["2024-12"] == 95.6
+    assert values["zlt_lighting_overall"]["values"]["2022-10"] == 96.2  # 3,848 of 4,000 lamps
+    assert values["zb_intact_minor"]["values"]["2024-12"] == 94.7  # 947 of 1,000 segments
+
+
+def test_asset_indicators_agree_with_the_truth(built):
+    from cityanalytics.indicators.assets import asset_indicators
+    from cityanalytics.indicators.frame import CITY
+
+    ws, _, truth = built
+    f = asset_indicators(_table(ws, "assets"), _table(ws, "inspections"), freq="M")
+    city = f[(f["unit_id"] == CITY) & (f["indicator"] == "street_light_on_rate") & (f["group"] == "road_class=主干路")]
+    city = city[city["denominator"] > 0]
+    got = {str(p): round(100 * n / d, 6) for p, n, d in zip(city["period"], city["numerator"], city["denominator"])}
+    assert got == truth["assets"]["targets"]["zb_lighting_main"]["values"]
+
+
+def test_plan_progress_takes_the_asset_targets_from_the_records(built):
+    from cityanalytics.plans import plan_progress
+
+    ws, _, truth = built
+    res = plan_progress(ws, period="2025-06", n_paths=200, seed=1)
+    t = res.table.set_index("target_id")
+    design = truth["plan_targets"]["targets"]
+    for tid in ASSET_TARGETS:
+        assert t.loc[tid, "road"] == "table" and t.loc[tid, "source"].startswith("assets/inspections"), tid
+        assert design[tid]["road"] == "table"
+        light = "on_track" if t.loc[tid, "light"] == "green" else "behind"
+        assert light == design[tid]["design"], tid
+        last = truth["assets"]["targets"][tid]["values"]
+        assert t.loc[tid, "value"] == pytest.approx(last[max(m for m in last if m <= "2024-12"
+                                                             and (tid != "zlt_lighting_overall" or m <= "2022-10"))])
+    assert design["zb_lighting_main"]["design"] == "behind"  # built to miss: 95.6% in 2024 against 98% by 2025
+    c = res.counts()
+    assert {"on_track": c["green"], "behind": c["amber"] + c["red"], "no_data": c["none"]} == \
+        truth["plan_targets"]["counts"] == {"on_track": 69, "behind": 15, "no_data": 0}
+
+
+# ---- places: parks, residential areas, green land ------------------------------------------------
+
+PLACE_TARGETS = ("zb_park_coverage", "zb_park_per_capita", "zb_green_space_rate")
+
+
+def _features(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8"))["features"]
+
+
+def test_place_values_equal_the_truth_hand_computed(built):
+    """By hand from the GeoJSON: ground areas on the WGS84 ellipsoid (pyproj.Geod, not the library's
+    projection); a block is covered when a park of 5,000 m² or more built by then lies within 500 m
+    (GB/T 50563-2010), every block being wholly in or wholly out (its park is 20 m away, the next 700 m)."""
+    import shapely
+    from pyproj import Geod
+    from shapely.geometry import shape
+
+    from cityanalytics.demo.boundaries import ORIGIN
+
+    ws, _, truth = built
+    geod = Geod(ellps="WGS84")
+
+    def ground(g) -> float:
+        return abs(geod.geometry_area_perimeter(g)[0])
+
+    parks = [(shape(f["geometry"]), f["properties"]["built_year"]) for f in _features(ws / "parks.geojson")]
+    homes = [(shape(f["geometry"]), f["properties"]["population"]) for f in _features(ws / "residential.geojson")]
+    land = [(shape(f["geometry"]), f["properties"]["built_year"]) for f in _features(ws / "land_use.geojson")]
+    city = next(shape(f["geometry"]) for f in _features(ws / "boundaries.geojson") if f["properties"]["level"] == "市")
+    people = sum(n for _, n in homes)
+    assert len(homes) == 100 and len({round(ground(g)) for g, _ in homes}) <= 2  # equal 9 ha blocks
+    plane = lambda g: shapely.transform(g, ORIGIN.forward)  # noqa: E731 - metres, for distances only
+    values = truth["places"]["targets"]
+    for year in range(2020, 2025):
+        built_parks = [g for g, y in parks if y <= year]
+        big = [plane(g) for g in built_parks if ground(g) >= 5000]
+        near = [min(plane(h).distance(p) for p in big) for h, _ in homes]
+        assert all(d < 30 or d > 600 for d in near)  # wholly in or wholly out
+        covered = 100 * sum(d <= 500 for d in near) / len(homes)
+        assert covered == values["zb_park_coverage"]["values"][str(year)]
+        per_capita = sum(ground(g) for g in built_parks) / people
+        assert per_capita == pytest.approx(values["zb_park_per_capita"]["values"][str(year)], rel=1e-5)
+        green = shapely.union_all([g for g, y in land if y <= year]).intersection(city)
+        ratio = 100 * ground(green) / ground(city)
+        assert ratio == pytest.approx(values["zb_green_space_rate"]["values"][str(year)], abs=2e-3)
+    assert values["zb_park_coverage"]["values"]["2024"] == 81.0  # built to miss 85% by 2025
+    assert values["zb_park_per_capita"]["values"]["2020"] == 18.6
+
+
+def test_plan_progress_takes_the_place_targets_from_the_layers(built):
+    from cityanalytics.plans import plan_progress
+
+    ws, _, truth = built
+    t = plan_progress(ws, period="2025-06", n_paths=200, seed=1).table.set_index("target_id")
+    design = truth["plan_targets"]["targets"]
+    for tid in PLACE_TARGETS:
+        assert t.loc[tid, "road"] == "table" and t.loc[tid, "source"].startswith("places("), tid
+        assert design[tid]["road"] == "table"
+        assert ("on_track" if t.loc[tid, "light"] == "green" else "behind") == design[tid]["design"], tid
+        assert t.loc[tid, "value"] == pytest.approx(truth["places"]["targets"][tid]["values"]["2024"], rel=1e-4)
+    assert design["zb_park_coverage"]["design"] == "behind"
