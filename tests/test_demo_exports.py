@@ -20,7 +20,8 @@ MONTHS = 78  # 2019-01 .. 2025-06
 KEYS = {"districts": ["unit_id"], "unit_changes": ["old_unit_id", "new_unit_id"], "cases": ["case_id"],
         "dust_samples": ["sample_id"], "communities": ["community_id"], "assessments": ["unit_id", "period"],
         "campaigns": ["campaign_id", "unit_id", "phase"], "observations": ["unit_id", "period", "indicator"],
-        "assets": ["asset_id"], "inspections": ["asset_id", "inspected_at"]}
+        "assets": ["asset_id"], "inspections": ["asset_id", "inspected_at"],
+        "survey_responses": ["wave", "respondent", "question"]}
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +138,7 @@ def test_round_trip_through_the_recipe(demo, built, table):
     assert t.rows_read == t.rows_kept + t.rows_rejected and t.rows_kept == len(expected[table])
     # Only the 合计 rows are rejected: one per file (per sheet for the communities register).
     totals = {"districts": 0, "campaigns": 0, "communities": 3, "cases": MONTHS, "dust_samples": MONTHS,
-              "assessments": 1, "unit_changes": 1, "observations": 0, "assets": 1, "inspections": 1}
+              "assessments": 1, "unit_changes": 1, "observations": 0, "assets": 1, "inspections": 1, "survey_responses": 1}
     assert t.rows_rejected == len(t.rejections) == totals[table]
     assert set(t.rejections["reason"]) <= {"summary row (合计/总计), not a record"}
     notes = " ".join(n for f in t.files for n in f.notes)

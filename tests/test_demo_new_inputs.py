@@ -165,3 +165,36 @@ def test_plan_progress_takes_the_place_targets_from_the_layers(built):
         assert ("on_track" if t.loc[tid, "light"] == "green" else "behind") == design[tid]["design"], tid
         assert t.loc[tid, "value"] == pytest.approx(truth["places"]["targets"][tid]["values"]["2024"], rel=1e-4)
     assert design["zb_park_coverage"]["design"] == "behind"
+
+
+# ---- the 市民满意度 survey ------------------------------------------------------------------------
+
+
+def test_survey_builds_and_its_indices_equal_the_truth_hand_computed(built):
+    """Share satisfied = Σ w·[answer is 满意 or 非常满意] / Σ w, by hand from the built records; the
+    survey estimator gives the same, and each unit's 120 answers hold whole counts of each option."""
+    from cityanalytics.survey.satisfaction import LIKERT_5, satisfaction_index
+
+    ws, _, truth = built
+    load = json.loads((ws / "tables" / "build.json").read_text(encoding="utf-8"))["tables"]["survey_responses"]
+    assert load["rows_kept"] == truth["tables"]["survey_responses"] == 7200 and load["bad_rows"] == 0
+    assert load["rows_rejected"] == 1  # the 合计 line
+    d = _table(ws, "survey_responses")
+    assert sorted(d["wave"].unique()) == ["2024H2", "2025H1"]
+    assert (d.groupby(["wave", "unit_id", "question"]).size() == 120).all()
+    assert (d.groupby("unit_id")["stratum"].nunique() == 1).all() and d["psu"].nunique() == 120
+    values = truth["survey"]["values"]
+    for question in truth["survey"]["questions"]:
+        est = satisfaction_index(d, question, scores=LIKERT_5)
+        for wave in ("2024H2", "2025H1"):
+            part = d[(d["question"] == question) & (d["wave"] == wave)]
+            happy = part["answer"].isin(["满意", "非常满意"])
+            city = 100 * (part["weight"] * happy).sum() / part["weight"].sum()
+            assert city == pytest.approx(values[question][wave]["city"]["share_satisfied"], abs=1e-5)
+            for unit, g in part.groupby("unit_id"):
+                share = 100 * g["answer"].isin(["满意", "非常满意"]).mean()  # one weight per unit
+                assert share == pytest.approx(values[question][wave][unit]["share_satisfied"], abs=1e-5)
+                got = est[(est["unit_id"] == unit) & (est["wave"] == wave) & (est["measure"] == "share_satisfied")]
+                assert 100 * got["value"].iloc[0] == pytest.approx(share)
+    # 鹭洲街道, 总体满意度, 2024H2: 80% + 0 + 0 - 0 satisfied by design -> 97 of 120 answers (80.83%)
+    assert values["总体满意度"]["2024H2"]["990102001000"]["share_satisfied"] == pytest.approx(100 * 97 / 120)

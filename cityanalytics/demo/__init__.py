@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from . import assessments, campaigns, cases, citywide, communities, dust, plan_observations, timeline, units, writing
 from . import assets as asset_register
-from . import places
+from . import places, surveys
 from . import truth as truth_file
 
 __all__ = ["generate", "write_demo", "generate_truth", "TABLES", "DEFAULT_SEED", "DEFAULT_CASES"]
@@ -26,7 +26,8 @@ __all__ = ["generate", "write_demo", "generate_truth", "TABLES", "DEFAULT_SEED",
 DEFAULT_SEED = 2025
 DEFAULT_CASES = cases.DEFAULT_CASES
 TABLES = ("districts", "unit_changes", "cases", "dust_samples", "communities", "assessments", "campaigns",
-          "observations", "assets", "inspections")
+          "observations", "assets", "inspections",
+          "survey_responses")
 
 
 def _n(n_cases: int | None) -> int:
@@ -44,6 +45,7 @@ def _small(seed: int) -> tuple[dict[str, pa.Table], dict]:
     obs_df, _ = citywide.generate(seed)  # its truth is the city-wide campaign's, under campaigns
     plan_df, plan_truth = plan_observations.generate(seed)  # the plans' aggregated targets
     assets_df, inspections_df, assets_truth = asset_register.generate(seed)  # lamps, roads, bridges
+    survey_df, survey_truth = surveys.generate(seed)  # the 市民满意度 survey, two waves
     places_truth = places.truth(seed)  # parks, residential areas and green land (GeoJSON, see write_places)
     for tid in [*assets_truth["targets"], *places_truth["targets"]]:  # computed from the records / layers
         plan_truth["targets"][tid]["road"] = "table"
@@ -58,10 +60,12 @@ def _small(seed: int) -> tuple[dict[str, pa.Table], dict]:
         "observations": pd.concat([obs_df, plan_df], ignore_index=True),
         "assets": assets_df,
         "inspections": inspections_df,
+        "survey_responses": survey_df,
     }
     parts = {"units": units.truth(), "campaigns": campaigns.truth(), "dust": dust_truth,
              "communities": comm_truth, "assessments": ass_truth, "plan_targets": plan_truth,
-             "assets": assets_truth, "places": places_truth}
+             "assets": assets_truth, "places": places_truth,
+             "survey": survey_truth}
     return {k: writing.from_pandas(k, v) for k, v in frames.items()}, parts
 
 

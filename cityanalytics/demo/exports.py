@@ -473,6 +473,13 @@ def write_exports(canonical_dir: str | Path, workspace_dir: str | Path) -> dict[
             _canonical(src, "assets"), _canonical(src, "inspections"), out, names, write_gbk_csv, _titles))
     except FileNotFoundError:
         pass
+    try:  # nor the satisfaction survey
+        from .surveys import write_export as write_survey_export
+
+        files["survey_responses"] = [write_survey_export(_canonical(src, "survey_responses"), out, names,
+                                                         write_gbk_csv, _titles)]
+    except FileNotFoundError:
+        pass
     files["workspace"] = recipe.write_workspace(root, districts)
     from .boundaries import write_boundaries  # the units' synthetic boundaries, for the maps
 

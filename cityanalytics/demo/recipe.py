@@ -15,6 +15,7 @@ import yaml
 
 from .assets import ASSET_FILE, INSPECTION_FILE
 from .cases import SUB_NAMES
+from .surveys import SURVEY_FILE
 from .exports import CATEGORY_OF_SUBCATEGORY, DUST_ADDRESS_PATTERN, ENCODING, EXPORTS, OBSERVATIONS_FILE
 from .plan_observations import PLAN_OBSERVATIONS_FILE
 from .truth import LABEL_ZH
@@ -83,6 +84,12 @@ tables:
     # night checks of the lamps (是 = lit), checks of the segments and bridges (是 = intact)
     files: [{EXPORTS}/{INSPECTION_FILE}]
     encoding: {ENCODING}
+  survey_responses:
+    # the third-party 市民满意度 survey: one row per respondent and question, with its design
+    # weight, stratum (the unit) and PSU (the community)
+    files: [{EXPORTS}/{SURVEY_FILE}]
+    encoding: {ENCODING}
+    aliases: {{unit_id: [所属街道]}}
 """
 
 

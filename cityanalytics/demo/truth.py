@@ -22,6 +22,7 @@ plan_targets         every registered plan target: the road it reaches the plan-
 assets               the asset register and its check rounds; the lighting-on and minor-road
                      intactness rates by month from the records (equal to the plan feed's figures).
 places               the place layers; 公园绿地服务半径覆盖率, 人均公园绿地面积 and 绿地率 by year.
+survey               the 市民满意度 survey's design; share satisfied and mean score by question, wave, unit.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ DOC = {
               "the rate by month as the inspection records give it",
     "places": "the place layers (parks, residential areas, green land; GeoJSON) and, per routed plan target, "
               "the value by year from the geometry",
+    "survey": "the 市民满意度 survey's design and, per question, wave and unit (and the city), the weighted "
+              "share satisfied and mean score the sample holds",
 }
 
 
