@@ -198,3 +198,22 @@ def test_survey_builds_and_its_indices_equal_the_truth_hand_computed(built):
                 assert 100 * got["value"].iloc[0] == pytest.approx(share)
     # 鹭洲街道, 总体满意度, 2024H2: 80% + 0 + 0 - 0 satisfied by design -> 97 of 120 answers (80.83%)
     assert values["总体满意度"]["2024H2"]["990102001000"]["share_satisfied"] == pytest.approx(100 * 97 / 120)
+
+
+def test_a_satisfaction_target_is_judged_on_the_survey(built):
+    """No seed plan sets a numeric satisfaction target; a workspace's own (满意率 >= 85% by 2025-12-31,
+    总体满意度) is judged on the survey's city-wide weighted share, one value per wave (2024H2, 2025H1)."""
+    from cityanalytics.plans.sources import Sources
+    from cityanalytics.workspace import open_workspace
+
+    ws, _, truth = built
+    w = open_workspace(ws)
+    src = Sources({"survey_responses": w.table("survey_responses"), "districts": w.table("districts")})
+    target = {"target_id": "my_satisfaction", "indicator": "survey_satisfied_share", "scope": "总体满意度"}
+    s, reason = src.series(target)
+    assert reason == "" and s.road == "table" and s.source.startswith("survey_responses(总体满意度")
+    assert s.dates == [pd.Timestamp("2024-12-31"), pd.Timestamp("2025-06-30")]
+    city = truth["survey"]["values"]["总体满意度"]
+    assert s.values == pytest.approx([city["2024H2"]["city"]["share_satisfied"], city["2025H1"]["city"]["share_satisfied"]])
+    s, reason = src.series({**target, "scope": "全市"})  # three questions: the scope must name one
+    assert s is None and "总体满意度" in reason

@@ -28,7 +28,7 @@ from .progress import LIGHT_ZH, RULE_ZH, Series, judge, period_end
 from .sources import ROAD_ZH, Sources
 
 BINDING_ORDER = {"约束性": 0, "预期性": 1, "未标明": 2}
-TABLES = ("districts", "observations", "communities", "dust_samples", "assets", "inspections")
+TABLES = ("districts", "observations", "communities", "dust_samples", "assets", "inspections", "survey_responses")
 FORECAST_INDICATORS = ("sorting_coverage_communities", "fixed_dropoff_coverage")
 
 

@@ -19,6 +19,10 @@ residential areas, green land-use polygons, GeoJSON), 公园绿地服务半径�
 绿地率 are computed from them (``PLACE_ROUTES``), one snapshot per year: the parks and green land
 whose ``built_year`` is on or before the year (GB/T 50563-2010 service radii). Layers without
 ``built_year`` give no series and the feed is used.
+
+A satisfaction target (满意率 / 满意度平均分, table ``survey_responses``) is the survey's weighted
+estimate for the chosen unit (the whole sample for the city), one value per wave; the question is
+the one the target's scope names, or the survey's only question.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from cityanalytics.targets import road_dust_limits
 from .progress import Series, period_end
 
 ROAD_ZH = {"table": "规范表计算", "observations": "汇总数据(observations)"}
-TABLE_ZH = {"communities": "垃圾分类小区台账", "dust_samples": "以克论净检测", "observations": "汇总数据"}
+TABLE_ZH = {"communities": "垃圾分类小区台账", "dust_samples": "以克论净检测", "observations": "汇总数据",
+            "survey_responses": "满意度调查"}
+SURVEY_MEASURES = {"survey_satisfied_share": ("share_satisfied", 100.0), "survey_satisfaction_mean": ("mean_score", 1.0)}
 # target indicator -> (asset indicator, road classes pooled; None = every class)
 ASSET_ROUTES = {
     "lighting_on_rate_main": ("street_light_on_rate", ("主干路",)),
@@ -198,6 +204,24 @@ class Sources:
         return Series([period_end(p) for p in sub["period"]], sub["value"].astype(float).tolist(), "table",
                       f"places({indicator},GB/T 50563-2010)")
 
+    def _survey(self, target: dict) -> tuple[Series | None, str]:
+        from cityanalytics.survey.satisfaction import LIKERT_5, satisfaction_index
+
+        d = self.tables["survey_responses"]
+        questions = sorted(d["question"].astype(str).unique())
+        scope = str(target.get("scope") or "")
+        question = scope if scope in questions else (questions[0] if len(questions) == 1 else None)
+        if question is None:
+            return None, f"适用范围“{scope}”不是调查中的题目({'、'.join(questions[:10])})"
+        est = satisfaction_index(d, question, scores=LIKERT_5)
+        measure, scale = SURVEY_MEASURES[target["indicator"]]
+        unit = CITY if self.unit_id in (None, top_unit(self.tables.get("districts"))) else str(self.unit_id)
+        sub = est[(est["unit_id"] == unit) & (est["measure"] == measure)].sort_values("wave")
+        if sub.empty:
+            return None, f"满意度调查中没有{unit}的样本"
+        return Series([period_end(w) for w in sub["wave"]], (sub["value"] * scale).tolist(), "table",
+                      f"survey_responses({question},加权)"), ""
+
     def _computed(self, target: dict, table: str) -> tuple[Series | None, str]:
         ind, scope = target["indicator"], str(target["scope"])
         if self.tables.get(table) is None:
@@ -210,6 +234,8 @@ class Sources:
                 return self._frame_series(self._sorting(), ind, "", "communities"), ""
             if ind == "sorting_compliant_share":
                 return self._compliant_share(scope), ""
+        if table == "survey_responses" and ind in SURVEY_MEASURES:
+            return self._survey(target)
         if table == "dust_samples" and ind == "road_dust_g_m2":
             lane = _lane(scope)
             if lane is None:
