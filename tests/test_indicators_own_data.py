@@ -64,6 +64,24 @@ def test_empty_disposed_at_is_not_computable_either(tmp_path):
     assert frame.attrs["not_computable"]["case_disposal_rate"] == "disposed_at column empty"
 
 
+def test_columns_a_file_stores_without_any_value_are_read(tmp_path):
+    """A blank column written with Arrow's null type (no values, so no type) is typed by its
+    canonical role before the counts: 挂账 blank means nothing suspended, disposal not computable."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cases = _cases(filed_at=_cases()["reported_at"], reopened=False)
+    table = pa.Table.from_pandas(cases, preserve_index=False)
+    for column in ("suspended", "disposed_at"):
+        table = table.append_column(column, pa.nulls(len(cases)))
+    path = tmp_path / "cases.parquet"
+    pq.write_table(table, path)
+    frame = case_indicators(str(path), freq="all", as_of="2024-04-01")
+    assert frame.attrs["not_computable"]["case_disposal_rate"] == "disposed_at column empty"
+    closure = _value(frame, "case_closure_rate")
+    assert (closure.numerator, closure.denominator) == (3, 4)
+
+
 def test_cases_before_the_official_calendar_fall_back_to_monday_friday():
     # Friday 2001-06-01 10:00 + 8 working hours (9-12, 13-18): 7 h on Friday, 1 h on Monday -> Mon 10:00
     cases = pd.DataFrame({"case_id": ["x"], "unit_id": ["U1"], "category": ["事件"], "subcategory": ["暴露垃圾"],

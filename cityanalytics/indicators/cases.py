@@ -146,7 +146,7 @@ def _source(con, cases, time_limits, calendar):
     in place; anything else is completed in pandas first.
     """
     if not isinstance(cases, pd.DataFrame):
-        table = source_table(con, cases)
+        table = _typed(source_table(con, cases))
         columns = set(table.columns)
         if {"due_at", *OPTIONAL_DEFAULTS} <= columns:
             footer = parquet_values(cases)  # a local file's footer says it without a scan
@@ -167,6 +167,17 @@ def _source(con, cases, time_limits, calendar):
     if "due_at" not in frame or frame["due_at"].isna().any():
         frame = with_deadlines(frame, time_limits, calendar)
     return source_table(con, frame), filled, frame.attrs.get("calendar_fallback_years", [])
+
+
+def _typed(table):
+    """A column a file stores with no values at all (Arrow's null type, e.g. a bureau's export
+    whose 挂账 column is blank) gets its canonical type, so expressions over it type-check."""
+    unknown = [c for c, t in table.schema().items() if t.is_unknown() or t.is_null()]
+    if not unknown:
+        return table
+    kinds = {c: "boolean" if isinstance(v, bool) else "timestamp" for c, v in OPTIONAL_DEFAULTS.items()}
+    kinds.update(reported_at="timestamp", due_at="timestamp")
+    return table.mutate(**{c: table[c].cast(kinds.get(c, "string")) for c in unknown})
 
 
 def _has_value(con, table, condition) -> bool:
