@@ -48,6 +48,18 @@ PHASE_FIELDS = ("phase", "phase_order", "start", "end", "source_file", "quote")
 # --------------------------------------------------------------------------- loading
 
 
+def meets(value, target: float, comparison: str) -> bool:
+    """Whether ``value`` meets a target read as ``>=``, ``<=`` or ``==`` (a missing value never
+    does); 1e-9 of slack so a share computed as 98.0000000001% meets 98%."""
+    if value is None or pd.isna(value):
+        return False
+    if comparison == ">=":
+        return value >= target - 1e-9
+    if comparison == "<=":
+        return value <= target + 1e-9
+    return abs(value - target) < 1e-9
+
+
 def _read(path: str | Path | None, default) -> tuple[str, object]:
     """The file's name (for messages) and its parsed YAML."""
     source = default if path is None else Path(path)

@@ -29,6 +29,7 @@ from scipy import stats
 from cityanalytics.indicators.frame import CITY
 from cityanalytics.indicators.registry import get, registry
 from cityanalytics.results import AnalysisResult
+from cityanalytics.targets import meets
 
 from . import sentences as S
 from ._common import as_period, level_of, name_of
@@ -40,16 +41,6 @@ RULE = ("met: value now meets the target; on track: the least-squares line over 
 SCOPE_GROUPS = (("农村", "area_type=农村"), ("城区", "area_type=城市"), ("城市", "area_type=城市"),
                 ("非机动车道", "lane_type=非机动车道"), ("机动车道", "lane_type=机动车道"),
                 ("人行道", "lane_type=人行道"), ("背街小巷", "lane_type=背街小巷"))
-
-
-def _meets(value, target, comparison) -> bool:
-    if value is None or np.isnan(value):
-        return False
-    if comparison == ">=":
-        return value >= target - 1e-9
-    if comparison == "<=":
-        return value <= target + 1e-9
-    return abs(value - target) < 1e-9
 
 
 def scope_group(scope: str, available: set[str]) -> str:
@@ -142,20 +133,20 @@ def target_status(frame: pd.DataFrame, targets: pd.DataFrame, period, *, units: 
 def _status(value, fit, lo, hi, target, comparison, deadline, period) -> str | None:
     if value is None or np.isnan(value):
         return None
-    if _meets(value, target, comparison):
+    if meets(value, target, comparison):
         return "met"
     if deadline < period:
         return "off_track"
     if np.isnan(fit):
         return None  # too few periods to project: no status rather than a guess
-    if _meets(fit, target, comparison):
+    if meets(fit, target, comparison):
         return "on_track"
     favourable = hi if comparison == ">=" else lo if comparison == "<=" else np.nan
     if comparison == "=":
         if not (np.isnan(lo) or np.isnan(hi)) and lo <= target <= hi:
             return "at_risk"
         return "off_track"
-    if _meets(favourable, target, comparison):
+    if meets(favourable, target, comparison):
         return "at_risk"
     return "off_track"
 

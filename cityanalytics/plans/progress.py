@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from cityanalytics.forecast.models import empirical_logit
+from cityanalytics.targets import meets
 
 MIN_POINTS = 3
 AMBER_SHORTFALL = 0.10
@@ -138,16 +139,6 @@ class Progress:
     @property
     def light_zh(self) -> str:
         return LIGHT_ZH[self.light]
-
-
-def meets(value: float, target: float, comparison: str) -> bool:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return False
-    if comparison == ">=":
-        return value >= target - 1e-9
-    if comparison == "<=":
-        return value <= target + 1e-9
-    return abs(value - target) < 1e-9
 
 
 def sign_of(comparison: str) -> int:

@@ -418,16 +418,23 @@ class PipeBrowser:
         """Load ``html_path`` and run the print layout pass at the printable width with print
         media; returns its counts (tables moved to landscape, split, shrunk) and the page's
         title and period."""
+        self._open_for_print(html_path, deadline)
+        return self._at_print_width(paging.script(paging.LAYOUT_JS), deadline) or {}
+
+    def _open_for_print(self, html_path: Path, deadline: float) -> None:
         self.events.clear()
         self.call("Page.navigate", {"url": html_path.resolve().as_uri()}, session=True, deadline=deadline)
         self.wait_event("Page.loadEventFired", deadline)
         self.call("Emulation.setEmulatedMedia", {"media": "print"}, session=True, deadline=deadline)
         self.call("Emulation.setScrollbarsHidden", {"hidden": True}, session=True, deadline=deadline)
+
+    def _at_print_width(self, expression: str, deadline: float):
+        """``expression``'s value with the viewport at the portrait page's printable size."""
         self.call("Emulation.setDeviceMetricsOverride", {"width": paging.PORTRAIT_PX, "height": paging.PAGE_HEIGHT_PX,
                                                          "deviceScaleFactor": 1, "mobile": False},
                   session=True, deadline=deadline)
         try:
-            return self.evaluate(paging.script(paging.LAYOUT_JS), deadline) or {}
+            return self.evaluate(expression, deadline)
         finally:
             self.call("Emulation.clearDeviceMetricsOverride", session=True, deadline=deadline)
 
@@ -445,18 +452,8 @@ class PipeBrowser:
         if fit:
             self.lay_out(html_path, deadline)
         else:
-            self.events.clear()
-            self.call("Page.navigate", {"url": html_path.resolve().as_uri()}, session=True, deadline=deadline)
-            self.wait_event("Page.loadEventFired", deadline)
-            self.call("Emulation.setEmulatedMedia", {"media": "print"}, session=True, deadline=deadline)
-            self.call("Emulation.setScrollbarsHidden", {"hidden": True}, session=True, deadline=deadline)
-        self.call("Emulation.setDeviceMetricsOverride", {"width": paging.PORTRAIT_PX, "height": paging.PAGE_HEIGHT_PX,
-                                                         "deviceScaleFactor": 1, "mobile": False},
-                  session=True, deadline=deadline)
-        try:
-            return self.evaluate(paging.script(paging.CHECK_JS), deadline) or []
-        finally:
-            self.call("Emulation.clearDeviceMetricsOverride", session=True, deadline=deadline)
+            self._open_for_print(html_path, deadline)
+        return self._at_print_width(paging.script(paging.CHECK_JS), deadline) or []
 
     def call(self, method: str, params: dict | None = None, session: bool = False, deadline: float | None = None):
         self.next_id += 1
