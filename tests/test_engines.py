@@ -14,6 +14,7 @@ from cityanalytics.compare.data import read
 from cityanalytics.demo import write_demo
 from cityanalytics.engines import Engine, engine_of
 from cityanalytics.engines import connect
+from cityanalytics.indicators import assessments, dust, sorting
 from cityanalytics.indicators import (CITY, assessment_indicators, case_indicators, dust_indicators,
                                       sorting_indicators)
 
@@ -65,13 +66,68 @@ def test_case_indicators_agree_rolled_up_by_category_and_quarter(demo, spark):
     assert set(on_spark["unit_id"]) == {"D0", "D1", "D2", CITY}
 
 
-@pytest.mark.parametrize("table, indicators", [
-    ("dust_samples", dust_indicators), ("communities", sorting_indicators), ("assessments", assessment_indicators)])
-def test_table_indicators_agree(demo, spark, table, indicators):
+def _same_counts(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """Every row, key, count (numerator, denominator: samples, communities, households, problems)
+    and rate identical; means and their t intervals, whose sums of floats each engine adds in its
+    own order, equal to 1e-12 (relative); the same attributes."""
+    a, b = a.reset_index(drop=True), b.reset_index(drop=True)
+    means = a["ci_method"] == "t"
+    assert means.equals(b["ci_method"] == "t")
+    floats = ["value", "ci_low", "ci_high"]
+    pd.testing.assert_frame_equal(a.drop(columns=floats), b.drop(columns=floats), check_exact=True)
+    pd.testing.assert_frame_equal(a.loc[~means, floats], b.loc[~means, floats], check_exact=True)
+    pd.testing.assert_frame_equal(a.loc[means, floats], b.loc[means, floats], check_exact=False, rtol=1e-12)
+    assert a.attrs == b.attrs
+
+
+@pytest.mark.parametrize("table, indicators, family", [
+    ("dust_samples", dust_indicators, dust.INDICATORS), ("communities", sorting_indicators, sorting.INDICATORS),
+    ("assessments", assessment_indicators, assessments.INDICATORS)])
+def test_table_indicators_agree(demo, spark, table, indicators, family):
     on_duckdb = indicators(read(demo, table))  # the canonical table, as reports read it
-    on_spark = indicators(str(demo / f"{table}.parquet"), engine=spark)  # read by Spark
-    _same(on_duckdb, on_spark)
+    on_spark = indicators(str(demo / f"{table}.parquet"), engine=spark)  # summed by Spark
+    _same_counts(on_duckdb, on_spark)
+    assert set(on_spark["indicator"]) == set(family)  # every indicator of the family, every count compared
     assert len(on_spark) > 100
+
+
+def test_table_indicators_agree_rolled_up_by_quarter(demo, spark):
+    units = sorted(read(demo, "communities")["unit_id"].dropna().unique())
+    kw = dict(freq="Q", unit_map={u: f"D{i % 3}" for i, u in enumerate(units)})
+    for table, indicators in [("dust_samples", dust_indicators), ("communities", sorting_indicators),
+                              ("assessments", assessment_indicators)]:
+        _same_counts(indicators(read(demo, table), **kw),
+                     indicators(str(demo / f"{table}.parquet"), engine=spark, **kw))
+
+
+def test_table_counts_add_up_to_the_files(demo, spark):
+    """The engine's sums against the raw files: the city's counts over the whole window are the
+    file's rows (samples, communities) and column sums (problems found and rectified)."""
+    def city(frame, indicator, group=""):
+        return frame[(frame["indicator"] == indicator) & (frame["unit_id"] == CITY) & (frame["group"] == group)]
+
+    samples = pd.read_parquet(demo / "dust_samples.parquet")
+    dust_all = dust_indicators(str(demo / "dust_samples.parquet"), engine=spark, freq="all")
+    ok = city(dust_all, "road_dust_sample_compliance_rate")
+    limits = samples["lane_type"].map(dust.DEFAULT_LIMITS)
+    assert ok["denominator"].item() == len(samples)
+    assert ok["numerator"].item() == int((samples["dust_g_m2"] <= limits).sum())
+    lane = city(dust_all, "road_dust_mean", "lane_type=机动车道")
+    motor = samples.loc[samples["lane_type"] == "机动车道", "dust_g_m2"]
+    assert lane["denominator"].item() == len(motor)
+    assert lane["value"].item() == pytest.approx(motor.mean(), rel=1e-12)
+
+    register = pd.read_parquet(demo / "communities.parquet")
+    cover = city(sorting_indicators(str(demo / "communities.parquet"), engine=spark, freq="all"),
+                 "sorting_coverage_households")
+    assert cover["denominator"].item() == register["households"].sum()
+    assert cover["numerator"].item() == register.loc[register["sorting_started_on"].notna(), "households"].sum()
+
+    marks = pd.read_parquet(demo / "assessments.parquet")
+    rate = city(assessment_indicators(str(demo / "assessments.parquet"), engine=spark, freq="all"),
+                "assessment_rectification_rate")
+    assert (rate["numerator"].item(), rate["denominator"].item()) == \
+        (marks["problems_rectified"].sum(), marks["problems_found"].sum())
 
 
 def test_engine_setting():
