@@ -7,8 +7,9 @@ An engine is named in a workspace's ``sources.yaml`` or in a run file's paramete
     engine: {kind: spark, master: "spark://host:7077", conf: {spark.executor.memory: 8g}}
 
 The indicator functions take the same setting (``engine=``); the IndicatorFrame they return
-does not depend on which engine counted. The case indicators aggregate on the engine; dust,
-sorting and assessment indicators (tables of thousands of rows) read their rows through it.
+does not depend on which engine counted. The case, dust, sorting and assessment indicators
+aggregate on the engine (counts, sums, sums of squares per unit and period); only those rows
+come back, and intervals are computed from them.
 """
 
 from cityanalytics.engines.spec import ENGINE_KINDS, Engine, engine_of
