@@ -170,3 +170,42 @@ def test_comparison_frame_on_spark(demo, spark):
     on_spark = D.compute(demo, inds, level, "2025-06", history=2, engine=spark)
     _same(on_duckdb, on_spark)
     assert set(on_spark["indicator"]) == set(inds)
+
+
+def test_run_file_names_the_engine(tmp_path):
+    """A run file's ``engine`` parameter reaches the bulletin notebook (a kind or a mapping);
+    anything else is refused when the run file is read."""
+    import yaml
+    from pathlib import Path
+
+    from cityanalytics.report.params import ParamError, load_run
+
+    root = Path(__file__).resolve().parents[1]
+    run = yaml.safe_load((root / "params" / "district_comparison.yaml").read_text(encoding="utf-8"))
+    run["notebook"] = str(root / run["notebook"])
+    path = tmp_path / "district_comparison.yaml"
+    for engine in ("spark", {"kind": "spark", "master": "local[1]"}):
+        run["parameters"]["engine"] = engine
+        path.write_text(yaml.safe_dump(run, allow_unicode=True), encoding="utf-8")
+        assert load_run(path, root).values()["engine"] == engine
+    run["parameters"]["engine"] = 2
+    path.write_text(yaml.safe_dump(run, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ParamError, match=r"parameters.engine: expected str or dict"):
+        load_run(path, root)
+
+
+def test_bulletin_on_the_engine_its_parameters_name(demo, spark, monkeypatch):
+    from cityanalytics.compare import build_bulletin
+    from cityanalytics.compare import data as D
+
+    asked, compute = [], D.compute
+    monkeypatch.setattr(D, "compute", lambda *a, **k: asked.append(k.get("engine")) or compute(*a, **k))
+
+    kw = dict(period="2025-06", indicators=["case_filed", "road_dust_sample_compliance_rate",
+                                            "sorting_coverage_communities", "assessment_score_mean"],
+              weights_preset="", weights=None, target_plan="", trend_periods=2, target_window=2, n_boot=50)
+    on_duckdb = build_bulletin(demo, **kw).frame
+    on_spark = build_bulletin(demo, engine={"kind": "spark", "master": "local[1]"}, **kw).frame
+    _same_counts(on_duckdb, on_spark)
+    assert set(on_spark["indicator"]) == set(kw["indicators"])
+    assert asked == [None, {"kind": "spark", "master": "local[1]"}]  # None: the workspace's (DuckDB)

@@ -148,7 +148,7 @@ def build_bulletin(workspace, *, period: str | None = "", level: str = "街道",
                    overdispersion: str | None = None, funnel_method: str = "exact", trend_periods: int = 5,
                    worse_rule: str = "significant", target_window: int = 12, n_boot: int = 2000,
                    rank_draws: str = "binomial", unit_id: str | None = "", seed: int = 0,
-                   min_denominator: float = MIN_DENOMINATOR, as_of: str | None = "") -> Bulletin:
+                   min_denominator: float = MIN_DENOMINATOR, as_of: str | None = "", engine=None) -> Bulletin:
     """Compute every comparison of the bulletin. Parameters as in the notebook's parameters cell.
 
     workspace: a workspace folder, a folder of canonical tables, or a ``Workspace``.
@@ -156,6 +156,8 @@ def build_bulletin(workspace, *, period: str | None = "", level: str = "街道",
     are left out with their reason (``Bulletin.dropped``), and so are their weights.
     min_denominator: units below it are shown but not ranked or listed (``league_table``).
     as_of: the moment case figures describe; default the end of the report period.
+    engine: where the indicators are summed (``cityanalytics.engines``: ``"duckdb"``, ``"spark"``
+    or a mapping); default (None or "") the workspace's setting in sources.yaml, else DuckDB.
     """
     ws = D.as_workspace(workspace)
     from .shared import refocus, shared_parts  # the batch's shared bundle when a fan-out run provides one
@@ -163,7 +165,7 @@ def build_bulletin(workspace, *, period: str | None = "", level: str = "街道",
     settings = dict(period=period, level=level, indicators=indicators, weights=weights, normalisation=normalisation,
                     weights_preset=weights_preset, list_rule=list_rule, target_plan=target_plan,
                     targets_path=targets_path, ci_level=ci_level, target_window=target_window,
-                    trend_periods=trend_periods, as_of=as_of)
+                    trend_periods=trend_periods, as_of=as_of, engine=engine or None)
     per_indicator = dict(worse_rule=worse_rule, n_boot=n_boot, rank_draws=rank_draws, seed=seed,
                          funnel_method=funnel_method, overdispersion=overdispersion, min_denominator=min_denominator)
 
@@ -250,7 +252,8 @@ def compute_city(ws, settings: dict, level: Level | None = None) -> City:
     names = dict(lvl.names)
     late: list[str] = []
     history = max(s["target_window"], s["trend_periods"], 2)
-    frame = D.compute(ws, indicators, lvl, p, history=history, ci_level=s["ci_level"], as_of=s["as_of"] or None)
+    frame = D.compute(ws, indicators, lvl, p, history=history, ci_level=s["ci_level"], as_of=s["as_of"] or None,
+                      engine=s.get("engine"))
     unassigned = D.unassigned_in_period(ws, p)
     if unassigned[0]:
         lvl.names[D.UNASSIGNED] = D.UNASSIGNED_NAME

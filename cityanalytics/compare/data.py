@@ -208,7 +208,7 @@ def compute(data: str | Path | Workspace, indicators: list[str], level: Level, p
     what could be known at the end of the period (which is why a frame serves one period only).
     Case rows with no unit are compared as ``UNASSIGNED`` and counted in the city's figures.
     tables: a dict that keeps the loaded tables other than cases for the next call.
-    engine: where the case counts run (``cityanalytics.engines``); default: the workspace's
+    engine: where the indicators are summed (``cityanalytics.engines``); default: the workspace's
     ``engine`` in sources.yaml, else DuckDB.
     """
     ws = as_workspace(data)
@@ -241,11 +241,11 @@ def compute(data: str | Path | Workspace, indicators: list[str], level: Level, p
                 source = table_frame("cases")
             f = case_indicators(source, indicators=inds, as_of=as_of, engine=engine, **kw)
         elif table == "dust_samples":
-            f = dust_indicators(table_frame(table), **kw)
+            f = dust_indicators(table_frame(table), engine=engine, **kw)
         elif table == "communities":
-            f = sorting_indicators(table_frame(table), **kw)
+            f = sorting_indicators(table_frame(table), engine=engine, **kw)
         else:
-            f = assessment_indicators(table_frame(table), **kw)
+            f = assessment_indicators(table_frame(table), engine=engine, **kw)
         parts.append(f[f["indicator"].isin(inds)])
     out = F.combine(parts, ci_level)
     out.attrs["window"] = F.window_label(start, end)
