@@ -80,25 +80,33 @@ def _coverage(register: pd.DataFrame, units: list, periods: list, period_ends: l
     """Per unit, group ("" = all, then each area type) and period: communities, covered ones,
     households, covered households and Kish's n_eff. A household count missing makes the
     sums it enters missing (and n_eff 0), as summing the register's column would."""
-    r = register.assign(day=pd.to_datetime(register["day"]), w=register["w"].fillna(0.0),
-                        w2=register["w2"].fillna(0.0), gap=register["n"] - register["counted"])
+    unit_of = register["unit_id"].to_numpy(object)
+    area_of = register["area_type"].to_numpy(object)
+    day = pd.to_datetime(register["day"]).to_numpy("datetime64[ns]")
+    n_of = register["n"].to_numpy(np.int64)
+    gap_of = n_of - register["counted"].to_numpy(np.int64)
+    w_of = register["w"].fillna(0.0).to_numpy(float)
+    w2_of = register["w2"].fillna(0.0).to_numpy(float)
+    order = np.argsort(day, kind="stable")  # not started (NaT) last
     edges = np.array(period_ends, dtype="datetime64[ns]")
+    everywhere = np.ones(len(register), bool)
+    areas = {a: area_of == a for a in AREA_GROUPS}
     rows = []
     for unit in units:
-        in_unit = r if unit == F.CITY else r[r["unit_id"] == unit]
-        for label, sel in [("", in_unit)] + [(f"area_type={a}", in_unit[in_unit["area_type"] == a]) for a in AREA_GROUPS]:
-            n = int(sel["n"].sum())
+        in_unit = everywhere if unit == F.CITY else unit_of == unit
+        for label, sel in [("", in_unit)] + [(f"area_type={a}", in_unit & areas[a]) for a in AREA_GROUPS]:
+            n = int(n_of[sel].sum())
             if n == 0:
                 continue
-            w, w2 = float(sel["w"].sum()), float(sel["w2"].sum())
-            if sel["gap"].sum() > 0:
+            w, w2 = float(w_of[sel].sum()), float(w2_of[sel].sum())
+            if gap_of[sel].sum() > 0:
                 w, w2 = np.nan, np.nan
             n_eff = w ** 2 / w2 if w2 > 0 else 0
-            started = sel.dropna(subset=["day"]).sort_values("day")
-            upto = np.searchsorted(started["day"].to_numpy(dtype="datetime64[ns]"), edges, side="left")
-            cum_n = np.concatenate([[0], np.cumsum(started["n"].to_numpy())])
-            cum_w = np.concatenate([[0.0], np.cumsum(started["w"].to_numpy(float))])
-            cum_gap = np.concatenate([[0], np.cumsum(started["gap"].to_numpy())])
+            started = order[sel[order] & ~np.isnat(day[order])]
+            upto = np.searchsorted(day[started], edges, side="left")
+            cum_n = np.concatenate([[0], np.cumsum(n_of[started])])
+            cum_w = np.concatenate([[0.0], np.cumsum(w_of[started])])
+            cum_gap = np.concatenate([[0], np.cumsum(gap_of[started])])
             for period, k in zip(periods, upto):
                 rows.append((unit, period, label, n, int(cum_n[k]), w,
                              float(cum_w[k]) if cum_gap[k] == 0 else np.nan, n_eff))
