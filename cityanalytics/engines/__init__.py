@@ -13,6 +13,6 @@ come back, and intervals are computed from them.
 """
 
 from cityanalytics.engines.spec import ENGINE_KINDS, Engine, engine_of
-from cityanalytics.engines.connect import backend, fetch_rows, source_table
+from cityanalytics.engines.connect import backend, source_table
 
-__all__ = ["Engine", "ENGINE_KINDS", "engine_of", "backend", "fetch_rows", "source_table"]
+__all__ = ["Engine", "ENGINE_KINDS", "engine_of", "backend", "source_table"]

@@ -181,22 +181,3 @@ def parquet_values(source) -> tuple[int, dict[str, int]] | None:
             name = column.path_in_schema
             counts[name] = counts.get(name, 0) + group.num_rows - stats.null_count
     return meta.num_rows, counts
-
-
-def fetch_rows(source, engine, table: str) -> pd.DataFrame:
-    """The rows of a canonical ``table`` read on ``engine`` (a Parquet path, ``table:NAME`` or an
-    Ibis table), as a pandas frame with the canonical dtypes. A DataFrame is returned as is."""
-    if isinstance(source, pd.DataFrame):
-        return source
-    from cityanalytics import schemas
-
-    with backend(engine) as con:
-        frame = con.to_pyarrow(source_table(con, source, name=table)).to_pandas()
-    for c in schemas.table(table).columns:
-        if c.name not in frame:
-            continue
-        if c.kind == "month":
-            frame[c.name] = pd.PeriodIndex(frame[c.name].astype(object), freq="M")
-        else:
-            frame[c.name] = frame[c.name].astype(schemas.DTYPES[c.kind])
-    return frame
