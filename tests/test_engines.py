@@ -209,3 +209,25 @@ def test_bulletin_on_the_engine_its_parameters_name(demo, spark, monkeypatch):
     _same_counts(on_duckdb, on_spark)
     assert set(on_spark["indicator"]) == set(kw["indicators"])
     assert asked == [None, {"kind": "spark", "master": "local[1]"}]  # None: the workspace's (DuckDB)
+
+
+def test_dust_values_missing_on_both_engines(spark):
+    """Hand-counted: a sample with no dust value counts as a sample that does not comply; a lane
+    with no value is not judged, and a road with no value at all gets no verdict (not counted)."""
+    samples = pd.DataFrame({
+        "sample_id": list("abcdefgh"), "road_id": ["r1", "r1", "r1", "r2", "r2", "r3", "r3", "r1"],
+        "road_name": "x", "unit_id": "U", "road_class": "主干路",
+        "lane_type": ["机动车道", "机动车道", "人行道", "机动车道", "非机动车道", "机动车道", "人行道", "背街小巷"],
+        "sampled_on": pd.Timestamp("2023-04-10"),
+        # limits 3 / 3 / 10 / 3 / 8 / 3 / 10 / 10
+        "dust_g_m2": pd.array([2.0, 4.0, 9.0, 3.0, 8.5, None, None, None], dtype="Float64"),
+    })
+    for engine in (None, spark):
+        f = dust_indicators(samples, include_city=False, engine=engine)
+        got = f.set_index(["indicator", "group"])
+        # a, c, d comply; b (4 > 3) and e (8.5 > 8) do not; f, g, h carry no value
+        assert tuple(got.loc[("road_dust_sample_compliance_rate", ""), ["numerator", "denominator"]]) == (3, 8)
+        # r1: motor mean 3.0 <= 3, sidewalk 9 <= 10, back lane unmeasured -> complies; r2 fails; r3 no verdict
+        assert tuple(got.loc[("road_dust_road_compliance_rate", ""), ["numerator", "denominator"]]) == (1, 2)
+        motor = got.loc[("road_dust_mean", "lane_type=机动车道")]
+        assert (motor["value"], motor["denominator"]) == (3.0, 3)  # (2 + 4 + 3) / 3; f has no value

@@ -2,7 +2,8 @@
 
 A sample complies when its dust is at or below the limit of its lane type; seed 001 (Zibo)
 sets 3 / 8 / 10 / 10 g/m2 for 机动车道 / 非机动车道 / 人行道 / 背街小巷. A road complies when
-the mean of its samples is within the limit for every lane type sampled on it.
+the mean of its samples is within the limit for every lane type sampled on it (lanes whose
+samples carry no dust value are not judged; a road with no dust value at all is not counted).
 
 The engine (``cityanalytics.engines``, through Ibis) sums per unit, period, road and lane type:
 samples, compliant samples, and the dust's count, sum and sum of squares. Road means, city rows
@@ -53,7 +54,8 @@ def dust_indicators(samples: pd.DataFrame, *, limits: dict[str, float] | None = 
                           per_sample["samples"], level)]
 
     lane = rolled_up(rows, [*keys, "road_id", "lane_type"], ["n", "s"], include_city, F.CITY)
-    lane["ok"] = (lane["s"] / lane["n"].where(lane["n"] > 0)) <= lane["lane_type"].map(limits).astype(float)
+    lane = lane[lane["n"] > 0]  # a lane with no dust value has no mean to judge; a road with none, no verdict
+    lane = lane.assign(ok=lane["s"] / lane["n"] <= lane["lane_type"].map(limits).astype(float))
     roads = lane.groupby([*keys, "road_id"], sort=True)["ok"].all().reset_index()
     per_road = roads.groupby(keys, sort=True).agg(n=("ok", "size"), ok=("ok", "sum")).reset_index()
     parts.append(F.proportion("road_dust_road_compliance_rate", keys_of(per_road), per_road["ok"],
