@@ -231,3 +231,33 @@ def test_dust_values_missing_on_both_engines(spark):
         assert tuple(got.loc[("road_dust_road_compliance_rate", ""), ["numerator", "denominator"]]) == (1, 2)
         motor = got.loc[("road_dust_mean", "lane_type=机动车道")]
         assert (motor["value"], motor["denominator"]) == (3.0, 3)  # (2 + 4 + 3) / 3; f has no value
+
+
+def test_sorting_register_with_gaps_on_both_engines(spark):
+    """Hand-counted: a community with no unit counts in the city only, one with no area type in
+    the all-areas group only, and a missing household count makes household coverage missing
+    where it enters (missing in, missing out), never a smaller total."""
+    register = pd.DataFrame({
+        "community_id": list("abcd"), "name_zh": list("甲乙丙丁"), "unit_id": ["U", "U", None, "U"],
+        "area_type": ["城市", "农村", "城市", None], "households": pd.array([100, None, 50, 200], dtype="Int64"),
+        "sorting_started_on": pd.to_datetime(["2021-01-10", "2021-02-01", "2021-01-31", None]),
+        "compliant_on": pd.to_datetime(["2021-02-05", None, "2021-01-20", None]),
+    })
+    for engine in (None, spark):
+        f = sorting_indicators(register, start="2021-01-01", end="2021-02-28", engine=engine)
+        got = f.set_index(["indicator", "unit_id", "period", "group"])
+
+        def row(ind, unit, month, group=""):
+            return got.loc[(ind, unit, pd.Period(month, "M"), group)]
+
+        jan, feb = "2021-01", "2021-02"
+        assert tuple(row("sorting_coverage_communities", "U", jan)[["numerator", "denominator"]]) == (1, 3)
+        assert tuple(row("sorting_coverage_communities", "U", feb)[["numerator", "denominator"]]) == (2, 3)
+        assert tuple(row("sorting_coverage_communities", CITY, feb)[["numerator", "denominator"]]) == (3, 4)
+        urban = row("sorting_coverage_households", CITY, jan, "area_type=城市")
+        assert (urban["numerator"], urban["denominator"], urban["value"]) == (150, 150, 100.0)  # a and c
+        assert pd.isna(row("sorting_coverage_households", "U", feb)["value"])  # b's households unknown
+        assert pd.isna(row("sorting_coverage_households", "U", feb, "area_type=农村")["denominator"])
+        assert row("sorting_compliant_communities_new", "U", feb)["value"] == 1  # a
+        assert row("sorting_compliant_communities_new", CITY, jan)["value"] == 1  # c, no unit
+        assert ("sorting_coverage_communities", "U", pd.Period(jan, "M"), "area_type=None") not in got.index
