@@ -132,6 +132,8 @@ def test_notebook_runs_under_papermill(demo, tmp_path):
     assert "红榜" in markdown and "黑榜" in markdown and "海陵区" in markdown
     assert "fde2e1" in html  # the focus row highlighted
     # league and trend per indicator, a funnel for all but the assessment score (one score per
-    # street a month: no spread to draw limits from, said in the report), and the rank heat map
+    # street a month: no spread to draw limits from, said in the report), the rank heat map and
+    # the map of the main indicator (the demo writes synthetic boundaries beside its tables)
     assert "考评平均得分各单位当期只有 1 个观测值" in markdown
-    assert len(images) == 6 + 5 + 6 + 1
+    assert (demo / "boundaries.geojson").is_file()
+    assert len(images) == 6 + 5 + 6 + 1 + 1
