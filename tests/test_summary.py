@@ -42,6 +42,14 @@ def test_comparison_findings_targets_lights_lists_and_changes():
     ]
 
 
+def test_empty_red_and_black_lists_are_said_on_page_one():
+    target = [("city", "全市", 96.3, 98.9, 98.6, 99.2, "on_track", "按进度可达标")]
+    found = summary.comparison_findings(_bulletin([], target))
+    assert found[-1] == "红榜、黑榜:本期没有单位入榜(入榜规则见“红黑榜”一节)。"
+    only_black = summary.comparison_findings(_bulletin([("红榜", "a", "甲街道", "综合得分排名第 1")], target))
+    assert only_black[-2:] == ["红榜 1 个单位——甲街道:综合得分排名第 1。", "黑榜:本期没有单位入榜(入榜规则见“红黑榜”一节)。"]
+
+
 def test_forecast_findings_likely_and_unlikely_units():
     table = pd.DataFrame([
         ("city", "全市", "ok", 96.3, 99.2, 97.7, 100.0, 0.82, "98%", "2025-12"),

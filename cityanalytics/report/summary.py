@@ -87,14 +87,19 @@ def comparison_findings(b, changes: C.Changes | None = None) -> list[str]:
             out.append(_target_finding(g))
             if len(out) == 2:
                 break
-    if b.lists is not None and len(b.lists.table):
+    if b.lists is not None:
         t = b.lists.table
+        empty = []
         for label in ("红榜", "黑榜"):
-            rows = t[t["list"] == label]
+            rows = t[t["list"] == label] if "list" in t else t.iloc[0:0]
             if len(rows):
                 # each unit's first reason (the list's rule, or a control limit with its value)
                 parts = [f"{r['name']}:{str(r['reasons']).split(';')[0]}" for _, r in rows.iterrows()]
                 out.append(f"{label} {len(rows)} 个单位——" + ";".join(parts) + "。")
+            else:
+                empty.append(label)
+        if empty:  # an empty list is a finding too: said, not left out
+            out.append("、".join(empty) + ":本期没有单位入榜(入榜规则见“红黑榜”一节)。")
     elif b.skipped.get("lists"):
         out.append(b.skipped["lists"] + "。")
     out += _change_findings(changes, first=name)
