@@ -48,6 +48,26 @@ def test_rank_moves_beyond_both_intervals_only():
     ]
 
 
+def test_rank_moves_without_value_intervals_are_never_called_beyond():
+    """One score per unit: no spread, so the league's rank "interval" is the rank itself; a move
+    is then said to be unjudgeable, never beyond the interval."""
+    score = "assessment_score_mean"  # 考评平均得分
+    cols = ["indicator", "unit_id", "name", "rank", "rank_low", "rank_high", "ci_low", "ci_high"]
+    prev = pd.DataFrame([(score, "a", "甲街道", 1, 1, 1, None, None), (score, "b", "乙街道", 2, 2, 2, None, None)],
+                        columns=cols)
+    now = pd.DataFrame([(score, "a", "甲街道", 2, 2, 2, None, None), (score, "b", "乙街道", 1, 1, 1, None, None)],
+                       columns=cols)
+    moves = C.rank_moves(now, prev)
+    assert len(moves) == 2 and not any(m.significant for m in moves)
+    changes = C.compare({"league": now}, {"league": prev}, period="2025-06", previous_period="2025-05")
+    assert changes.sentences() == [
+        "与上期(2025-05)相比,没有超出区间的变化。",
+        "考评平均得分:2 个单位名次有变动,但数值没有置信区间(如每单位只有 1 个观测值),名次区间无法估计,不判断进退。",
+    ]
+    with_ci = now.assign(ci_low=80.0, ci_high=90.0), prev.assign(ci_low=80.0, ci_high=90.0)
+    assert all(m.significant for m in C.rank_moves(*with_ci))  # the same moves, with intervals: beyond
+
+
 def _lists(rows):
     return pd.DataFrame(rows, columns=["list", "unit_id", "name"])
 

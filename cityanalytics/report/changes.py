@@ -77,6 +77,9 @@ class Changes:
             kind = items[0].kind
             if kind == "rank":
                 out.append(f"{group}:另有 {len(items)} 个单位名次变动在名次区间以内,属随机波动,不作为进退。")
+            elif kind == "rank_unestimated":
+                out.append(f"{group}:{len(items)} 个单位名次有变动,但数值没有置信区间(如每单位只有 1 个观测值),"
+                           "名次区间无法估计,不判断进退。")
             else:
                 out.append(f"{group}:另有 {len(items)} 项估计在上期区间以内,变化不显著。")
         return out + self.notes
@@ -137,17 +140,20 @@ def _rank(value) -> str:
 def rank_moves(current: pd.DataFrame, previous: pd.DataFrame) -> list[Change]:
     """Rank changes of units ranked in both periods, per indicator (columns indicator, unit_id,
     name, rank, rank_low, rank_high; ``suppressed`` units are not ranked)."""
-    keep = ["indicator", "unit_id", "name", "rank", "rank_low", "rank_high"]
+    keep = ["indicator", "unit_id", "name", "rank", "rank_low", "rank_high", "estimated"]
     now, before = (_ranked(t)[keep] for t in (current, previous))
     both = now.merge(before, on=["indicator", "unit_id"], suffixes=("", "_prev"))
     out = []
     for _, r in both.iterrows():
         if r["rank"] == r["rank_prev"]:
             continue
+        ind = _indicator_zh(r["indicator"])
+        if not (r["estimated"] and r["estimated_prev"]):  # a point rank interval from no spread at all
+            out.append(Change("rank_unestimated", "", False, 0.0, ind))
+            continue
         outside_prev = r["rank"] < r["rank_low_prev"] or r["rank"] > r["rank_high_prev"]
         prev_outside_now = r["rank_prev"] < r["rank_low"] or r["rank_prev"] > r["rank_high"]
         beyond = bool(outside_prev and prev_outside_now)
-        ind = _indicator_zh(r["indicator"])
         way = "升至" if r["rank"] < r["rank_prev"] else "降至"
         sentence = (f"{r['name']}{ind}名次由第 {_rank(r['rank_prev'])} 位{way}第 {_rank(r['rank'])} 位,"
                     f"超出名次区间(上期 {_rank(r['rank_low_prev'])}–{_rank(r['rank_high_prev'])} 位,"
@@ -161,6 +167,8 @@ def _ranked(table: pd.DataFrame) -> pd.DataFrame:
     if "suppressed" in t.columns:
         t = t[~t["suppressed"].fillna(False).astype(bool)]
     t = t[t["rank"].notna()]
+    # the rank interval means something only where the value has an interval (no CI: no spread)
+    t["estimated"] = t[["ci_low", "ci_high"]].notna().all(axis=1) if {"ci_low", "ci_high"} <= set(t.columns) else True
     if "name" not in t.columns:
         t["name"] = t["unit_id"]
     return t
