@@ -16,7 +16,9 @@ if [ "$spark" -eq 1 ] && ! command -v java >/dev/null 2>&1 && [ ! -x "${JAVA_HOM
   need+=(default-jre-headless)
 fi
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
-fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
+# grep without -q reads all of fc-list's output: with -q it exits at the first match, fc-list
+# dies of SIGPIPE, and pipefail turned "found" into "missing" (apt ran on every call)
+fc-list 2>/dev/null | grep -i "Noto Sans CJK" >/dev/null || need+=(fonts-noto-cjk)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 command -v fc-list >/dev/null 2>&1 || need+=(fontconfig)
 [ ${#need[@]} -eq 0 ] && exit 0
