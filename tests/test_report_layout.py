@@ -221,3 +221,57 @@ def test_small_report_layout_and_hostile_title(tmp_path):
     assert text_box_faults(pdf) == []
     # numbers right-aligned with the same decimals, the unit in the header, no index
     assert "97.50" in text and "98.25" in text and "覆盖率(%)" in text
+
+
+# ---- the reports' text, before and after a refactor ------------------------------------------
+# tests/data/report_text/<run>.txt holds each scheduled report's PDF text (pdftotext), with what
+# legitimately changes between runs masked: the time the report was made, the page count in the
+# footer, and the folders the project and the test run sit in. Reports are compared with all
+# whitespace removed, so a longer folder name that wraps a line differently is not a change.
+# CITYANALYTICS_UPDATE_REPORT_TEXT=1 rewrites them (after a change meant to alter the reports).
+REPORT_TEXT = ROOT / "tests" / "data" / "report_text"
+_MASKS = [
+    (re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?(\.\d+)?([+-]\d{2}:?\d{2}|Z)?"), "<time>"),
+    (re.compile(r"第\s*\d+\s*页\s*/\s*共\s*\d+\s*页"), "<page>"),
+    (re.compile(r"/[\w.+/-]*/data/demo/?", re.ASCII), "<demo>/"),
+    (re.compile(r"/tmp/[\w.+/-]*(\s*→\s*notebooks/[\w.]*)?", re.ASCII), "<tmp>"),
+]
+
+
+def _masked(text: str) -> str:
+    for pattern, mask in _MASKS:
+        text = pattern.sub(mask, text)
+    return text
+
+
+def report_text(pdf: Path) -> str:
+    """The PDF's text, one line per text line, volatile parts masked."""
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    lines = [" ".join(line.split()) for line in _masked(text).replace("\f", "\n").splitlines()]
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+def _content(text: str) -> str:
+    return _masked("".join(text.split()))
+
+
+def test_report_text_unchanged(reports):
+    """Every scheduled report says what it said before (refactors must not change the reports)."""
+    import difflib
+    import os
+
+    update = os.environ.get("CITYANALYTICS_UPDATE_REPORT_TEXT") == "1"
+    changed = {}
+    for pdf in reports:
+        parts = pdf.parts[pdf.parts.index("outputs") + 2:-1]  # outputs/<period>/<run>[/<unit>]/report.pdf
+        path = REPORT_TEXT / ("__".join(parts) + ".txt")
+        got = report_text(pdf)
+        if update:
+            REPORT_TEXT.mkdir(parents=True, exist_ok=True)
+            path.write_text(got, encoding="utf-8")
+            continue
+        want = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if _content(got) != _content(want):
+            diff = difflib.unified_diff(want.splitlines(), got.splitlines(), "before", "after", lineterm="", n=1)
+            changed[path.stem] = "\n".join(list(diff)[:40])
+    assert not changed, "reports whose text changed:\n" + "\n\n".join(f"## {k}\n{v}" for k, v in changed.items())
