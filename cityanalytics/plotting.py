@@ -9,7 +9,7 @@ still prints correctly; calling it in the notebook makes JupyterLab match the re
 
 from __future__ import annotations
 
-from cityanalytics.report.fonts import MissingFont, require_cjk_font
+from cityanalytics.fonts import MissingFont, require_cjk_font
 
 __all__ = ["use_cjk_font", "MissingFont"]
 

@@ -65,8 +65,8 @@ class AnalysisResult:
 
     coefs: Coefficients | None = field(default=None, repr=False)
 
-    @property
     def summary(self) -> str:
+        """The Chinese summary: the sentences, one per line."""
         return "\n".join(self.sentences)
 
     def vcov(self) -> pd.DataFrame:

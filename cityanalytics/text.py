@@ -4,12 +4,25 @@ data text where it is written into Markdown or HTML (``md_escape``, ``html_escap
 from __future__ import annotations
 
 import html
-import math
 import re
 
+import pandas as pd
 
-def _missing(x) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
+
+BLANK = "—"  # what a report shows for a value that is missing or cannot be estimated
+
+
+def missing(x) -> bool:
+    """None, NaN (float or numpy), pandas' NA or NaT."""
+    if x is None or x is pd.NA or x is pd.NaT:
+        return True
+    try:
+        return bool(x != x)  # NaN is the one value unequal to itself
+    except (TypeError, ValueError):
+        return False
+
+
+_missing = missing
 
 
 def pct(x, digits: int = 1) -> str:
@@ -32,6 +45,32 @@ def ci(low, high, level: float = 0.95, formatter=pct, digits: int = 1) -> str:
 def points(diff, digits: int = 1) -> str:
     """Percentage-point difference in words: -1.2 -> '低于…1.2 个百分点' parts."""
     return f"{abs(diff):.{digits}f} 个百分点"
+
+
+def fmt(x, spec: str = ",.1f", suffix: str = "") -> str:
+    """Any number by a format spec, or the blank mark: fmt(0.1234, ".1%") -> '12.3%'."""
+    return BLANK if missing(x) else f"{x:{spec}}{suffix}"
+
+
+def p_value(p) -> str:
+    """'<0.001', else three decimals: 0.0412 -> '0.041'."""
+    return BLANK if missing(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def yes_no(x) -> str:
+    return BLANK if missing(x) else ("是" if bool(x) else "否")
+
+
+def probability(p, clamp: bool = True) -> str:
+    """A probability as a whole percentage; with ``clamp`` a value that rounds to 0% or 100%
+    but is neither reads '<1%' or '>99%' (a reader takes 100% for certainty)."""
+    if missing(p):
+        return BLANK
+    if clamp and 0.995 <= p < 1:
+        return ">99%"
+    if clamp and 0 < p < 0.005:
+        return "<1%"
+    return f"{100 * p:.0f}%"
 
 
 # --- data text into Markdown / HTML -------------------------------------------------------------

@@ -112,7 +112,7 @@ def test_notebook_is_committed_clean():
                  "weights =", "list_rule =", "target_plan =", "ci_level ="):
         assert name in params
     after = next(c for c in nb.cells[tagged[0] + 1:] if c.cell_type == "code")
-    assert "use_cjk_font()" in after.source
+    assert "ca.notebook.setup(" in after.source
     for c in nb.cells:
         if c.cell_type == "code":
             assert c.outputs == [] and c.execution_count is None

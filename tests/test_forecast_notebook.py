@@ -29,7 +29,7 @@ def test_notebook_is_committed_without_outputs_and_declares_its_parameters():
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# 生活垃圾分类覆盖率预测")
     index = parameters_cell(nb)
     assert index == 1
-    assert "use_cjk_font()" in nb.cells[index + 1].source
+    assert "ca.notebook.setup(" in nb.cells[index + 1].source
     assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code")
     declared = notebook_parameters(NOTEBOOK)
     assert declared["workspace"].default == "data/demo" and declared["period"].default == ""

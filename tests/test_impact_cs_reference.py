@@ -149,7 +149,7 @@ def test_result_reads_well_in_a_notebook(mpdta):
     elapsed = time.perf_counter() - t0
     assert elapsed < 1.0, elapsed  # the full run on 500 units x 5 years, dr with a covariate
     assert "bstrap=FALSE" in r.spec and "乘数自助法" in r.spec and "双重稳健" in r.spec
-    assert "预检验" in r.summary and "ATT" in r.summary
+    assert "预检验" in r.summary() and "ATT" in r.summary()
     tidy = r.tidy()
     assert list(tidy.columns[:4]) == ["term", "group", "time", "estimate"] and len(tidy) == 12
     V = r.vcov()

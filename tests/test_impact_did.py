@@ -138,7 +138,7 @@ def test_did_recovers_the_demo_campaign(demo):
     assert r.pretrend["pretrend_p"] > 0.05 and r.pretrend["pretrend_slope_p"] > 0.05
     assert "pretrend" not in {w.code for w in r.warnings}
     assert {"few_clusters"} <= {w.code for w in r.warnings}  # 10 units: say so
-    assert "双重差分" in r.spec and "G-1" in r.spec and "综合治理阶段" in r.summary
+    assert "双重差分" in r.spec and "G-1" in r.spec and "综合治理阶段" in r.summary()
     ax = r.plot()
     assert ax.get_title()
     import matplotlib.pyplot as plt

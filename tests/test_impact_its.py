@@ -79,7 +79,7 @@ def test_its_recovers_the_demo_campaign(demo):
     assert d["averted_total_low"] > 0 and 1.2 < d["dispersion"] < 3
     main = r.effect("phase:综合治理")
     assert main["pct_high"] < -30 and main["averted_per_month_low"] > 0
-    text = r.summary
+    text = r.summary()
     assert "综合治理阶段" in text and "半衰期约" in text and "件/月" in text
     assert "Newey-West" in r.spec and "泊松回归" in r.spec
 

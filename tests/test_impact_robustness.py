@@ -44,7 +44,7 @@ def test_full_robustness_on_the_100_day_campaign(demo):
     units = checks["placebo_units"].table
     assert len(units) == 10  # 2 of the 5 uncovered units at a time: C(5, 2)
     assert (units["estimate"].abs() < 0.2).all()
-    assert "随机化 p 值" in r.summary and "安慰剂时间" in r.summary
+    assert "随机化 p 值" in r.summary() and "安慰剂时间" in r.summary()
     axes = r.plot()
     assert len(axes) == 4
     import matplotlib.pyplot as plt

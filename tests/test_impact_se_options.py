@@ -134,7 +134,7 @@ def test_ols_nested_f_and_lr_match_statsmodels(california):
     assert (row.loc["F", "df_num"], row.loc["F", "df_den"]) == (q, 27)
     assert row.loc["LR", "statistic"] == pytest.approx(LR, rel=1e-8)
     assert row.loc["LR", "p_value"] == pytest.approx(pLR, rel=1e-8)
-    assert "增加 活动期间斜率变化(每年) 显著改善拟合(F 检验" in test.summary
+    assert "增加 活动期间斜率变化(每年) 显著改善拟合(F 检验" in test.summary()
     # Either order; two models of the same size are not nested.
     assert nested_test(big, small).table["statistic"].tolist() == pytest.approx(test.table["statistic"].tolist())
     with pytest.raises(ValueError, match="same number of parameters"):
@@ -193,7 +193,7 @@ def test_poisson_nested_lr_and_quasi_f(counts):
     assert row.loc["quasi-F", "statistic"] == pytest.approx(F, rel=1e-6)
     assert row.loc["quasi-F", "p_value"] == pytest.approx(stats.f.sf(F, q, fb.df_resid), rel=1e-5)
     assert test.table["test"].iloc[0] == "quasi-F"
-    assert "综合治理阶段" in test.summary and "替代 活动期间,多 2 个参数" in test.summary
+    assert "综合治理阶段" in test.summary() and "替代 活动期间,多 2 个参数" in test.summary()
 
 
 # --- Readers' names, tidy, printed summary --------------------------------------------------
@@ -248,7 +248,7 @@ def test_did_control_units_rename_vcov_tidy_and_z(counts):
     assert zr["p_value"] == pytest.approx(2 * stats.norm.sf(abs(zr["coef"] / zr["se"])), rel=1e-12)
     assert z.tidy().set_index("term").loc["campaign", "conf_high"] == pytest.approx(zr["ci_high"], rel=1e-12)
     assert "标准正态(z)" in z.spec and "Bell-McCaffrey" in new.spec
-    assert "count" not in new.summary
+    assert "count" not in new.summary()
     es = did(panel, camp, control_units=controls, effect="level", post="level", event_window=(3, 4))
     et = es.tidy(event_study=True).set_index("term")
     rows = es.event_study.set_index("term").drop("e-1")

@@ -226,14 +226,15 @@ def test_small_report_layout_and_hostile_title(tmp_path):
 # ---- the reports' text, before and after a refactor ------------------------------------------
 # tests/data/report_text/<run>.txt holds each scheduled report's PDF text (pdftotext), with what
 # legitimately changes between runs masked: the time the report was made, the page count in the
-# footer, and the folders the project and the test run sit in. Reports are compared with all
+# footer, the commit, and the folders the project and the test run sit in. Reports are compared with all
 # whitespace removed, so a longer folder name that wraps a line differently is not a change.
 # CITYANALYTICS_UPDATE_REPORT_TEXT=1 rewrites them (after a change meant to alter the reports).
 REPORT_TEXT = ROOT / "tests" / "data" / "report_text"
 _MASKS = [
     (re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?(\.\d+)?([+-]\d{2}:?\d{2}|Z)?"), "<time>"),
     (re.compile(r"第\s*\d+\s*页\s*/\s*共\s*\d+\s*页"), "<page>"),
-    (re.compile(r"/[\w.+/-]*/data/demo/?", re.ASCII), "<demo>/"),
+    (re.compile(r"[\w.+/-]*data/demo/?", re.ASCII), "<demo>/"),
+    (re.compile(r"git [0-9a-f]{7,40}(\+本地修改)?"), "git <commit>"),
     (re.compile(r"/tmp/[\w.+/-]*(\s*→\s*notebooks/[\w.]*)?", re.ASCII), "<tmp>"),
 ]
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cityanalytics import widgets
+from cityanalytics import notebook, widgets
 from cityanalytics.compare import build_bulletin
 from cityanalytics.demo import write_demo
 from cityanalytics.forecast.api import forecast_coverage
@@ -145,9 +145,9 @@ def test_project_cwd_moves_from_notebooks_to_the_project_root(tmp_path, monkeypa
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "notebooks").mkdir()
     monkeypatch.chdir(tmp_path / "notebooks")
-    assert widgets.project_cwd() == tmp_path
+    assert notebook.project_cwd() == tmp_path
     monkeypatch.chdir(tmp_path)
-    assert widgets.project_cwd() == tmp_path  # already there: stays
+    assert notebook.project_cwd() == tmp_path  # already there: stays
 
 
 # --- district comparison -------------------------------------------------------------------

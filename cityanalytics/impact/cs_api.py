@@ -7,7 +7,7 @@
     r.pretest                    # Wald pre-test of parallel trends (all pre-treatment ATT(g, t) = 0)
     r.aggregate("dynamic")       # event study (leads included); also "simple", "group", "calendar"
     r.aggregate("dynamic", min_e=-2, max_e=2, balance_e=1)
-    r.tidy(), r.vcov(), r.summary, r.plot()
+    r.tidy(), r.vcov(), r.summary(), r.plot()
 
 Defaults follow R ``did`` 2.x: never-treated controls, a varying base period, the doubly robust
 estimator (``est_method="dr"``) when covariates are given, analytic standard errors from the

@@ -35,7 +35,7 @@ from pathlib import Path
 import yaml
 
 from cityanalytics.report import execute, export, fanout, layout, manifest, params, runner
-from cityanalytics.report.fonts import require_cjk_font
+from cityanalytics.fonts import require_cjk_font
 from cityanalytics.report.runner import Job
 
 FREQUENCIES = ("monthly", "weekly", "daily")

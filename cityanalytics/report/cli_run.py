@@ -69,7 +69,7 @@ def _planner(args: argparse.Namespace, root: Path):
     """A Planner for the options, or None after printing why the reports cannot be made."""
     from cityanalytics.report import batch, layout
     from cityanalytics.report.export import ExportError
-    from cityanalytics.report.fonts import MissingFont
+    from cityanalytics.fonts import MissingFont
 
     period = layout.check_period(args.period) if args.period else None  # None: settled by the first run
     outputs = args.outputs if args.outputs else root / "outputs"

@@ -43,7 +43,7 @@ from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
 from cityanalytics.report import paging, sanitize
-from cityanalytics.report.fonts import css_font_stack
+from cityanalytics.fonts import css_font_stack
 
 HIDDEN_TAGS = {"parameters", "injected-parameters", "report-setup", "remove-cell"}
 SUMMARY_TAG = "summary"  # the cell whose output is page 1's findings

@@ -196,7 +196,7 @@ def _matrix(rows: list[Row]) -> dict:
 def write_index(outputs: Path, period: str, order: list[str] | None = None, notes: list[str] | None = None) -> Path:
     """``notes``: runs of this batch that have no report folder to hold their failure (a run
     name that cannot be a folder, a report folder that is a symlink out of outputs/)."""
-    from cityanalytics.report.fonts import css_font_stack
+    from cityanalytics.fonts import css_font_stack
 
     folder = layout.period_dir(outputs, period)
     folder.mkdir(parents=True, exist_ok=True)
