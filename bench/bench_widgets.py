@@ -86,11 +86,12 @@ def report(title: str, rows: list[tuple[str, float, float]]) -> None:
 
 def comparison(data: Path) -> None:
     from cityanalytics.compare import build_bulletin
-    from cityanalytics.compare import report as R
+    from cityanalytics.compare import report as compare_report
     from cityanalytics.widgets import comparison_explorer
 
-    sections = [R.key_points, R.overview, R.leagues, R.funnels, R.composite, R.trends, R.lists, R.targets,
-                R.all_sentences]
+    sections = [compare_report.key_points, compare_report.overview, compare_report.leagues, compare_report.funnels,
+                compare_report.composite, compare_report.trends, compare_report.lists, compare_report.targets,
+                compare_report.all_sentences]
     b = build_bulletin(data, period="", **COMPARISON)
     ex = comparison_explorer(b, str(data), interactive=True)
     sections_of(ex, sections)
@@ -116,11 +117,12 @@ def comparison(data: Path) -> None:
 
 
 def forecast(data: Path) -> None:
-    from cityanalytics.forecast import report as R
+    from cityanalytics.forecast import report as forecast_report
     from cityanalytics.widgets import forecast_explorer
 
-    sections = [R.show_sentences, R.show_probabilities, R.show_pace, R.show_fan, R.show_backtest, R.show_method]
-    res = R.run_notebook(data_dir=str(data), **FORECAST)
+    sections = [forecast_report.show_sentences, forecast_report.show_probabilities, forecast_report.show_pace,
+                forecast_report.show_fan, forecast_report.show_backtest, forecast_report.show_method]
+    res = forecast_report.run_notebook(data_dir=str(data), **FORECAST)
     ex = forecast_explorer(res, models=FORECAST["models"], n_paths=1000, backtest_origins=4, seed=2025,
                            interactive=True)
     sections_of(ex, sections)
@@ -132,18 +134,19 @@ def forecast(data: Path) -> None:
                                                   "target_deadline": "2025-12-31", "models": ["logistic"]}),
     ]:
         ours = change(ex, name, value)
-        base = rerun(lambda: R.run_notebook(data_dir=str(data), **{**FORECAST, **params}), sections)
+        base = rerun(lambda: forecast_report.run_notebook(data_dir=str(data), **{**FORECAST, **params}), sections)
         rows.append((label, ours, base))
     report("sorting_forecast (re-run: run_notebook + every section)", rows)
 
 
 def impact(data: Path) -> None:
-    from cityanalytics.impact import report as R
+    from cityanalytics.impact import report as impact_report
     from cityanalytics.widgets import impact_explorer
 
-    sections = [R.show_scope, R.show_key_points, R.show_its, R.show_did, R.show_robustness, R.show_spec]
+    sections = [impact_report.show_scope, impact_report.show_key_points, impact_report.show_its,
+                impact_report.show_did, impact_report.show_robustness, impact_report.show_spec]
     settings = dict(data_dir=str(data), campaign_id="C2022-BRGJ")
-    rep = R.analyse(**settings)
+    rep = impact_report.analyse(**settings)
     ex = impact_explorer(rep, interactive=True, **settings)
     sections_of(ex, sections)
     end = rep.campaign.end - dt.timedelta(days=30)
@@ -155,7 +158,7 @@ def impact(data: Path) -> None:
     ]:
         ours = change(ex, name, value)
         # like for like: the explorer keeps the robustness checks unless asked to rerun them
-        base = rerun(lambda: R.analyse(**settings, **params, robustness_checks=[]), sections)
+        base = rerun(lambda: impact_report.analyse(**settings, **params, robustness_checks=[]), sections)
         rows.append((label, ours, base))
     report("campaign_impact (re-run: analyse without robustness checks + every section)", rows)
 

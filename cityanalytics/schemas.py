@@ -36,7 +36,7 @@ NAME_RULES = (
                    "spaces and ( ) · - . ' & / , only"),
 )
 # A Latin word of four or more letters inside a Chinese place name is nearly always an artifact
-# of a scraped or hacked source (seed 003 has "UedBet体育" for 扎兰屯市); short codes (A1区, CBD) pass.
+# of a scraped or hacked source (the scraped copy of 扎兰屯市's 百日攻坚 plan has "UedBet体育" for 扎兰屯市); short codes (A1区, CBD) pass.
 NAME_FORBIDDEN = (
     (r"[A-Za-z]{4,}.*[\u3400-\u9fff]|[\u3400-\u9fff].*[A-Za-z]{4,}",
      "does not look like a valid name_zh: a Latin word inside a Chinese name (text from a scraped or "
@@ -273,7 +273,7 @@ TARGETS = Table(
         Col("comparison", "str", "How a value meets it.", allowed=(">=", "<=", "=")),
         Col("deadline", "date", "When it is due."),
         Col("binding", "str", "约束性 (binding), 预期性 (expected) or 未标明.", allowed=("约束性", "预期性", "未标明")),
-        Col("source_file", "str", "Seed document it comes from."),
+        Col("source_file", "str", "File of the plan's text it comes from."),
         Col("quote", "str", "The sentence it comes from, verbatim.", free_text=True),
     ),
 )

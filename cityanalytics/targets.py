@@ -1,11 +1,12 @@
-"""The plans' numeric targets and the real figures the seed documents report.
+"""The plans' numeric targets and the real figures the plans report.
 
 Two YAML files ship with the package:
 
-* ``data/targets.yaml``: the targets registry, one entry per numeric target in the seed
-  plans, with exactly the fields of the ``targets`` canonical table (plus an optional
-  ``note``). ``load_targets`` turns it into that table.
-* ``data/seed_facts.yaml``: figures the documents report (case counts and rates, dust
+* ``data/targets.yaml``: the targets registry, one entry per numeric target in five
+  local-government plans (海陵区, 淄博市, 余杭区, 扎兰屯市, 常州市; named in its header),
+  with exactly the fields of the ``targets`` canonical table (plus an optional ``note``).
+  ``load_targets`` turns it into that table.
+* ``data/plan_facts.yaml``: figures the plans report (case counts and rates, dust
   samples ...), the 以克论净 dust limits by lane type and the phases of the 100-day
   campaign. ``load_facts``, ``road_dust_limits`` and ``campaign_phases`` read it.
 
@@ -33,7 +34,7 @@ HELP = "List the plans' numeric targets from the targets registry."
 
 DATA_DIR = resources.files("cityanalytics") / "data"
 TARGETS_YAML = DATA_DIR / "targets.yaml"
-FACTS_YAML = DATA_DIR / "seed_facts.yaml"
+FACTS_YAML = DATA_DIR / "plan_facts.yaml"
 
 TARGETS = table("targets")
 EXTRA_FIELDS = ("note",)  # optional fields kept after the schema columns
@@ -174,8 +175,8 @@ def load_targets(path: str | Path | None = None) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class SeedFacts:
-    """What seed_facts.yaml holds: facts by id, the dust limits and the campaign phases."""
+class PlanFacts:
+    """What plan_facts.yaml holds: facts by id, the dust limits and the campaign phases."""
 
     facts: dict[str, dict]
     road_dust_limits_g_m2: dict[str, float]
@@ -248,8 +249,8 @@ def _check_phases(data: dict, file: str) -> list[dict]:
     return out
 
 
-def load_facts(path: str | Path | None = None) -> SeedFacts:
-    """The seed documents' figures, dust limits and campaign phases (default: the packaged file)."""
+def load_facts(path: str | Path | None = None) -> PlanFacts:
+    """The plans' figures, dust limits and campaign phases (default: the packaged file)."""
     file, data = _read(path, FACTS_YAML)
     if not isinstance(data, dict) or not isinstance(data.get("facts"), list):
         raise ValueError(f"{file}: expected a top-level 'facts:' list")
@@ -262,7 +263,7 @@ def load_facts(path: str | Path | None = None) -> SeedFacts:
     source = data.get("road_dust_limits_source")
     if not isinstance(source, dict) or not {"source_file", "quote"} <= set(source):
         raise ValueError(f"{file}: road_dust_limits_source needs source_file and quote")
-    return SeedFacts(
+    return PlanFacts(
         facts=facts,
         road_dust_limits_g_m2=_check_limits(data, file),
         road_dust_limits_source=source,

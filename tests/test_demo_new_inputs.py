@@ -201,7 +201,7 @@ def test_survey_builds_and_its_indices_equal_the_truth_hand_computed(built):
 
 
 def test_a_satisfaction_target_is_judged_on_the_survey(built):
-    """No seed plan sets a numeric satisfaction target; a workspace's own (满意率 >= 85% by 2025-12-31,
+    """No plan in targets.yaml sets a numeric satisfaction target; a workspace's own (满意率 >= 85% by 2025-12-31,
     总体满意度) is judged on the survey's city-wide weighted share, one value per wave (2024H2, 2025H1)."""
     from cityanalytics.plans.sources import Sources
     from cityanalytics.workspace import open_workspace

@@ -162,12 +162,12 @@ def test_workspace_names_its_engine(tmp_path):
 
 
 def test_comparison_frame_on_spark(demo, spark):
-    from cityanalytics.compare import data as D
+    from cityanalytics.compare import data as compare_data
 
-    level = D.load_level(demo, "district")
+    level = compare_data.load_level(demo, "district")
     inds = ["case_filed", "case_ontime_disposal_rate", "road_dust_sample_compliance_rate"]
-    on_duckdb = D.compute(demo, inds, level, "2025-06", history=2)
-    on_spark = D.compute(demo, inds, level, "2025-06", history=2, engine=spark)
+    on_duckdb = compare_data.compute(demo, inds, level, "2025-06", history=2)
+    on_spark = compare_data.compute(demo, inds, level, "2025-06", history=2, engine=spark)
     _same(on_duckdb, on_spark)
     assert set(on_spark["indicator"]) == set(inds)
 
@@ -196,10 +196,10 @@ def test_run_file_names_the_engine(tmp_path):
 
 def test_bulletin_on_the_engine_its_parameters_name(demo, spark, monkeypatch):
     from cityanalytics.compare import build_bulletin
-    from cityanalytics.compare import data as D
+    from cityanalytics.compare import data as compare_data
 
-    asked, compute = [], D.compute
-    monkeypatch.setattr(D, "compute", lambda *a, **k: asked.append(k.get("engine")) or compute(*a, **k))
+    asked, compute = [], compare_data.compute
+    monkeypatch.setattr(compare_data, "compute", lambda *a, **k: asked.append(k.get("engine")) or compute(*a, **k))
 
     kw = dict(period="2025-06", indicators=["case_filed", "road_dust_sample_compliance_rate",
                                             "sorting_coverage_communities", "assessment_score_mean"],

@@ -418,7 +418,7 @@ def child_main(workdir: str) -> None:
 
 
 def test_fuzz_load(tmp_path):
-    code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import test_fuzz_load as f; f.child_main({str(tmp_path)!r})"
+    code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import test_fuzz_load; test_fuzz_load.child_main({str(tmp_path)!r})"
     env = {**os.environ, "MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
                          cwd=Path(__file__).resolve().parents[1], env=env)

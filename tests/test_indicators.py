@@ -1,4 +1,4 @@
-"""Indicators against hand-computed values, the seeds' own figures and reference intervals."""
+"""Indicators against hand-computed values, the plans' own figures and reference intervals."""
 
 from __future__ import annotations
 
@@ -181,7 +181,7 @@ def test_breakdown_and_rollup(small_cases):
     assert pick(f, "case_filed", "D1", "事件").value == 5
 
 
-def test_seed_000_disposal_rate_reproduces_98_83():
+def test_hailing_disposal_rate_reproduces_98_83():
     facts = load_facts().table().set_index("fact_id")
     fact = facts.loc["hl_case_disposal_rate_2016_2020"]
     n, k = int(fact.denominator), int(fact.numerator)
@@ -198,7 +198,7 @@ def test_seed_000_disposal_rate_reproduces_98_83():
 
 # ---- road dust ----
 
-def test_seed_001_dust_compliance_reproduces_93_64():
+def test_zibo_dust_compliance_reproduces_93_64():
     facts = load_facts().table().set_index("fact_id")
     fact = facts.loc["zb_dust_compliance_rate_2020"]
     n, k = int(fact.denominator), int(fact.numerator)

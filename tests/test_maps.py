@@ -157,7 +157,7 @@ def test_the_workspace_names_its_boundary_file(tmp_path):
 
 
 def test_the_demo_writes_valid_polygons_covering_every_unit(tmp_path):
-    from cityanalytics.demo import units as U
+    from cityanalytics.demo import units as demo_units
     from cityanalytics.demo.boundaries import outline, write_boundaries
 
     path = write_boundaries(tmp_path)
@@ -165,12 +165,12 @@ def test_the_demo_writes_valid_polygons_covering_every_unit(tmp_path):
     props = [f["properties"] for f in data["features"]]
     assert all(p["synthetic"] is True and p["note"].startswith("示意边界(合成)") for p in props)
     ids = [p["unit_id"] for p in props]
-    assert sorted(ids) == sorted([U.CITY_ID, *(c for c, _, _ in U.DISTRICTS), *(u.unit_id for u in U.SERIES)])
+    assert sorted(ids) == sorted([demo_units.CITY_ID, *(c for c, _, _ in demo_units.DISTRICTS), *(u.unit_id for u in demo_units.SERIES)])
     for f in data["features"]:
         g = shape(f["geometry"])
         assert g.is_valid and not g.is_empty and g.geom_type in ("Polygon", "MultiPolygon"), f["properties"]
-    units = {u.unit_id: {"name": u.name_zh, "code": u.unit_id} for u in U.SERIES}
-    b = read_boundaries(path, units, other_ids={U.CITY_ID, "990102", "990103"})
+    units = {u.unit_id: {"name": u.name_zh, "code": u.unit_id} for u in demo_units.SERIES}
+    b = read_boundaries(path, units, other_ids={demo_units.CITY_ID, "990102", "990103"})
     assert b.synthetic and b.source == "示意边界(合成)(boundaries.geojson)"
     assert b.problems == [] and set(b.shapes) == set(units)
     # the cells tile the city: no overlaps, no gaps (areas in metres after the round trip)
@@ -181,7 +181,7 @@ def test_the_demo_writes_valid_polygons_covering_every_unit(tmp_path):
     assert total == pytest.approx(outline().area, rel=1e-4) == pytest.approx(340.9e6, rel=1e-4)
     # each cell as large as the districts table says (power diagram, within 0.5%; the round
     # trip through longitude/latitude and a re-centred projection adds < 0.1%)
-    for u in U.SERIES:
+    for u in demo_units.SERIES:
         assert b.shapes[u.unit_id].area == pytest.approx(u.area_km2 * 1e6, rel=0.006), u.name_zh
 
 

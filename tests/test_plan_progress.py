@@ -38,12 +38,12 @@ def test_every_registered_target_maps_to_a_full_indicator_entry():
         # the unit: the same, up to m2 / m² and the measure word of a count (座 / 个 for kiosks)
         same = info.unit.replace("²", "2") == t.unit.replace("²", "2")
         assert same or info.kind == "count", (t.target_id, info.unit, t.unit)
-        # the seed sentence (checked verbatim against the seed file by test_targets)
+        # the plan's sentence (checked verbatim against the plan's text by test_targets)
         assert t.quote.strip() and t.source_file.startswith(("000_", "001_", "003_", "004_"))
 
 
 def test_zibo_dust_limits_are_the_dust_indicator_per_lane():
-    """淄博 (seed 001): 机动车道、非机动车道、人行道、背街小巷 不超 3、8、10、10 g/m²."""
+    """淄博市城市精细化管理“十四五”规划: 机动车道、非机动车道、人行道、背街小巷 不超 3、8、10、10 g/m²."""
     t = load_targets()
     dust = t[t["indicator"] == "road_dust_g_m2"].set_index("scope")["value"].to_dict()
     assert dust == {"机动车道": 3.0, "非机动车道": 8.0, "人行道": 10.0, "背街小巷": 10.0}

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from cityanalytics.report import changes as C
+from cityanalytics.report import changes as report_changes
 from cityanalytics.report import summary
 
 
@@ -30,8 +30,8 @@ def test_comparison_findings_targets_lights_lists_and_changes():
          ("a", "甲街道", 100.0, 100.0, 100.0, 100.0, "met", "已达标"),
          ("b", "乙街道", 97.0, 97.9, 97.0, 98.8, "at_risk", "有风险"),
          ("c", "丙镇", 75.0, 76.5, 73.4, 79.6, "off_track", "难以达标")])
-    changes = C.Changes("2025-06", "2025-05", [C.Change("list", "丙镇本期进入黑榜(上期不在黑榜)。", True, 32.0),
-                                                 C.Change("rank", "乙街道……", False, 21.0)])
+    changes = report_changes.Changes("2025-06", "2025-05", [report_changes.Change("list", "丙镇本期进入黑榜(上期不在黑榜)。", True, 32.0),
+                                                 report_changes.Change("rank", "乙街道……", False, 21.0)])
     assert summary.comparison_findings(b, changes) == [
         "某区“十四五”规划目标「生活垃圾分类小区覆盖率(城区居民小区)>= 98.0%」,期限 2025-12-31:全市现值 96.3%,"
         "按近期趋势到期预计 98.9%(区间 98.6% 至 99.2%),按进度可达标(绿灯);各单位绿灯 1 个、黄灯 1 个、红灯 1 个"
@@ -60,7 +60,7 @@ def test_forecast_findings_likely_and_unlikely_units():
     ], columns=["unit_id", "unit_name", "status", "share", "fc_median", "fc_lo80", "fc_hi80", "p_reach", "target_text",
                 "deadline"])
     res = SimpleNamespace(table=table, levels=(0.8, 0.95), sentences=[])
-    assert summary.forecast_findings(res, C.Changes("2025-06", None)) == [
+    assert summary.forecast_findings(res, report_changes.Changes("2025-06", None)) == [
         "全市覆盖率现为 96.3%,到 2025-12 预计 99.2%(80% 预测区间 97.7% 至 100.0%),达到 98% 目标的概率为 82%。",
         "很可能按期达标(概率不低于 90%)的单位 1 个:甲街道(97%);另有 1 个单位已全覆盖。",
         "不太可能按期达标(概率低于 50%)的单位 1 个:丙镇(0%,到期预计 80.6%,区间 77.8% 至 86.1%)。",
@@ -68,7 +68,7 @@ def test_forecast_findings_likely_and_unlikely_units():
 
 
 def test_page_html_escapes_data_text():
-    page = summary.Page(["<script>alert(1)</script>镇 黑榜"], C.Changes("2025-06", None))
+    page = summary.Page(["<script>alert(1)</script>镇 黑榜"], report_changes.Changes("2025-06", None))
     html = page._repr_html_()
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;镇 黑榜" in html
     assert html.startswith('<div class="ca-summary"><h2>摘要</h2>')
@@ -97,8 +97,8 @@ def test_a_report_on_one_unit_starts_with_that_unit():
                            "ci_high": [99.5, 97.2], "rank": [1.0, 2.0], "rank_low": [1.0, 1.0], "rank_high": [1.0, 2.0]})
     b.leagues = {"case_ontime_disposal_rate": SimpleNamespace(table=league, sentences=[])}
     b.focus, b.level.names["c"] = "c", "丙镇"
-    changes = C.Changes("2025-06", "2025-05", [C.Change("list", "甲街道本期进入红榜(上期不在红榜)。", True, 31.0),
-                                                 C.Change("rank", "丙镇按期处置率名次由第 1 位降至第 2 位……", True, 21.0)])
+    changes = report_changes.Changes("2025-06", "2025-05", [report_changes.Change("list", "甲街道本期进入红榜(上期不在红榜)。", True, 31.0),
+                                                 report_changes.Change("rank", "丙镇按期处置率名次由第 1 位降至第 2 位……", True, 21.0)])
     found = summary.comparison_findings(b, changes)
     assert found[0] == ("丙镇:按期处置率 95.5%(区间 92.8% 至 97.2%),第 2 位(名次区间 1–2);"
                         "生活垃圾分类小区覆盖率目标难以达标(红灯);本期在黑榜。")

@@ -1,4 +1,4 @@
-"""The targets registry and the seed facts: they load, validate and match the seed documents."""
+"""The targets registry and the plans' figures: they load, validate and match the plans' texts."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import yaml
 from cityanalytics import cli, targets
 from cityanalytics.schemas import LANE_TYPES, pandera_schema, table
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
-needs_seeds = pytest.mark.skipif(
-    not SEEDS.is_dir(), reason=f"seed documents not found at {SEEDS} (they live outside the repo)"
+PLAN_TEXTS = Path(__file__).resolve().parents[2] / "shared" / "seeds"  # the five plans' texts, *.txt
+needs_plan_texts = pytest.mark.skipif(
+    not PLAN_TEXTS.is_dir(), reason=f"the plans' texts are not at {PLAN_TEXTS} (they live outside the repo)"
 )
 
 TARGET_NAMES = table("targets").names
@@ -28,7 +28,7 @@ def registry() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def facts() -> targets.SeedFacts:
+def facts() -> targets.PlanFacts:
     return targets.load_facts()
 
 
@@ -71,7 +71,7 @@ def test_every_indicator_is_listed_in_the_header():
 
 def test_binding_only_where_the_document_says(registry):
     stated = registry[registry["binding"] != "未标明"]
-    # Only seed 000's indicator table has a 属性 column.
+    # Only 海陵区's indicator table has a 属性 column.
     assert set(stated["source_file"]) == {"000_d8b5c9bc115e5d6f.txt"}
     assert set(stated["binding"]) == {"约束性", "预期性"}
 
@@ -96,16 +96,16 @@ def test_known_targets(registry):
         assert row["binding"] == binding, tid
 
 
-@needs_seeds
-def test_quotes_are_verbatim_in_the_seed_files(registry, facts):
-    texts = {p.name: p.read_text(encoding="utf-8") for p in SEEDS.glob("*.txt")}
+@needs_plan_texts
+def test_quotes_are_verbatim_in_the_plans_texts(registry, facts):
+    texts = {p.name: p.read_text(encoding="utf-8") for p in PLAN_TEXTS.glob("*.txt")}
     quoted = [(r.target_id, r.source_file, r.quote) for r in registry.itertuples()]
     quoted += [(f["fact_id"], f["source_file"], f["quote"]) for f in facts.facts.values()]
     quoted += [(p["phase"], p["source_file"], p["quote"]) for p in facts.campaign_100day_phases]
     src = facts.road_dust_limits_source
     quoted.append(("road_dust_limits", src["source_file"], src["quote"]))
     missing = [i for i, file, quote in quoted if file not in texts or quote not in texts[file]]
-    assert not missing, f"quotes not found verbatim in their seed file: {missing}"
+    assert not missing, f"quotes not found verbatim in their plan's text: {missing}"
 
 
 def test_quotes_carry_the_number(registry, facts):

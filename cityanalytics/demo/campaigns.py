@@ -1,7 +1,7 @@
 """Campaigns with known effects: two injected into the case intensity, one into the
 province's monthly bulletin (the observations table).
 
-1. 百日攻坚 (seed 003, 扎兰屯市 扎政办字〔2022〕51号): three phases, five central streets
+1. 百日攻坚 (扎兰屯市城市精细化管理百日攻坚活动实施方案, 扎政办字〔2022〕51号): three phases, five central streets
    covered and five not. During each phase the targeted subcategories' intensity is
    multiplied by the phase factor; after the campaign the log-effect of the last phase decays
    exponentially with HALF_LIFE_DAYS.
@@ -25,8 +25,9 @@ from .units import SERIES, unit_id_on
 # --- campaign 1: the 100-day campaign ------------------------------------------------------
 C1_ID = "C2022-BRGJ"
 C1_NAME = "示范市城市精细化管理百日攻坚活动"
-C1_SOURCE = "seed 003: 宣传启动阶段 2022年7月22日-8月1日; 综合治理阶段 8月1日-9月30日; 检查考评阶段 10月1日-10月31日"
-# The seed gives 7-22..8-01 for publicity and 8-01..9-30 for governance; 8-01 would belong to
+C1_SOURCE = ("扎兰屯市城市精细化管理百日攻坚活动实施方案(扎政办字〔2022〕51号): "
+             "宣传启动阶段 2022年7月22日-8月1日; 综合治理阶段 8月1日-9月30日; 检查考评阶段 10月1日-10月31日")
+# The plan gives 7-22..8-01 for publicity and 8-01..9-30 for governance; 8-01 would belong to
 # both, so publicity ends on 7-31 here.
 C1_PHASES = (
     ("宣传启动", "2022-07-22", "2022-07-31", 0.90),

@@ -1,7 +1,7 @@
 """Road-dust samples (以克论净): one sample per road, lane and month.
 
 Dust is log-normal around the lane's limit (3/8/10/10 g/m2 for 机动车道/非机动车道/人行道/背街小巷,
-seed 001): log(dust / limit) = unit level + road effect + trend + season + noise. A sample
+淄博市城市精细化管理“十四五”规划): log(dust / limit) = unit level + road effect + trend + season + noise. A sample
 complies when dust <= limit. Unit levels are set from a target compliance per unit, so the
 city lands near Zibo's 2020 figure (1,282 of 1,369 samples = 93.64%) with units differing.
 """

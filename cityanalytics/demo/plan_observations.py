@@ -16,7 +16,7 @@ the plan's start). Each target is built either to be met or on track (``HIT``) o
 (``MISS``): a missed level covers ``MISS_SHARE`` of the way from baseline to target in the time
 the straight-line path needs for all of it; a missed count completes about ``MISS_SHARE`` of its
 pace; a target whose deadline has passed misses by ending ``PASSED_SHORT`` short. Baselines are
-the seeds' figures where a seed gives one (海陵's 100% 无害化, 扎兰屯's 95% 亮灯率 in earlier
+the plans' figures where a plan gives one (海陵's 100% 无害化, 扎兰屯's 95% 亮灯率 in earlier
 years), otherwise a plausible value below the target. The truth (``truth()``) lists every
 target's design, so a test can check the report's counts.
 """
@@ -67,12 +67,12 @@ TABLE_DESIGN = {
 }
 # Baselines (the value before the plan starts) where the default (target x 0.8, or 0 for counts) would mislead.
 BASELINES = {
-    "hl_harmless": 100.0,  # already 100% (常州 2022 reports 100%, seed 004)
+    "hl_harmless": 100.0,  # already 100% (常州市城市管理局2022年工作总结 reports 100%)
     "hl_enforcement_staff": 3.2, "zb_green_space_rate": 38.9, "zb_park_coverage": 78.0,
     "zb_water_surface": 1.9, "zb_park_per_capita": 18.6, "zb_greenway_per_10k": 1.6,
     "zb_rooftop_ads_zero": 120.0, "zb_resource_util": 45.0, "zb_intact_carriageway": 95.0,
     "zb_intact_footway": 90.0, "zb_intact_minor": 88.0, "zb_lighting_main": 94.0, "zb_lighting_secondary": 92.0,
-    "zlt_lighting_overall": 95.0,  # 往年95% (seed 003)
+    "zlt_lighting_overall": 95.0,  # 往年95% (扎兰屯市百日攻坚实施方案)
     "zlt_mechanical_sweeping": 52.0, "zlt_fault_response_24h": 30.0,
     "zlt_water_daily_tests": 10.0, "zlt_water_monthly_tests": 42.0, "zlt_water_annual_tests": 106.0,
     "cz_new_energy_veh_2023": 6.0, "cz_green_waste_2023": 90.0, "cz_demolition_2023": 4.0,

@@ -1,4 +1,4 @@
-"""The demo city's 市民满意度 survey (third-party 测评, as the seed plans commission twice a year).
+"""The demo city's 市民满意度 survey (third-party 测评, as 淄博 and 常州's plans commission it).
 
 Two waves (``WAVES``), each a stratified cluster sample: the strata are the ten case-bearing units,
 ``PSUS`` communities (the PSUs) drawn in each, ``PER_PSU`` respondents per community. The design
@@ -8,8 +8,8 @@ the same number of residents), so a unit's weighted figures are its sample's own
 The answers are set, not drawn: in each unit, wave and question the sample holds exactly
 ``round(share × n)`` answers of each option (``_shares``; shuffled over the respondents and their
 communities), so the satisfaction indices are known exactly: ``truth()`` gives every unit's and the
-city's share satisfied (满意 or 非常满意) and mean score by wave. The seeds set no numeric
-satisfaction target; the levels (about 80-90% satisfied, rising between the waves) are the demo's own.
+city's share satisfied (满意 or 非常满意) and mean score by wave. No plan of targets.yaml sets a
+numeric satisfaction target; the levels (about 80-90% satisfied, rising between the waves) are the demo's own.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cityanalytics.indicators import frame as F
+from cityanalytics.indicators.frame import CITY, period_keys
 
 
 def prepare(data: pd.DataFrame, date_col: str, freq: str, start, end,
@@ -15,7 +15,7 @@ def prepare(data: pd.DataFrame, date_col: str, freq: str, start, end,
     d = data[(data[date_col] >= start) & (data[date_col] < end + pd.Timedelta(days=1))].copy()
     if unit_map:
         d["unit_id"] = d["unit_id"].map(lambda u: unit_map.get(u, u))
-    d["period"] = F.period_keys(d[date_col], freq, start, end)
+    d["period"] = period_keys(d[date_col], freq, start, end)
     return d, start, end
 
 
@@ -23,7 +23,7 @@ def with_city(d: pd.DataFrame, include_city: bool) -> pd.DataFrame:
     """Append a copy of every row under the city id, so city figures come out of one groupby."""
     if not include_city:
         return d
-    return pd.concat([d, d.assign(unit_id=F.CITY)], ignore_index=True)
+    return pd.concat([d, d.assign(unit_id=CITY)], ignore_index=True)
 
 
 def keys_of(grouped: pd.DataFrame) -> pd.DataFrame:

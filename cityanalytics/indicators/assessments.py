@@ -11,7 +11,7 @@ import pandas as pd
 
 from cityanalytics.engines import backend
 from cityanalytics.engines.connect import to_frame
-from cityanalytics.indicators import frame as F
+from cityanalytics.indicators.frame import CITY, combine, count, estimate, period_keys, proportion
 from cityanalytics.indicators.computable import drop_not_computable
 from cityanalytics.indicators._grouping import keys_of
 from cityanalytics.indicators._on_engine import engine_table, moments, profile, rolled_up, t_mean
@@ -40,15 +40,15 @@ def assessment_indicators(assessments: pd.DataFrame, *, start=None, end=None, fr
     start = pd.Timestamp(start if start is not None else month_start.min())
     end = pd.Timestamp(end if end is not None else rows["month"].dt.end_time.max()).normalize()
     rows = rows[(month_start >= start.normalize()) & (month_start <= end)]
-    rows = rows.assign(period=F.period_keys(rows["month"].dt.start_time, freq, start, end))
-    a = rolled_up(rows, ["unit_id", "period"], SUMS, include_city, F.CITY)
+    rows = rows.assign(period=period_keys(rows["month"].dt.start_time, freq, start, end))
+    a = rolled_up(rows, ["unit_id", "period"], SUMS, include_city, CITY)
 
     score = t_mean(a, level)
-    parts = [F.estimate("assessment_score_mean", keys_of(score), score["mean"], score["ci_low"],
-                        score["ci_high"], "t", score["n"])]
+    parts = [estimate("assessment_score_mean", keys_of(score), score["mean"], score["ci_low"],
+                      score["ci_high"], "t", score["n"])]
     problems = a[a["rated"] > 0].reset_index(drop=True)
     fixed = problems["fixed"].fillna(0).astype(float)
-    parts.append(F.count("assessment_problems_found", keys_of(problems), problems["found"].astype(float), level))
-    parts.append(F.proportion("assessment_rectification_rate", keys_of(problems), fixed,
-                              problems["found"].astype(float), level))
-    return drop_not_computable(F.combine(parts, level), filled, list(INDICATORS))
+    parts.append(count("assessment_problems_found", keys_of(problems), problems["found"].astype(float), level))
+    parts.append(proportion("assessment_rectification_rate", keys_of(problems), fixed,
+                            problems["found"].astype(float), level))
+    return drop_not_computable(combine(parts, level), filled, list(INDICATORS))

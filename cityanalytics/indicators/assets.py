@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cityanalytics.indicators import frame as F
+from cityanalytics.indicators.frame import CITY, FREQS, UNASSIGNED, combine, proportion, window_label
 from cityanalytics.indicators.computable import drop_not_computable
 
 NO_CLASS = "未标明"
@@ -54,21 +54,21 @@ def asset_indicators(assets: pd.DataFrame, inspections: pd.DataFrame, *, start=N
     d = pd.concat(rows, ignore_index=True) if rows else reg.iloc[:0].assign(checked=False, ok=False, due=False,
                                                                               period=None)
     if include_city:
-        d = pd.concat([d, d.assign(unit_id=F.CITY)], ignore_index=True)
+        d = pd.concat([d, d.assign(unit_id=CITY)], ignore_index=True)
 
     for kind, indicator in RATES.items():
         k = d[d["kind"] == kind]
         for by in (None, "road_class"):
             g = _tally(k, by, num=k["checked"] & k["ok"], den=k["checked"])
-            parts.append(F.proportion(indicator, g, g["num"], g["den"], level))
+            parts.append(proportion(indicator, g, g["num"], g["den"], level))
             notes += [f"{indicator} {r.unit_id} {r.period}{' ' + r.group if r.group else ''}: no {kind} checked"
                       for r in g[g["den"] == 0].itertuples()]
     for by in (None, "kind", "road_class"):
         g = _tally(d, by, num=d["due"] & d["checked"], den=d["due"])
-        parts.append(F.proportion(COMPLETION, g, g["num"], g["den"], level))
+        parts.append(proportion(COMPLETION, g, g["num"], g["den"], level))
         notes += [f"{COMPLETION} {r.unit_id} {r.period}{' ' + r.group if r.group else ''}: no asset due"
                   for r in g[g["den"] == 0].itertuples()]
-    out = F.combine(parts, level)
+    out = combine(parts, level)
     out.attrs["notes"] = notes
     return drop_not_computable(out, inspections, list(INDICATORS))
 
@@ -94,7 +94,7 @@ def _register(assets: pd.DataFrame, unit_map) -> pd.DataFrame:
         if col not in reg:
             reg[col] = pd.NA
     reg["road_class"] = reg["road_class"].astype("object").where(reg["road_class"].notna(), NO_CLASS)
-    reg["unit_id"] = reg["unit_id"].astype("object").where(reg["unit_id"].notna(), F.UNASSIGNED)
+    reg["unit_id"] = reg["unit_id"].astype("object").where(reg["unit_id"].notna(), UNASSIGNED)
     if unit_map:
         reg["unit_id"] = reg["unit_id"].map(lambda u: unit_map.get(u, u))
     reg["in_service_from"] = pd.to_datetime(reg["in_service_from"])
@@ -125,9 +125,9 @@ def _checks(inspections: pd.DataFrame, reg: pd.DataFrame) -> pd.DataFrame:
 
 def _periods(start: pd.Timestamp, end: pd.Timestamp, freq: str) -> list[tuple[object, pd.Timestamp, pd.Timestamp]]:
     if freq == "all":
-        return [(F.window_label(start, end), start, end)]
-    if freq not in F.FREQS:
-        raise ValueError(f"freq must be one of {', '.join(F.FREQS)}, got {freq!r}")
+        return [(window_label(start, end), start, end)]
+    if freq not in FREQS:
+        raise ValueError(f"freq must be one of {', '.join(FREQS)}, got {freq!r}")
     return [(p, max(p.start_time.normalize(), start), min(p.end_time.normalize(), end))
             for p in pd.period_range(start, end, freq=freq)]
 

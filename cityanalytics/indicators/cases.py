@@ -29,7 +29,7 @@ import yaml
 
 from cityanalytics.engines import backend, source_table
 from cityanalytics.engines.connect import parquet_values, to_frame
-from cityanalytics.indicators import frame as F
+from cityanalytics.indicators.frame import CITY, UNASSIGNED, combine, count, estimate, proportion, window_label
 from cityanalytics.indicators.computable import drop_not_computable, filled_columns, why_not
 from cityanalytics.workcalendar import WorkCalendar
 
@@ -117,16 +117,16 @@ def case_indicators(
     keys = _keys(counts, freq, start, end)
     parts = []
     if "case_filed" in wanted:
-        parts.append(F.count("case_filed", keys, counts["filed"], level))
+        parts.append(count("case_filed", keys, counts["filed"], level))
     for ind, (num, den) in RATE_INDICATORS.items():
         if ind in wanted:
-            parts.append(F.proportion(ind, keys, counts[num], counts[den], level))
-    parts.append(F.count("case_censored_open", keys, counts["censored"], level))
+            parts.append(proportion(ind, keys, counts[num], counts[den], level))
+    parts.append(count("case_censored_open", keys, counts["censored"], level))
     if durations is not None:
         parts += _duration_frames(durations, freq, start, end, include_city, level, wanted)
     checked = [i for i in wanted if i in RATE_INDICATORS or i in DURATION_INDICATORS]
-    out = drop_not_computable(F.combine(parts, level), filled, checked)
-    out.attrs.update(as_of=str(as_of), exclude_suspended=exclude_suspended, window=F.window_label(start, end),
+    out = drop_not_computable(combine(parts, level), filled, checked)
+    out.attrs.update(as_of=str(as_of), exclude_suspended=exclude_suspended, window=window_label(start, end),
                      closure_allowance_hours=closure_allowance_hours, calendar_fallback_years=fallback_years)
     return out
 
@@ -317,12 +317,12 @@ def _hours(rows: pd.DataFrame) -> pd.DataFrame:
 def _keys(table: pd.DataFrame, freq: str, start, end) -> pd.DataFrame:
     """Unit, period and group of each result row. The city-wide total is ``CITY``; cases that
     carry no unit form their own group, ``UNASSIGNED`` (未归属单位), counted in the city too."""
-    unit = table["unit_id"].astype(object).where(table["unit_id"].notna(), F.UNASSIGNED)
+    unit = table["unit_id"].astype(object).where(table["unit_id"].notna(), UNASSIGNED)
     if "is_city" in table:
-        unit = unit.where(table["is_city"].to_numpy() == 0, F.CITY)
+        unit = unit.where(table["is_city"].to_numpy() == 0, CITY)
     keys = pd.DataFrame({"unit_id": unit.astype(str).to_numpy()})
     if freq == "all":
-        keys["period"] = F.window_label(start, end)
+        keys["period"] = window_label(start, end)
     else:
         keys["period"] = pd.PeriodIndex(pd.to_datetime(table["period"]), freq=freq)
     keys["group"] = table["grp"].fillna("").astype(str).to_numpy()
@@ -333,9 +333,9 @@ def _duration_frames(durations, freq, start, end, include_city, level, wanted) -
     from cityanalytics.stats.survival import km_quantiles
 
     d = durations.assign(unit_id=durations["unit_id"].astype(object).where(durations["unit_id"].notna(),
-                                                                           F.UNASSIGNED))
+                                                                           UNASSIGNED))
     if include_city:
-        d = pd.concat([d, d.assign(unit_id=F.CITY)], ignore_index=True)
+        d = pd.concat([d, d.assign(unit_id=CITY)], ignore_index=True)
     rows = []
     probs = [DURATION_INDICATORS[i] for i in DURATION_INDICATORS if i in wanted]
     for (unit, period, grp), g in d.groupby(["unit_id", "period", "grp"], dropna=False, sort=True):
@@ -350,5 +350,5 @@ def _duration_frames(durations, freq, start, end, include_city, level, wanted) -
         if ind not in wanted:
             continue
         vals = np.array([r[4][p] for r in rows], dtype=float).reshape(-1, 3)
-        parts.append(F.estimate(ind, keys, vals[:, 0], vals[:, 1], vals[:, 2], "kaplan_meier", n))
+        parts.append(estimate(ind, keys, vals[:, 0], vals[:, 1], vals[:, 2], "kaplan_meier", n))
     return parts

@@ -1,7 +1,7 @@
 """Road cleanliness "以克论净": dust left on a 1 m2 frame after cleaning, in g/m2.
 
-A sample complies when its dust is at or below the limit of its lane type; seed 001 (Zibo)
-sets 3 / 8 / 10 / 10 g/m2 for 机动车道 / 非机动车道 / 人行道 / 背街小巷. A road complies when
+A sample complies when its dust is at or below the limit of its lane type; 淄博市城市精细化管理“十四五”规划
+(Zibo) sets 3 / 8 / 10 / 10 g/m2 for 机动车道 / 非机动车道 / 人行道 / 背街小巷. A road complies when
 the mean of its samples is within the limit for every lane type sampled on it (lanes whose
 samples carry no dust value are not judged; a road with no dust value at all is not counted).
 
@@ -19,12 +19,12 @@ import pandas as pd
 
 from cityanalytics.engines import backend
 from cityanalytics.engines.connect import to_frame
-from cityanalytics.indicators import frame as F
+from cityanalytics.indicators.frame import CITY, combine, estimate, period_keys, proportion
 from cityanalytics.indicators.computable import drop_not_computable
 from cityanalytics.indicators._grouping import keys_of
 from cityanalytics.indicators._on_engine import engine_table, moments, profile, rolled_up, t_mean
 
-DEFAULT_LIMITS = {"机动车道": 3.0, "非机动车道": 8.0, "人行道": 10.0, "背街小巷": 10.0}  # seed 001
+DEFAULT_LIMITS = {"机动车道": 3.0, "非机动车道": 8.0, "人行道": 10.0, "背街小巷": 10.0}  # 淄博市“十四五”规划
 
 
 INDICATORS = ("road_dust_sample_compliance_rate", "road_dust_road_compliance_rate", "road_dust_mean")
@@ -45,27 +45,27 @@ def dust_indicators(samples: pd.DataFrame, *, limits: dict[str, float] | None = 
         start = pd.Timestamp(start if start is not None else row["lo"]).normalize()
         end = pd.Timestamp(end if end is not None else row["hi"]).normalize()
         rows = to_frame(con, _sums(t, limits, start, end, freq, unit_map))
-    rows["period"] = F.period_keys(pd.to_datetime(rows["period"]) if "period" in rows
-                                   else pd.Series(pd.NaT, index=rows.index), freq, start, end)
+    rows["period"] = period_keys(pd.to_datetime(rows["period"]) if "period" in rows
+                                 else pd.Series(pd.NaT, index=rows.index), freq, start, end)
     keys = ["unit_id", "period"]
 
-    per_sample = rolled_up(rows, keys, ["samples", "ok"], include_city, F.CITY)
-    parts = [F.proportion("road_dust_sample_compliance_rate", keys_of(per_sample), per_sample["ok"],
-                          per_sample["samples"], level)]
+    per_sample = rolled_up(rows, keys, ["samples", "ok"], include_city, CITY)
+    parts = [proportion("road_dust_sample_compliance_rate", keys_of(per_sample), per_sample["ok"],
+                        per_sample["samples"], level)]
 
-    lane = rolled_up(rows, [*keys, "road_id", "lane_type"], ["n", "s"], include_city, F.CITY)
+    lane = rolled_up(rows, [*keys, "road_id", "lane_type"], ["n", "s"], include_city, CITY)
     lane = lane[lane["n"] > 0]  # a lane with no dust value has no mean to judge; a road with none, no verdict
     lane = lane.assign(ok=lane["s"] / lane["n"] <= lane["lane_type"].map(limits).astype(float))
     roads = lane.groupby([*keys, "road_id"], sort=True)["ok"].all().reset_index()
     per_road = roads.groupby(keys, sort=True).agg(n=("ok", "size"), ok=("ok", "sum")).reset_index()
-    parts.append(F.proportion("road_dust_road_compliance_rate", keys_of(per_road), per_road["ok"],
-                              per_road["n"], level))
+    parts.append(proportion("road_dust_road_compliance_rate", keys_of(per_road), per_road["ok"],
+                            per_road["n"], level))
 
-    means = t_mean(rolled_up(rows, [*keys, "lane_type"], ["n", "s", "ss"], include_city, F.CITY), level)
+    means = t_mean(rolled_up(rows, [*keys, "lane_type"], ["n", "s", "ss"], include_city, CITY), level)
     means["group"] = "lane_type=" + means["lane_type"].astype(str)
-    parts.append(F.estimate("road_dust_mean", keys_of(means), means["mean"], means["ci_low"], means["ci_high"],
-                            "t", means["n"]))
-    return drop_not_computable(F.combine(parts, level), filled, list(INDICATORS))
+    parts.append(estimate("road_dust_mean", keys_of(means), means["mean"], means["ci_low"], means["ci_high"],
+                          "t", means["n"]))
+    return drop_not_computable(combine(parts, level), filled, list(INDICATORS))
 
 
 def _sums(t, limits: dict[str, float], start: pd.Timestamp, end: pd.Timestamp, freq: str, unit_map):

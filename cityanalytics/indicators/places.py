@@ -27,7 +27,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from cityanalytics.indicators import frame as F
+from cityanalytics.indicators.frame import CITY, combine
 
 GB_T_50563 = ((5000.0, 500.0), (2000.0, 300.0))  # (minimum park area m², service radius m), largest first
 GB_T_50563_HISTORIC = ((5000.0, 500.0), (1000.0, 300.0))
@@ -57,7 +57,7 @@ def place_indicators(parks: pd.DataFrame, residential: pd.DataFrame, *, units: p
             areas[uid] = g if uid not in areas else areas[uid].union(g)
     city_area = shapely.union_all(np.asarray(list(areas.values()), dtype=object)) if areas else None
     if include_city or not areas:
-        areas[F.CITY] = None
+        areas[CITY] = None
     green = None
     if land_use is not None:
         if land_use_column not in land_use:
@@ -111,7 +111,7 @@ def place_indicators(parks: pd.DataFrame, residential: pd.DataFrame, *, units: p
     out["ci_low"] = np.nan
     out["ci_high"] = np.nan
     out["ci_method"] = "none"
-    out = F.combine([out], 0.95)
+    out = combine([out], 0.95)
     out.attrs["notes"] = notes
     out.attrs["tiers"] = tiers
     return out

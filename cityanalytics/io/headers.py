@@ -24,7 +24,7 @@ _BRACKETED = re.compile(r"[(\[【].*?[)\]】]")
 _IGNORED = re.compile(r"[\s_\-:*#]")
 
 # Traditional forms of the characters the alias table uses, so that headers written in
-# traditional characters (Big5 exports, seed 002) match the same aliases: 案件編號 -> 案件编号.
+# traditional characters (Big5 exports, as 余杭区's 工作意见 is written) match the same aliases: 案件編號 -> 案件编号.
 _TRADITIONAL = str.maketrans(dict(pair for pair in (
     "專专 兩两 鄉乡 關关 內内 別别 辦办 務务 動动 區区 單单 縣县 發发 變变 號号 啟启 啓启 處处 塵尘 "
     "層层 屬属 應应 開开 歸归 總总 戶户 報报 數数 時时 來来 標标 樣样 檔档 檢检 殘残 測测 點点 現现 "

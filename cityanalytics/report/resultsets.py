@@ -97,11 +97,11 @@ def campaign(rep) -> dict[str, pd.DataFrame]:
 
 def quality(loaded, period: str | None = None) -> dict[str, pd.DataFrame]:
     """``quality.load_tables``'s counts: per table rows read, kept, rejected (and in scope)."""
-    from cityanalytics import quality as Q
+    from cityanalytics.quality import present, rejections_by_reason, table_label
 
     rows = []
-    for name, t in Q.present(loaded).items():
-        row = {"table": name, "table_zh": Q.table_label(name), "loaded": t.frame is not None,
+    for name, t in present(loaded).items():
+        row = {"table": name, "table_zh": table_label(name), "loaded": t.frame is not None,
                "problem": t.problem or ""}
         if t.frame is not None:
             rep = t.report
@@ -112,7 +112,7 @@ def quality(loaded, period: str | None = None) -> dict[str, pd.DataFrame]:
                                          "rows_rejected", "rows_in_scope"])
     for col in ("rows_read", "rows_kept", "rows_rejected", "rows_in_scope"):
         counts[col] = counts[col].astype("Int64")
-    rejections = Q.rejections_by_reason(loaded)
+    rejections = rejections_by_reason(loaded)
     rejections.columns = ["table", "column", "reason", "rows"]
     return {"load_counts": counts, "rejections": rejections.reset_index(drop=True)}
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from cityanalytics.report import changes as C
+from cityanalytics.report import changes as report_changes
 from cityanalytics.report import history, resultsets
 from cityanalytics.text import html_escape
 
@@ -38,7 +38,7 @@ _PAGE = "_summary_page"  # where a result object keeps its page, for the change 
 @dataclass
 class Page:
     findings: list[str]
-    changes: C.Changes
+    changes: report_changes.Changes
     results: dict = field(default_factory=dict, repr=False)  # what was stored
 
     def _repr_html_(self) -> str:
@@ -53,7 +53,7 @@ class Page:
 
 
 def _missing(x) -> bool:
-    return C._missing(x)
+    return report_changes._missing(x)
 
 
 def _pct(x, digits: int = 1) -> str:
@@ -76,7 +76,7 @@ def _cap(findings: list[str]) -> list[str]:
 # --- findings per analysis -----------------------------------------------------------------------
 
 
-def comparison_findings(b, changes: C.Changes | None = None) -> list[str]:
+def comparison_findings(b, changes: report_changes.Changes | None = None) -> list[str]:
     """Targets with their light, the red and black lists, the city's main figure, the strongest
     changes; a report on one unit (``focus``) starts with that unit's figures and ranks."""
     focus = getattr(b, "focus", None)
@@ -114,7 +114,7 @@ def comparison_findings(b, changes: C.Changes | None = None) -> list[str]:
 
 def _target_finding(g: pd.DataFrame) -> str:
     first = g.iloc[0]
-    target = f"{first['name_zh']}({first['scope']}){first['comparison']} {C._fmt_indicator(first['indicator'], first['target'])}"
+    target = f"{first['name_zh']}({first['scope']}){first['comparison']} {report_changes._fmt_indicator(first['indicator'], first['target'])}"
     city = g[g["unit_id"] == "city"]
     units = g[g["unit_id"] != "city"]
     text = f"{first['plan']}目标「{target}」,期限 {first['deadline']}:"
@@ -146,8 +146,8 @@ def _focus_finding(b, focus: str, name: str) -> str:
         if row.empty:
             continue
         x = row.iloc[0]
-        text = (f"{resultsets.indicator_zh(ind)} {C._fmt_indicator(ind, x['value'])}"
-                f"(区间 {C._fmt_indicator(ind, x['ci_low'])} 至 {C._fmt_indicator(ind, x['ci_high'])})")
+        text = (f"{resultsets.indicator_zh(ind)} {report_changes._fmt_indicator(ind, x['value'])}"
+                f"(区间 {report_changes._fmt_indicator(ind, x['ci_low'])} 至 {report_changes._fmt_indicator(ind, x['ci_high'])})")
         if not _missing(x.get("rank")):
             text += f",第 {x['rank']:g} 位(名次区间 {x['rank_low']:g}–{x['rank_high']:g})"
         parts.append(text)
@@ -163,7 +163,7 @@ def _focus_finding(b, focus: str, name: str) -> str:
     return f"{name}:" + ";".join(parts) + "。" if parts else f"{name}:本期没有可比较的数值。"
 
 
-def _change_findings(changes: C.Changes | None, n: int = 2, first: str | None = None) -> list[str]:
+def _change_findings(changes: report_changes.Changes | None, n: int = 2, first: str | None = None) -> list[str]:
     """The ``n`` strongest changes beyond the intervals (those naming ``first`` before the rest)."""
     if changes is None or changes.previous is None:
         return []
@@ -175,7 +175,7 @@ def _change_findings(changes: C.Changes | None, n: int = 2, first: str | None = 
         f"与上期({changes.previous})相比,没有超出区间的变化。"]
 
 
-def forecast_findings(res, changes: C.Changes | None = None) -> list[str]:
+def forecast_findings(res, changes: report_changes.Changes | None = None) -> list[str]:
     """The city's forecast and chance, units likely and unlikely to reach the target, changes."""
     if res is None or res.table is None or res.table.empty:
         return ["没有可预测的单位。"]
@@ -213,7 +213,7 @@ def forecast_findings(res, changes: C.Changes | None = None) -> list[str]:
     return _cap(out or list(res.sentences[:3]))
 
 
-def campaign_findings(rep, changes: C.Changes | None = None) -> list[str]:
+def campaign_findings(rep, changes: report_changes.Changes | None = None) -> list[str]:
     """Each design's largest effect and the effect at the campaign's end with its persistence."""
     stored = resultsets.campaign(rep).get("effects")
     out = []
@@ -287,9 +287,9 @@ def _persistence(r) -> str:
     return text
 
 
-def quality_findings(loaded, changes: C.Changes | None = None) -> list[str]:
+def quality_findings(loaded, changes: report_changes.Changes | None = None) -> list[str]:
     """Rows read, kept and rejected; the most frequent rejection reasons; missing tables; order faults."""
-    from cityanalytics import quality as Q
+    from cityanalytics import quality
     from cityanalytics.stats.intervals import wilson
 
     results = resultsets.quality(loaded)
@@ -306,7 +306,7 @@ def quality_findings(loaded, changes: C.Changes | None = None) -> list[str]:
     rejections = results["rejections"]
     if len(rejections):
         top = rejections.head(3)
-        parts = [f"{Q.table_label(r['table'])}{'「' + str(r['column']) + '」' if r['column'] else ''}"
+        parts = [f"{quality.table_label(r['table'])}{'「' + str(r['column']) + '」' if r['column'] else ''}"
                  f"{r['reason']} {int(r['rows']):,} 行" for _, r in top.iterrows()]
         out.append("拒绝最多的原因:" + ";".join(parts) + "。")
     elif len(read):
@@ -315,13 +315,13 @@ def quality_findings(loaded, changes: C.Changes | None = None) -> list[str]:
     for _, r in broken.head(2).iterrows():
         out.append(f"{r['table_zh']}无法读入:{r['problem']}。")
     try:
-        order = Q.out_of_order(loaded)
+        order = quality.out_of_order(loaded)
         bad = order[order["保留数据中违反"] > 0] if len(order) else order
     except Exception:  # a table without the columns a rule needs: the section itself says so
         bad = pd.DataFrame()
     if len(bad):
         out.append(f"保留数据中仍有 {int(bad['保留数据中违反'].sum()):,} 行时间顺序错误(应为 0)。")
-    missing = Q.absent(loaded)
+    missing = quality.absent(loaded)
     if missing:
         out.append(f"工作区缺 {len(missing)} 张规范表,其指标不能计算(表名见导言)。")  # named once, below
     out += _change_findings(changes)
@@ -331,12 +331,12 @@ def quality_findings(loaded, changes: C.Changes | None = None) -> list[str]:
 # --- what the notebooks call ---------------------------------------------------------------------
 
 
-def compare_with_previous(results: dict, period=None) -> C.Changes:
+def compare_with_previous(results: dict, period=None) -> report_changes.Changes:
     """Store ``results`` (in a report run) and compare them with the same run's previous period."""
     history.save_all(results)
     ctx = history.context()
     prev = history.previous()
-    return C.compare(results, prev[1] if prev else None, period=ctx.period or (str(period) if period else None),
+    return report_changes.compare(results, prev[1] if prev else None, period=ctx.period or (str(period) if period else None),
                      previous_period=prev[0] if prev else None)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cityanalytics.indicators.frame import CITY
+from cityanalytics.indicators.frame import CITY, combine, estimate
 from cityanalytics.survey.design import Design, domain_mean
 
 # Five-point labels as Chinese satisfaction questionnaires word them.
@@ -138,8 +138,6 @@ def as_indicator_frame(index: pd.DataFrame) -> pd.DataFrame:
     ``survey_satisfaction_mean`` and ``survey_satisfied_share``, group ``question=<id>``; ``denominator``
     holds the respondents behind the value, ``ci_method`` says the interval is design-based.
     """
-    from cityanalytics.indicators import frame as F
-
     ids = {"mean_score": ("survey_satisfaction_mean", 1.0, "svy_taylor_t"),
            "share_satisfied": ("survey_satisfied_share", 100.0, "svy_taylor_logit")}
     parts = []
@@ -147,6 +145,6 @@ def as_indicator_frame(index: pd.DataFrame) -> pd.DataFrame:
         d = index[index["measure"] == measure]
         keys = pd.DataFrame({"unit_id": d["unit_id"].to_numpy(), "period": d["wave"].to_numpy(),
                              "group": ("question=" + d["question"].astype(str)).to_numpy()})
-        parts.append(F.estimate(indicator, keys, d["value"] * scale, d["ci_low"] * scale, d["ci_high"] * scale,
-                                method, d["n"].to_numpy()))
-    return F.combine(parts, index.attrs.get("ci_level", 0.95))
+        parts.append(estimate(indicator, keys, d["value"] * scale, d["ci_low"] * scale, d["ci_high"] * scale,
+                              method, d["n"].to_numpy()))
+    return combine(parts, index.attrs.get("ci_level", 0.95))

@@ -64,7 +64,7 @@ TEXT_FILES: dict[str, tuple[str, str]] = {
         "440104001,䶮城街道,街道,440104",
         "440104002,北京街道,街道,440104",
     ), "gb18030"),
-    # Traditional characters, as in seed 002 (Yuhang): headers and names in Big5.
+    # Traditional characters, as in 余杭区's 工作意见: headers and names in Big5.
     "cases_big5.csv": (_lines(
         "案件編號,所屬街道,案件類型,上報時間,結案時間",
         "YH001,臨平街道,事件,2022-08-01 09:00,2022-08-01 12:00",
@@ -188,7 +188,7 @@ TEXT_FILES: dict[str, tuple[str, str]] = {
         '321202001,城东街道,街道,321202,321202001,"58,210",12.3',
         '321202002,城西街道,街道,321202,321202002,"61,500",9.8',
     ), "utf-8"),
-    # Seed 003: the city name 扎兰屯市 replaced by a spam string.
+    # As in the scraped copy of 扎兰屯市's 百日攻坚 plan: the city name replaced by a spam string.
     "districts_spam.csv": (_lines(
         "单位编号,单位名称,级别,上级编号",
         "152183,UedBet体育,市,",
