@@ -45,7 +45,7 @@ def _mark(ok: bool) -> str:
 def main() -> int:
     job_counts = [int(j) for j in os.environ.get("BENCH_REPORTS_JOBS", "1 2").split()]
     # Build the demo data first (if missing) so no batch is charged for it.
-    subprocess.run([sys.executable, "-c", "from pathlib import Path; from cityanalytics.report.batch import "
+    subprocess.run([sys.executable, "-c", "from pathlib import Path; from cityanalytics.report.cli_run import "
                     f"ensure_demo_data; p = Path({str(ROOT)!r}); "
                     "ensure_demo_data(p, [('data_dir', (p / 'data/demo').resolve(), 'dir')])"], cwd=ROOT, check=True)
     print(f"machine: {os.cpu_count()} cores; period {PERIOD}; schedule {ROOT / 'params' / 'schedule.yaml'}")

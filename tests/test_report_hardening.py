@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -217,6 +218,54 @@ def test_data_dir_root_workspace_root_and_symlinked_report_folder_fail_their_run
     assert "is the filesystem root" in index and "未能开始的运行" in index
     assert f"{out / 'link'} lies outside the outputs directory" in index
     assert "lies outside the outputs directory" in capsys.readouterr().err
+
+
+def test_missing_demo_data_is_built_by_the_command_lines_hook_not_the_batch(tmp_path, monkeypatch):
+    """The planner calls the hook it was given with each run's data paths; the command line's
+    hook builds data/demo once when a run needs it (renamed into place), a failed build fails
+    that run with its message, and a planner without a hook builds nothing."""
+    import cityanalytics.demo
+    from cityanalytics.report import batch, cli_run
+
+    _notebook(tmp_path / "notebooks" / "nb.ipynb", ["print('ok')"], 'data_dir = "data"\nperiod = ""\n')
+    (tmp_path / "params").mkdir()
+    run_file = tmp_path / "params" / "dq.yaml"
+    run_file.write_text("notebook: notebooks/nb.ipynb\nparameters:\n  data_dir: data/demo\n", encoding="utf-8")
+    demo = (tmp_path / "data" / "demo").resolve()
+    builds = []
+
+    def write_demo(out):
+        builds.append(Path(out))
+        Path(out).mkdir(parents=True)
+        (Path(out) / "truth.json").write_text('{"synthetic": true, "window": {"end": "2025-03-31"}}', encoding="utf-8")
+
+    monkeypatch.setattr(cityanalytics.demo, "write_demo", write_demo)
+    job, = batch.Planner(tmp_path, tmp_path / "outputs", None, pdf=False).plan(run_file)
+    assert not builds and job.error is not None and "data/demo" in job.error["evalue"]  # no hook: not built
+
+    seen = []
+    job, = batch.Planner(tmp_path, tmp_path / "outputs", None, pdf=False,
+                         prepare=lambda root, paths: seen.append((root, paths))).plan(run_file)
+    assert seen == [(tmp_path.resolve(), [("data_dir", demo, "dir")])]
+
+    planner = batch.Planner(tmp_path, tmp_path / "outputs", None, pdf=False, prepare=cli_run.ensure_demo_data)
+    job, = planner.plan(run_file)
+    assert job.error is None and job.synthetic and planner.period == "2025-03"
+    assert len(builds) == 1 and builds[0].parent == demo.parent and (demo / "truth.json").is_file()
+    planner.plan(run_file)
+    cli_run.ensure_demo_data(tmp_path, [("data_dir", tmp_path / "data" / "other", "dir")])
+    assert len(builds) == 1  # built once; a run on other data never builds it
+    assert sorted(p.name for p in demo.parent.iterdir()) == ["demo"]  # no half-written folder left
+
+    def broken(out):
+        Path(out).mkdir(parents=True)
+        raise OSError("disk full")
+
+    shutil.rmtree(demo)
+    monkeypatch.setattr(cityanalytics.demo, "write_demo", broken)
+    job, = planner.plan(run_file)
+    assert job.error["evalue"] == f"{run_file}: building the demo data failed: OSError: disk full"
+    assert not list(demo.parent.iterdir())
 
 
 # --- item 2: limits on memory, total time and output size --------------------------------------

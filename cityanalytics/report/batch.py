@@ -14,7 +14,8 @@
         timeout: 900
 
 Planning happens in this process before any kernel starts: every run file is loaded and
-checked, missing demo data is built, fan-out runs are expanded into one job per unit, and
+checked, its data folders are prepared (the caller's ``prepare`` hook: the command line
+builds missing demo data there), fan-out runs are expanded into one job per unit, and
 input files are hashed once per batch. A run file that fails its checks becomes a failed
 job (it shows in the index with the message) and the others go on. Jobs then run one after
 another, or in ``jobs`` worker processes (each report has its own kernel either way).
@@ -24,10 +25,9 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
-import os
 import shutil
 import sys
-import uuid
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +39,6 @@ from cityanalytics.fonts import require_cjk_font
 from cityanalytics.report.runner import Job
 
 FREQUENCIES = ("monthly", "weekly", "daily")
-DEMO_DIR = Path("data") / "demo"
 
 
 class ScheduleError(ValueError):
@@ -118,11 +117,18 @@ def load_schedule(path: Path) -> Schedule:
 
 
 class Planner:
-    """Turns run files into jobs, sharing what a batch needs once (git, kernel, browser, hashes)."""
+    """Turns run files into jobs, sharing what a batch needs once (git, kernel, browser, hashes).
+
+    ``prepare(root, paths)``: called with each run's data paths before they are checked (the
+    command line passes one that builds missing demo data); whatever it raises fails the runs
+    it was called for, with its message, not the batch.
+    """
 
     def __init__(self, root: Path, outputs: Path, period: str | None, pdf: bool = True,
-                 default_timeout: int | None = None):
+                 default_timeout: int | None = None,
+                 prepare: Callable[[Path, list[tuple[str, Path, str]]], None] | None = None):
         self.root, self.outputs, self.period, self.pdf = Path(root).resolve(), Path(outputs).resolve(), period, pdf
+        self.prepare = prepare
         self.default_timeout = default_timeout or params.DEFAULT_TIMEOUT
         require_cjk_font()  # before any kernel: without it every figure would show tofu
         self.git = manifest.git_info(self.root)
@@ -155,10 +161,11 @@ class Planner:
             values = spec.values(period=self.period)
             paths = params.data_paths(spec, values)
             check_data_dirs(spec, paths, self.root, self.outputs)
-            try:
-                ensure_demo_data(self.root, paths)
-            except Exception as exc:  # a broken demo build fails the runs that need it, not the batch
-                raise params.ParamError(f"{run_file}: building the demo data failed: {type(exc).__name__}: {exc}") from exc
+            if self.prepare is not None:
+                try:
+                    self.prepare(self.root, paths)
+                except Exception as exc:  # a failed preparation fails the runs that need it, not the batch
+                    raise params.ParamError(f"{run_file}: {exc}") from exc
             if self.period is None:  # the batch's period, settled by its first run
                 self.period = default_period(paths)
                 values = spec.values(period=self.period)
@@ -256,29 +263,6 @@ def default_period(paths: list[tuple[str, Path, str]]) -> str:
     truth = manifest.demo_truth(paths)
     end = str(((truth or {}).get("window") or {}).get("end", ""))[:7]
     return end if layout.PERIOD_PATTERN.match(end) else layout.default_period()
-
-
-def ensure_demo_data(root: Path, paths: list[tuple[str, Path, str]]) -> None:
-    """Build ``data/demo`` (``cityanalytics.demo.write_demo``) when a run needs it and it is missing.
-
-    Written into a temporary directory beside it and renamed into place, so an interrupted
-    build never leaves a half-written demo that looks complete.
-    """
-    demo = (Path(root) / DEMO_DIR).resolve()
-    wanted = any(p == demo or demo in p.parents for _, p, _ in paths)
-    if not wanted or (demo / manifest.DEMO_MARKER).is_file():
-        return
-    from cityanalytics.demo import write_demo
-
-    print(f"[reports] building the demo data in {demo} (first run only) ...", file=sys.stderr, flush=True)
-    tmp = demo.parent / f".demo-building-{uuid.uuid4().hex[:8]}"
-    try:
-        write_demo(tmp)
-        if demo.exists():
-            shutil.rmtree(demo)
-        os.replace(tmp, demo)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --- running --------------------------------------------------------------------------------

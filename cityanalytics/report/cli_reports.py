@@ -31,7 +31,7 @@ def default_jobs() -> int:
 
 def run(args: argparse.Namespace) -> int:
     from cityanalytics.report import batch, layout
-    from cityanalytics.report.cli_run import _planner
+    from cityanalytics.report.cli_run import make_planner
 
     schedule_path = args.schedule.resolve()
     root = layout.project_root(schedule_path)
@@ -41,10 +41,10 @@ def run(args: argparse.Namespace) -> int:
 
             schedule_path, root, args.outputs = workspace_batch(args.workspace, args.outputs)
         schedule = batch.load_schedule(schedule_path)
-        planner = _planner(args, root)
-    except ValueError as exc:
+    except ValueError as exc:  # no such workspace, a broken schedule
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    planner = make_planner(args, root)
     if planner is None:
         return 2
     planner.default_timeout = schedule.timeout

@@ -1,13 +1,22 @@
-"""``cityanalytics run params/NAME.yaml``: one run file (and its units, if it fans out)."""
+"""``cityanalytics run params/NAME.yaml``: one run file (and its units, if it fans out).
+
+Also what ``cityanalytics reports`` shares with it: the options, the planner (which builds
+the demo data a run needs when it is missing: the batch itself knows nothing of the demo)
+and running the planned jobs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 import time
+import uuid
 from pathlib import Path
 
 HELP = "Execute one report run (params/NAME.yaml) with papermill."
+DEMO_DIR = Path("data") / "demo"  # the run files' default data, built on first use
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +50,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cityanalytics.report import batch, layout
+    from cityanalytics.report import layout
 
     root = layout.project_root(args.run_file)
     from cityanalytics.workspace.runs import workspace_run
@@ -49,11 +58,7 @@ def run(args: argparse.Namespace) -> int:
     in_workspace = workspace_run(args.run_file, args.outputs)  # DIR/params/NAME.yaml: reports in DIR/outputs
     if in_workspace:
         root, args.outputs = in_workspace
-    try:
-        planner = _planner(args, root)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    planner = make_planner(args, root)
     if planner is None:
         return 2
     jobs = planner.plan(args.run_file)
@@ -65,8 +70,17 @@ def run(args: argparse.Namespace) -> int:
     return execute_jobs(planner, jobs, args.jobs or 1, not args.no_progress, order=None, cluster=args.cluster)
 
 
+def make_planner(args: argparse.Namespace, root: Path):
+    """A Planner for the options (building missing demo data), or None after printing why the
+    reports cannot be made (a bad option, no CJK font, no browser for the PDFs)."""
+    try:
+        return _planner(args, root)
+    except ValueError as exc:  # a bad --period, --memory, --time-limit
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
 def _planner(args: argparse.Namespace, root: Path):
-    """A Planner for the options, or None after printing why the reports cannot be made."""
     from cityanalytics.report import batch, layout
     from cityanalytics.report.export import ExportError
     from cityanalytics.fonts import MissingFont
@@ -84,12 +98,39 @@ def _planner(args: argparse.Namespace, root: Path):
     memory = execute.parse_memory(getattr(args, "memory", None), "--memory")  # ValueError: exit 2
     time_limit = params.check_timeout(getattr(args, "time_limit", None), "--time-limit")
     try:
-        planner = batch.Planner(root, outputs, period, pdf=not args.no_pdf)
+        planner = batch.Planner(root, outputs, period, pdf=not args.no_pdf, prepare=ensure_demo_data)
     except (MissingFont, ExportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
     planner.memory, planner.time_limit = memory, time_limit
     return planner
+
+
+def ensure_demo_data(root: Path, paths: list[tuple[str, Path, str]]) -> None:
+    """Build ``data/demo`` (``cityanalytics.demo.write_demo``) when a run needs it and it is missing.
+
+    Written into a temporary directory beside it and renamed into place, so an interrupted
+    build never leaves a half-written demo that looks complete.
+    """
+    from cityanalytics.report import manifest
+
+    demo = (Path(root) / DEMO_DIR).resolve()
+    wanted = any(p == demo or demo in p.parents for _, p, _ in paths)
+    if not wanted or (demo / manifest.DEMO_MARKER).is_file():
+        return
+    from cityanalytics.demo import write_demo
+
+    print(f"[reports] building the demo data in {demo} (first run only) ...", file=sys.stderr, flush=True)
+    tmp = demo.parent / f".demo-building-{uuid.uuid4().hex[:8]}"
+    try:
+        write_demo(tmp)
+        if demo.exists():
+            shutil.rmtree(demo)
+        os.replace(tmp, demo)
+    except Exception as exc:
+        raise RuntimeError(f"building the demo data failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def execute_jobs(planner, jobs, n_jobs: int, progress: bool, order: list[str] | None,
