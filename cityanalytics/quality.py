@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from cityanalytics import schemas
-from cityanalytics.text import md_code, md_escape as E  # data text into Markdown
+from cityanalytics.text import BLANK, md_code, md_escape  # md_escape: data text into Markdown
 
 DATE_KINDS = ("datetime", "date", "month")
 # How reports name the canonical tables (the id follows in brackets).
@@ -40,8 +40,8 @@ def table_label(table: str) -> str:
 
 
 def _for_reading(frame: pd.DataFrame, index: str) -> pd.DataFrame:
-    """Tables as a reviewer reads them: labelled rows, "—" for nothing to show."""
-    out = frame.astype(object).where(frame.notna(), "—")
+    """Tables as a reviewer reads them: labelled rows, BLANK ("—") for nothing to show."""
+    out = frame.astype(object).where(frame.notna(), BLANK)
     if len(out) and "表" in out.columns:
         out["表"] = out["表"].map(table_label)
     return out.set_index(index) if index in out.columns else out
@@ -166,16 +166,17 @@ def scope_text(loaded: Loaded) -> str:
     found = [n for n, t in loaded.tables.items() if t.frame is not None]
     missing = [n for n, t in loaded.tables.items() if t.frame is None and t.problem != "file not found"]
     text = f"数据 {md_code(loaded.data_dir)}:读入 {len(found)} 张表"
-    text += f"({'、'.join(E(n) for n in found)})" if found else ""
+    text += f"({'、'.join(md_escape(n) for n in found)})" if found else ""
     if missing:
-        text += f";未能读入 {len(missing)} 张({'、'.join(E(n) for n in missing)},见下表“状态”)"
+        text += f";未能读入 {len(missing)} 张({'、'.join(md_escape(n) for n in missing)},见下表“状态”)"
     if loaded.unit_id is not None:
         districts = loaded.tables.get("districts")
         name = None
         if districts is not None and districts.frame is not None:
             match = districts.frame.loc[districts.frame["unit_id"].astype(str) == str(loaded.unit_id), "name_zh"]
             name = str(match.iloc[0]) if len(match) else None
-        label = f"{E(name)}({E(loaded.unit_id)})" if name else E(loaded.unit_id)
+        unit = md_escape(loaded.unit_id)
+        label = f"{md_escape(name)}({unit})" if name else unit
         text += f"。范围:{label}及其下属单位;读入、拒绝行数按整份文件统计,其余按范围内的行统计"
     return text + "。"
 

@@ -196,10 +196,10 @@ def test_run_file_names_the_engine(tmp_path):
 
 def test_bulletin_on_the_engine_its_parameters_name(demo, spark, monkeypatch):
     from cityanalytics.compare import build_bulletin
-    from cityanalytics.compare import data as compare_data
+    from cityanalytics.compare import bulletin
 
-    asked, compute = [], compare_data.compute
-    monkeypatch.setattr(compare_data, "compute", lambda *a, **k: asked.append(k.get("engine")) or compute(*a, **k))
+    asked, compute = [], bulletin.compute  # the bulletin's own name for compare.data.compute
+    monkeypatch.setattr(bulletin, "compute", lambda *a, **k: asked.append(k.get("engine")) or compute(*a, **k))
 
     kw = dict(period="2025-06", indicators=["case_filed", "road_dust_sample_compliance_rate",
                                             "sorting_coverage_communities", "assessment_score_mean"],

@@ -12,8 +12,8 @@ import nbformat
 import pandas as pd
 import pytest
 
-from cityanalytics import quality
-from cityanalytics.report import batch, export, fonts, layout, manifest, params, publish
+from cityanalytics import fonts, quality
+from cityanalytics.report import batch, export, layout, manifest, params, publish
 
 
 def _notebook(path, parameters: str, cells=("x",)):

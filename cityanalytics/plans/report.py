@@ -22,7 +22,7 @@ import pandas as pd
 from cityanalytics.indicators.frame import CITY
 from cityanalytics.indicators.registry import get, registry
 from cityanalytics.targets import load_targets
-from cityanalytics.text import md_escape
+from cityanalytics.text import BLANK, md_escape, missing
 
 from .progress import LIGHT_ZH, RULE_ZH, Series, judge, period_end
 from .sources import ROAD_ZH, Sources
@@ -159,9 +159,10 @@ def _synthetic(ws) -> bool:
 # --- what the report shows ------------------------------------------------------------------------
 
 
-def _num(x, unit: str = "") -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
+def _with_unit(x, unit: str = "") -> str:
+    """At most two decimals, trailing zeros dropped, and the unit: 98.5%, 1,200 个."""
+    if missing(x):
+        return BLANK
     text = f"{x:,.2f}".rstrip("0").rstrip(".")
     return f"{text}{'%' if unit == '%' else (' ' + unit if unit else '')}"
 
@@ -190,14 +191,14 @@ def display_frame(t: pd.DataFrame) -> pd.DataFrame:
     for r in t.itertuples():
         none = r.light == "none"
         cmp = {">=": "≥", "<=": "≤"}.get(r.comparison, "=")
-        latest = f"{_num(r.value, r.unit)}({_month(r.value_date)})" + ("累计" if r.kind == "累计数" else "")
+        latest = f"{_with_unit(r.value, r.unit)}({_month(r.value_date)})" + ("累计" if r.kind == "累计数" else "")
         out.append({
-            "编号": r.target_id, "目标": f"{r.name_zh}({r.scope}){cmp}{_num(r.target, r.unit)}",
+            "编号": r.target_id, "目标": f"{r.name_zh}({r.scope}){cmp}{_with_unit(r.target, r.unit)}",
             "属性": r.binding, "期限": _month(r.deadline),
             "途径": "无数据" if none else ("规范表" if r.road == "table" else "汇总数据"),
-            "基线": "无数据" if none else f"{_num(r.baseline, r.unit)}({_month(r.baseline_date)})",
+            "基线": "无数据" if none else f"{_with_unit(r.baseline, r.unit)}({_month(r.baseline_date)})",
             "最新值": f"无数据:{r.reason}" if none else latest,
-            "直线进度": "无数据" if none else f"{_num(r.path, r.unit)}({'领先或持平' if r.ahead else '落后'})",
+            "直线进度": "无数据" if none else f"{_with_unit(r.path, r.unit)}({'领先或持平' if r.ahead else '落后'})",
             "达标概率": "无数据" if none else _probability(r),
             "状态": f"{r.light_zh}·{r.status_zh}",
         })
@@ -212,7 +213,7 @@ def findings(res: PlanProgress, previous: pd.DataFrame | None = None) -> list[st
            f"{c['amber'] + c['red']} 项)。"]
     b = t[t["binding"] == "约束性"]
     if len(b):
-        out.append(f"约束性目标 {len(b)} 项:" + "、".join(f"{r.name_zh}{_num(r.value, r.unit)}({r.light_zh})"
+        out.append(f"约束性目标 {len(b)} 项:" + "、".join(f"{r.name_zh}{_with_unit(r.value, r.unit)}({r.light_zh})"
                                                      for r in b.itertuples()) + "。")
     red = t[t["light"] == "red"]
     if len(red):
@@ -288,8 +289,8 @@ def show_sources(res: PlanProgress) -> None:
     from cityanalytics.report.tables import show_table as show
 
     t = res.table
-    frame = pd.DataFrame({"编号": t["target_id"], "数据途径": t["road_zh"], "数据来源": t["source"].replace("", "—"),
-                          "判定说明": [("; ".join(x for x in (r.reason, r.detail, r.probability_how) if x)) or "—"
+    frame = pd.DataFrame({"编号": t["target_id"], "数据途径": t["road_zh"], "数据来源": t["source"].replace("", BLANK),
+                          "判定说明": [("; ".join(x for x in (r.reason, r.detail, r.probability_how) if x)) or BLANK
                                    for r in t.itertuples()],
                           "规划原文": t["quote"].str.replace("\n", " "), "文件": t["source_file"]})
     _display(show(frame))

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from cityanalytics.text import html_escape
+from cityanalytics.text import fmt as fmt_number
+from cityanalytics.text import html_escape, missing, num
 
 STATUS_ORDER = {"met": 0, "on_track": 1, "at_risk": 2, "off_track": 3}
 LIST_ORDER = ("红榜", "黑榜")
@@ -114,24 +115,16 @@ def _fmt_indicator(indicator: str, value) -> str:
     try:
         info = get(indicator)
     except (KeyError, ValueError):
-        return _fmt(value)
+        return num(value, 1)
     stat = info.kind if info.kind in ("proportion", "count", "rate") else "mean"
     return fmt_value(value, stat, "" if stat == "proportion" else info.unit).strip()
 
 
-def _fmt(value, digits: int = 1) -> str:
-    return "—" if _missing(value) else f"{float(value):,.{digits}f}"
-
-
-def _missing(value) -> bool:
-    try:
-        return value is None or bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
+_missing = missing  # the report's page 1 (report.summary) reads it here
 
 
 def _rank(value) -> str:
-    return "—" if _missing(value) else f"{float(value):g}"
+    return fmt_number(value, "g")
 
 
 # --- the checks ------------------------------------------------------------------------------
@@ -213,15 +206,15 @@ def status_moves(current: pd.DataFrame, previous: pd.DataFrame) -> list[Change]:
             way, weight = "", 0.0
         else:
             way, weight = ("好转" if rank_now < rank_before else "恶化"), float(rank_now - rank_before)
-        target = f"{r.get('name_zh', r.get('indicator', ''))} {r.get('comparison', '')} {_fmt(r.get('target'))}"
+        target = f"{r.get('name_zh', r.get('indicator', ''))} {r.get('comparison', '')} {num(r.get('target'), 1)}"
         sentence = (f"{r['name']}「{target}」目标状态{way}:由“{r['status_zh_prev']}”变为“{r['status_zh']}”"
-                    f"(本期 {_fmt(r['value'])},上期 {_fmt(r['value_prev'])})。")
+                    f"(本期 {num(r['value'], 1)},上期 {num(r['value_prev'], 1)})。")
         out.append(Change("target", sentence, True, BASE["target"] + weight, "目标"))
     return out
 
 
 def estimate_moves(current: pd.DataFrame, previous: pd.DataFrame, keys: list[str], *, estimate: str,
-                   low: str, high: str, label, fmt=_fmt, group: str = "估计") -> list[Change]:
+                   low: str, high: str, label, fmt=lambda r, v: num(v, 1), group: str = "估计") -> list[Change]:
     """This period's ``estimate`` against last period's [``low``, ``high``] per ``keys``;
     outside it is a change beyond the interval (strength: the distance over the interval's
     half-width). ``label(row)`` names the quantity; ``fmt(row, value)`` prints a value."""
@@ -277,7 +270,7 @@ def forecast_moves(current: pd.DataFrame, previous: pd.DataFrame) -> list[Change
             return f"{r['unit_name']}到期覆盖率预测({level}% 区间)"
 
         out += estimate_moves(current, previous, ["unit_id"], estimate="fc_median", low=lo, high=hi, label=label,
-                              fmt=lambda r, v: _fmt(v) + "%", group="覆盖率预测")
+                              fmt=lambda r, v: num(v, 1) + "%", group="覆盖率预测")
     if "p_reach" in current.columns and "p_reach" in previous.columns:
         both = current.merge(previous[["unit_id", "p_reach"]], on="unit_id", suffixes=("", "_prev"))
         for _, r in both.iterrows():
@@ -294,7 +287,7 @@ def effect_moves(current: pd.DataFrame, previous: pd.DataFrame) -> list[Change]:
     """Campaign effect estimates outside last period's interval (``resultsets.campaign``)."""
 
     def fmt(r, v):
-        return ("—" if _missing(v) else f"{v:+.1f}%") if r["scale"] == "pct" else ("—" if _missing(v) else f"{v:+.3f}")
+        return fmt_number(v, "+.1f", "%") if r["scale"] == "pct" else fmt_number(v, "+.3f")
 
     return estimate_moves(current, previous, ["method", "term"], estimate="estimate", low="ci_low", high="ci_high",
                           label=lambda r: f"{r['method_zh']}「{r['label_zh']}」效应", fmt=fmt, group="效应估计")

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from cityanalytics.text import missing
+
 SCHEMA_VERSION = 1
 RESULTS = "results"
 INDEX = "results.json"
@@ -156,15 +158,8 @@ def _storable(frame: pd.DataFrame) -> pd.DataFrame:
             if kinds <= {bool}:
                 out[col] = out[col].astype("boolean")
             elif len(kinds) > 1 or not kinds <= {str, int, float}:
-                out[col] = out[col].map(lambda v: None if _missing(v) else str(v)).astype("string")
+                out[col] = out[col].map(lambda v: None if missing(v) else str(v)).astype("string")
     return out
-
-
-def _missing(v) -> bool:
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
 
 
 def _json_default(value):

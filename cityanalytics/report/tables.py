@@ -17,14 +17,14 @@ groups that repeat the key column.
 
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
 import pandas as pd
 
+from cityanalytics.text import BLANK, missing, yes_no
+
 MAX_DECIMALS = 3
-MISSING = "—"
 TABLE_CLASS = "ca-table"
 # Text that reads as a number: 97.5, -1,234, 12%, <0.001, 0.82*, 97.5%–98.0%, 2.3 (1.1, 3.5)
 _NUMBER_TEXT = re.compile(r"^[<>≤≥~±+\-−]?\s*[\d.,]+\s*%?\*{0,3}(\s*[(\[（]?\s*[\-−]?[\d.,]+%?\s*[–~,\-−、]\s*[\-−]?[\d.,]+%?\s*[)\]）]?)?$")
@@ -57,14 +57,8 @@ def _is_numeric(series: pd.Series) -> bool:
 
 def _reads_as_number(series: pd.Series) -> bool:
     """A text column whose every shown value is a formatted number (or missing)."""
-    shown = [str(v).strip() for v in series if not _missing(v) and str(v).strip() not in ("", MISSING, "-")]
+    shown = [str(v).strip() for v in series if not missing(v) and str(v).strip() not in ("", BLANK, "-")]
     return bool(shown) and all(_NUMBER_TEXT.match(v) for v in shown)
-
-
-def _missing(value) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and math.isnan(value)
 
 
 def _header(column, units: dict) -> str:
@@ -97,15 +91,15 @@ def show_table(df: pd.DataFrame, *, decimals: dict | int | None = None, units: d
     for column in frame.columns:
         series = frame[column]
         if pd.api.types.is_bool_dtype(series):
-            styler = styler.format(lambda v: MISSING if _missing(v) else ("是" if v else "否"), subset=[column])
+            styler = styler.format(yes_no, subset=[column])
         elif _is_numeric(series):
             d = decimals.get(column) if isinstance(decimals, dict) else decimals
             if d is None:
                 d = 0 if pd.api.types.is_integer_dtype(series) else decimals_for(series)
-            styler = styler.format(f"{{:.{d}f}}", subset=[column], na_rep=MISSING)
+            styler = styler.format(f"{{:.{d}f}}", subset=[column], na_rep=BLANK)
             numeric.append(column)
         else:
-            styler = styler.format(lambda v: MISSING if _missing(v) else str(v), subset=[column], escape="html")
+            styler = styler.format(lambda v: BLANK if missing(v) else str(v), subset=[column], escape="html")
             if _reads_as_number(series):
                 right.append(column)
     styler = styler.format_index(escape="html", axis=1)
