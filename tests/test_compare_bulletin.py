@@ -69,9 +69,9 @@ def test_league_numbers_are_the_indicator_layer_s(demo, bulletin):
 
 
 def test_focus_unit_leads_and_is_marked(bulletin):
-    lines = bulletin.sentences()
+    lines = bulletin.sentences
     assert lines[0].startswith("白沙镇")
-    assert bulletin.key_sentences()[0].startswith("白沙镇")
+    assert bulletin.key_sentences[0].startswith("白沙镇")
     for r in bulletin.leagues.values():
         assert r.table.loc[r.table["focus"], "unit_id"].tolist() == [BAISHA]
     assert bulletin.composite.table.loc[bulletin.composite.table["focus"], "unit_id"].tolist() == [BAISHA]
@@ -137,3 +137,142 @@ def test_notebook_runs_under_papermill(demo, tmp_path):
     assert "考评平均得分各单位当期只有 1 个观测值" in markdown
     assert (demo / "boundaries.geojson").is_file()
     assert len(images) == 6 + 5 + 6 + 1 + 1
+
+
+# --- the result contract: ca.compare.run(workspace, **options) -> Bulletin ---------------------
+
+@pytest.fixture(scope="module")
+def result(demo):
+    import cityanalytics as ca
+
+    return ca.compare.run(str(demo), period="2025-06", indicators=INDICATORS, weights_preset="gbt30428_unit",
+                          target_plan="海陵", n_boot=200, unit_id=BAISHA, overdispersion="none", engine="",
+                          targets_path="")
+
+
+def test_run_takes_the_notebook_parameters_and_keeps_them(demo, result, bulletin):
+    from cityanalytics.compare import Bulletin
+    from cityanalytics.workspace import Workspace
+
+    assert isinstance(result, Bulletin)
+    assert isinstance(result.options["workspace"], Workspace) and result.options["workspace"].root == demo
+    assert result.options["overdispersion"] == "none" and result.options["n_boot"] == 200
+    assert result.options["unit_id"] == BAISHA and result.options["indicators"] == INDICATORS
+    # the notebook's spellings ("none", "") are build_bulletin's None: the same numbers
+    pd.testing.assert_frame_equal(result.table, bulletin.table)
+    assert result.sentences == bulletin.sentences
+
+
+def test_table_is_one_numeric_row_per_unit_and_indicator(result):
+    from cityanalytics.compare.bulletin import TABLE_COLUMNS
+
+    t = result.table
+    assert list(t.columns) == TABLE_COLUMNS
+    assert len(t) == sum(len(r.table) for r in result.leagues.values())
+    labels = {"indicator", "label_zh", "measure", "value_unit", "unit_id", "unit_name", "funnel_position", "trend"}
+    for c in t.columns:
+        if c in labels:
+            continue
+        assert pd.api.types.is_float_dtype(t[c]) or str(t[c].dtype) == "boolean", (c, t[c].dtype)
+    assert not t.isin(["—"]).any().any()
+    row = t[(t["indicator"] == "case_ontime_disposal_rate") & (t["unit_id"] == BAISHA)].iloc[0]
+    league = result.leagues["case_ontime_disposal_rate"].table.set_index("unit_id").loc[BAISHA]
+    assert row["unit_name"] == "白沙镇" and row["label_zh"] == "按期处置率" and row["value_unit"] == "%"
+    assert row["value"] == pytest.approx(league["value"])
+    assert row["rank_high"] == pytest.approx(league["rank_high"], nan_ok=True)
+    assert bool(row["suppressed"]) == bool(league["suppressed"])
+    ranked = t[t["rank"].notna()]
+    assert len(ranked) and (ranked["rank_low"] <= ranked["rank"]).all() and (ranked["rank"] <= ranked["rank_high"]).all()
+    assert bool(row["focus"]) and t["focus"].sum() == len(result.leagues)
+    # codes, not Chinese words, in the code columns
+    assert set(t["trend"]) <= {"better", "worse", "up", "down", "none", "insufficient"}
+    assert set(t["funnel_position"]) - {""} <= {"within", "above_95", "below_95", "above_998", "below_998"}
+    score = t[t["indicator"] == "assessment_score_mean"]
+    assert (score["funnel_position"] == "").all() and score["funnel_z"].isna().all()  # no funnel for it
+
+
+def test_tidy_summary_plot(result):
+    tidy = result.tidy()
+    assert list(tidy.columns) == ["indicator", "unit_id", "unit_name", "term", "estimate", "conf_low", "conf_high",
+                                  "p_value", "n"]
+    assert all(pd.api.types.is_float_dtype(tidy[c]) for c in ["estimate", "conf_low", "conf_high", "p_value", "n"])
+    assert set(tidy["term"]) == {"value", "rank", "trend_slope"}
+    value = tidy[(tidy["term"] == "value") & (tidy["indicator"] == "case_closure_rate")].set_index("unit_id")
+    league = result.leagues["case_closure_rate"].table.set_index("unit_id")
+    assert value.at[BAISHA, "estimate"] == pytest.approx(league.at[BAISHA, "value"])
+    assert value.at[BAISHA, "conf_low"] == pytest.approx(league.at[BAISHA, "ci_low"])
+    assert value.at[CITY, "estimate"] == pytest.approx(league["city_value"].iloc[0])
+    summary = result.summary()
+    assert isinstance(summary, str) and summary.splitlines() == result.sentences
+    assert isinstance(result.sentences, list) and summary.startswith("白沙镇")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = result.plot()
+    assert isinstance(ax, matplotlib.axes.Axes) and ax.get_title()
+
+
+def test_the_explorer_renders_the_result_in_a_report_run(result, monkeypatch):
+    from cityanalytics import widgets
+    from cityanalytics.compare import report
+    from cityanalytics.report import sections
+
+    shown = []
+    monkeypatch.setattr(sections, "display", shown.append)
+    ui = widgets.explore(result, interactive=False)
+    assert ui.state is result and ui.controls == {}
+    ui.show()
+    ui.section(report.show_scope)  # the workspace from the result's options
+    ui.section(report.show_all_sentences)
+    text = "\n".join(o.data for o in shown if isinstance(getattr(o, "data", None), str))
+    assert "报告期:**2025-06**" in text and "重点单位:**白沙镇**" in text and str(result.options["workspace"].root) in text
+    assert "## 全部结论" in text and f"- {result.sentences[0]}" in text
+
+
+def test_units_show_by_the_names_the_frame_carries(result):
+    from cityanalytics.compare import composite_score, league_table, red_black_lists, trend
+
+    frame, period = result.frame, result.period
+    assert frame.attrs["unit_names"][BAISHA] == "白沙镇"
+    units = result.level.units
+    bare = league_table(frame, "case_closure_rate", period, units=units, n_boot=0)
+    named = league_table(frame, "case_closure_rate", period, units=units, names={u: f"单位{u}" for u in units},
+                         n_boot=0)
+    assert bare.table.set_index("unit_id").at[BAISHA, "name"] == "白沙镇"
+    assert named.table.set_index("unit_id").at[BAISHA, "name"] == f"单位{BAISHA}"  # names= still wins
+    assert trend(frame, "case_closure_rate", period, units=units).table.set_index("unit_id").at[BAISHA, "name"] == "白沙镇"
+    comp = composite_score(frame, period, {"case_closure_rate": 1, "case_ontime_disposal_rate": 1}, units=units)
+    assert comp.table.set_index("unit_id").at[BAISHA, "name"] == "白沙镇"
+    lists = red_black_lists({"basis": "composite", "red_top": 5, "black_bottom": 5, "outside_limit": 0},
+                            composite=comp.table)
+    assert set(lists.table["name"]) <= set(result.level.names.values())
+
+
+def test_every_compared_indicator_names_its_source_table():
+    from cityanalytics.compare.data import COMPARED_TABLES, table_of
+    from cityanalytics.indicators.registry import as_table
+    from cityanalytics.report.params import load_run
+
+    run_indicators = load_run(ROOT / "params" / "district_comparison.yaml").parameters["indicators"]
+    for ind in {*INDICATORS, *run_indicators}:
+        assert table_of(ind) in COMPARED_TABLES
+    registry = as_table()
+    compared = registry[registry["table"].isin(list(COMPARED_TABLES))]
+    assert len(compared) >= 15 and (compared["table"].str.len() > 0).all()
+    other = registry.loc[~registry["table"].isin(list(COMPARED_TABLES)), "id"].iloc[0]
+    with pytest.raises(ValueError, match="the comparison does not read"):
+        table_of(other)
+
+
+def test_report_sections_are_show_functions():
+    from cityanalytics.compare import report
+    from cityanalytics.widgets.compare import COMPARISON_DEPENDS
+
+    names = [n for n in report.__all__ if n.startswith("show_")]
+    assert len(names) == 12 and all(callable(getattr(report, n)) for n in names)
+    assert set(COMPARISON_DEPENDS) <= set(names)
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "ca.compare.run(" in code and "ca.widgets.explore(res)" in code
+    for n in names:
+        assert f"ui.section(report.{n})" in code, n

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from cityanalytics.compare import build_bulletin
-from cityanalytics.compare import data as D
+from cityanalytics.compare.data import load_level
 from cityanalytics.compare.shared import ENV, KEY_ENV
 from cityanalytics.demo import units as demo_units
 from cityanalytics.demo import write_demo
@@ -50,8 +50,9 @@ def _same_bulletin(a, b) -> None:
             _same_result(getattr(a, name)[key], getattr(b, name)[key], f"{name}[{key}]")
     for name in ("composite", "lists", "targets"):
         _same_result(getattr(a, name), getattr(b, name), name)
-    assert (a.focus, a.notes, a.skipped, a.sentences(), a.key_sentences()) == \
-        (b.focus, b.notes, b.skipped, b.sentences(), b.key_sentences())
+    assert (a.focus, a.notes, a.skipped, a.sentences, a.key_sentences) == \
+        (b.focus, b.notes, b.skipped, b.sentences, b.key_sentences)
+    pd.testing.assert_frame_equal(a.table, b.table)
     pd.testing.assert_frame_equal(a.overview(), b.overview())
     assert a.level.names == b.level.names and a.level.units == b.level.units
     assert {k: v for k, v in a.settings.items() if k != "targets"} == \
@@ -59,7 +60,7 @@ def _same_bulletin(a, b) -> None:
 
 
 def test_refocused_bulletin_equals_the_units_own(demo, tmp_path, monkeypatch):
-    units = list(D.load_level(demo, "街道").units)
+    units = list(load_level(demo, "街道").units)
     # a street, a town, the zone, the retired 石鼓镇 (reported as 石鼓街道), a district (another level), the city
     focuses = [units[0], units[-2], units[-1], "990102101000", "990102", ""]
     alone = {u: build_bulletin(demo, unit_id=u, **SETTINGS) for u in focuses}
@@ -112,7 +113,7 @@ class _Planted:
 def test_a_bundle_not_signed_with_the_batch_key_is_never_unpickled(demo, tmp_path, monkeypatch):
     import pickle
 
-    from cityanalytics.compare import shared as S
+    import hmac
 
     focus = "990103102000"
     folder = tmp_path / "shared"
@@ -122,13 +123,13 @@ def test_a_bundle_not_signed_with_the_batch_key_is_never_unpickled(demo, tmp_pat
     (bundle,) = list(folder.iterdir())
     marker = tmp_path / "marker"
     payload = pickle.dumps(_Planted(marker))
-    for forged in (payload, b"x" * 32 + payload, S.hmac.new(b"another-key", payload, "sha256").digest() + payload):
+    for forged in (payload, b"x" * 32 + payload, hmac.new(b"another-key", payload, "sha256").digest() + payload):
         bundle.write_bytes(forged)
         result = build_bulletin(demo, unit_id=focus, **SETTINGS)
         assert not marker.exists()  # recomputed, never unpickled
         _same_bulletin(result, build_bulletin(demo, unit_id=focus, **{**SETTINGS}))
     monkeypatch.delenv(KEY_ENV)  # no key: nothing shared at all
-    bundle.write_bytes(S.hmac.new(b"batch-secret", payload, "sha256").digest() + payload)
+    bundle.write_bytes(hmac.new(b"batch-secret", payload, "sha256").digest() + payload)
     build_bulletin(demo, unit_id=focus, **SETTINGS)
     assert not marker.exists()
 

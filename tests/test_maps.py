@@ -236,7 +236,7 @@ def test_the_comparison_report_contains_the_map(tmp_path):
     assert "## 地图" in markdown and "地图显示 按期处置率(2025-06)在 10 个单位的分布" in markdown
     assert "示意边界(合成)" in markdown
     nb = json.loads((tmp_path / "c.ipynb").read_text(encoding="utf-8"))
-    cell = next(c for c in nb["cells"] if "maps.section" in "".join(c["source"]))
+    cell = next(c for c in nb["cells"] if "report.show_map" in "".join(c["source"]))
     assert [o for o in cell["outputs"] if "image/png" in o.get("data", {})]  # the map figure
     os.remove(demo / "boundaries.geojson")  # without boundaries: one line, the report goes on
     markdown, _, _ = papermill_outputs(
@@ -257,12 +257,13 @@ def small_bulletin(tmp_path_factory):
 
 
 def _section_markdown(b, folder, monkeypatch) -> tuple[str, list]:
-    from cityanalytics.compare import maps
-    from cityanalytics.workspace import open_workspace
+    from cityanalytics.compare import report
+    from cityanalytics.report import sections
 
+    assert b.options["workspace"].root == folder  # the map section reads the bulletin's workspace
     shown = []
-    monkeypatch.setattr(maps, "display", shown.append)
-    maps.section(b, open_workspace(folder))
+    monkeypatch.setattr(sections, "display", shown.append)
+    report.show_map(b)
     text = "\n".join(o.data for o in shown if hasattr(o, "data") and isinstance(o.data, str))
     figures = [o for o in shown if isinstance(o, matplotlib.figure.Figure)]
     return text, figures

@@ -292,6 +292,9 @@ def test_no_computable_indicator_is_a_report_that_says_so(tmp_path, capsys):
                          "case_rework_rate": "reopened列全部为空"}  # the preset's third weight
     assert "所选指标都不能由这些数据计算,本报告没有可比较的指标。" in b.notes
     assert not b.leagues and b.composite is None and b.lists is None
-    for section in (report.introduction, report.key_points, report.overview, report.leagues, report.funnels,
-                    report.composite, report.trends, report.lists, report.targets, report.all_sentences):
+    for section in (report.show_introduction, report.show_scope, report.show_key_points, report.show_overview,
+                    report.show_leagues, report.show_funnels, report.show_map, report.show_composite,
+                    report.show_trends, report.show_lists, report.show_targets, report.show_all_sentences):
         section(b)  # every section renders (one line where there is nothing to show)
+    assert b.table.empty and list(b.table.columns)[:6] == ["indicator", "label_zh", "measure", "value_unit", "unit_id",
+                                                           "unit_name"]

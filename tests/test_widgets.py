@@ -17,7 +17,7 @@ from cityanalytics import notebook, widgets
 from cityanalytics.compare import build_bulletin
 from cityanalytics.demo import write_demo
 from cityanalytics.forecast.api import forecast_coverage
-from cityanalytics.forecast.report import run_notebook
+from cityanalytics.forecast.api import run as run_forecast
 from cityanalytics.impact.campaign import Campaign, Phase
 from cityanalytics.impact.report import analyse
 
@@ -229,15 +229,47 @@ def test_comparison_explorer_starts_on_one_indicator_in_jupyterlab(shell, demo, 
     assert report.state is bulletin and report.controls == {}
 
 
+def test_explore_recomputes_a_run_result_from_its_options(shell, demo):
+    """``widgets.explore(res)`` over ``compare.run``'s result: the workspace comes from
+    ``res.options``; a change gives a bulletin whose options say what changed, with the
+    dropped indicators and source tables of the run kept."""
+    import cityanalytics as ca
+    from cityanalytics.compare import report
+
+    res = ca.compare.run(str(demo), indicators=INDICATORS, weights={"case_ontime_disposal_rate": 60,
+                                                                    "case_closure_rate": 40}, n_boot=200)
+    ui = widgets.explore(res, interactive=True)
+    assert ui.state.options["workspace"] is res.options["workspace"]
+    ui.section(report.show_leagues)
+    ui.section(report.show_scope)
+    earlier, unit = str(res.period - 1), res.level.units[1]
+    ui.controls["period"].value = earlier
+    ui.controls["focus"].value = unit
+    assert ui.timings and ui.state.period == res.period - 1 and ui.state.focus == unit
+    assert ui.state.options["period"] == earlier and ui.state.options["unit_id"] == unit
+    assert ui.state.source_tables == res.source_tables and ui.state.dropped == res.dropped
+    scope = _texts(ui.sections[1].output)
+    assert f"报告期:**{earlier}**" in scope and f"重点单位:**{res.level.names[unit]}**" in scope
+    assert widgets.compare.COMPARISON_DEPENDS["show_leagues"] == ("period", "indicator", "ci_level", "focus")
+
+
 # --- sorting forecast ----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def forecast(demo):
-    return run_notebook(workspace=str(demo), target_id="hl_sorting_coverage", n_paths=300, backtest_origins=2, seed=7)
+    return run_forecast(str(demo), target_id="hl_sorting_coverage", n_paths=300, backtest_origins=2, seed=7)
 
 
 def _forecast_session(res):
     return widgets.ForecastSession(res, ("logistic", "ar_logit", "naive", "ensemble"), 300, 2, 7)
+
+
+def test_forecast_explore_takes_its_settings_from_the_result(forecast):
+    live = widgets.explore(forecast, interactive=True)
+    session = live.update.args[0]  # the refit keeps what run() was called with
+    assert (session.models, session.n_paths, session.backtest_origins, session.seed) == (
+        ("logistic", "ar_logit", "naive", "ensemble"), 300, 2, 7)
+    assert widgets.explore(forecast, interactive=False).controls == {}
 
 
 def test_forecast_update_judges_a_changed_target_like_a_direct_call(forecast):

@@ -42,6 +42,12 @@ def level_of(frame: pd.DataFrame) -> float:
     return float(frame.attrs.get("ci_level", 0.95))
 
 
+def unit_names(frame: pd.DataFrame, names: dict[str, str] | None) -> dict[str, str] | None:
+    """``names`` when given, else the unit names the frame carries (``frame.attrs["unit_names"]``,
+    which ``compare.data.compute`` sets from the districts table); None: units show by id."""
+    return names if names is not None else frame.attrs.get("unit_names")
+
+
 def name_of(unit_id: str, names: dict[str, str] | None) -> str:
     if unit_id == CITY:
         return (names or {}).get(CITY, CITY_NAME)

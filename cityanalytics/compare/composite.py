@@ -29,7 +29,7 @@ from scipy import stats
 from cityanalytics.indicators.registry import get
 from cityanalytics.results import AnalysisResult
 
-from ._common import as_period, name_of, pick
+from ._common import as_period, name_of, pick, unit_names
 
 NORMALISATIONS = ("raw", "minmax", "zscore")
 BANDS = ((90, "A"), (75, "B"), (60, "C"), (40, "D"), (-np.inf, "E"))  # INDICATORS.md §1.5
@@ -137,6 +137,7 @@ def composite_score(frame: pd.DataFrame, period, weights: dict[str, float], *, n
     if normalisation not in NORMALISATIONS:
         raise ValueError(f"normalisation must be one of {NORMALISATIONS}")
     w = normalise_weights(weights)
+    names = unit_names(frame, names)
     period = as_period(period)
     values = {}
     for ind in w:

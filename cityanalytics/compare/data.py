@@ -11,6 +11,10 @@ Case figures are as of the end of the period unless the run gives ``as_of``.
 
 Rows whose unit is empty (kept by the loader) are counted in the city total and compared as
 one pseudo-unit, ``UNASSIGNED`` (未归属单位), which is shown but never ranked or listed.
+
+The frame carries the level's unit names in ``frame.attrs["unit_names"]`` (unit id -> Chinese
+name, the city included), so ``league_table(frame, ...)`` and the other comparisons show names
+without ``names=``.
 """
 
 from __future__ import annotations
@@ -22,22 +26,28 @@ import duckdb
 import pandas as pd
 
 from cityanalytics.indicators import assessment_indicators, case_indicators, dust_indicators, sorting_indicators
-from cityanalytics.indicators import frame as F
+from cityanalytics.indicators.frame import UNASSIGNED, combine, window_label
 from cityanalytics.indicators.computable import filled_columns, reason_zh, why_not
 from cityanalytics.indicators.registry import get
 from cityanalytics.workspace import Workspace, open_workspace
 
 from .levels import Level, level_units
 
-DATE_COLUMNS = {"cases": "reported_at", "dust_samples": "sampled_on", "assessments": None, "communities": None}
-UNASSIGNED = F.UNASSIGNED
+# The canonical tables a comparison computes indicators from, and each one's indicator function.
+COMPARED_TABLES = {"cases": case_indicators, "dust_samples": dust_indicators, "communities": sorting_indicators,
+                   "assessments": assessment_indicators}
 UNASSIGNED_NAME = "未归属单位"
 PERIOD_KINDS = {"M": "月度", "Q": "季度", "Y": "年度"}
 
 
 def table_of(indicator: str) -> str:
-    """The canonical table that computes ``indicator`` (the registry's ``table``)."""
-    return get(indicator).table  # unknown ids fail here, with the list of known ones
+    """The canonical table that computes ``indicator``: the registry's ``table`` (indicators.yaml),
+    one of ``COMPARED_TABLES``. Unknown ids fail with the list of known ones."""
+    table = get(indicator).table
+    if table not in COMPARED_TABLES:
+        raise ValueError(f"{indicator}: computed from the {table!r} table, which the comparison does not read "
+                         f"(it reads {', '.join(COMPARED_TABLES)})")
+    return table
 
 
 def as_workspace(data: str | Path | Workspace) -> Workspace:
@@ -142,7 +152,7 @@ def computable(data: str | Path | Workspace, indicators: list[str]) -> tuple[lis
     keep, dropped = [], {}
     filled: dict[str, dict | None] = {}
     for ind in dict.fromkeys(indicators):
-        table = get(ind).table
+        table = table_of(ind)
         if table not in filled:
             filled[table] = _filled(ws, table) if ws.has(table) else None
         reason = why_not(ind, filled[table])
@@ -207,7 +217,8 @@ def compute(data: str | Path | Workspace, indicators: list[str], level: Level, p
     and case figures are as of the next midnight (or ``as_of``), so a bulletin made later shows
     what could be known at the end of the period (which is why a frame serves one period only).
     Case rows with no unit are compared as ``UNASSIGNED`` and counted in the city's figures.
-    tables: a dict that keeps the loaded tables other than cases for the next call.
+    tables: a dict that keeps the loaded tables other than cases for the next call (the
+    explorer's session passes one).
     engine: where the indicators are summed (``cityanalytics.engines``); default: the workspace's
     ``engine`` in sources.yaml, else DuckDB.
     """
@@ -240,15 +251,12 @@ def compute(data: str | Path | Workspace, indicators: list[str], level: Level, p
             else:
                 source = table_frame("cases")
             f = case_indicators(source, indicators=inds, as_of=as_of, engine=engine, **kw)
-        elif table == "dust_samples":
-            f = dust_indicators(table_frame(table), engine=engine, **kw)
-        elif table == "communities":
-            f = sorting_indicators(table_frame(table), engine=engine, **kw)
         else:
-            f = assessment_indicators(table_frame(table), engine=engine, **kw)
+            f = COMPARED_TABLES[table](table_frame(table), engine=engine, **kw)
         parts.append(f[f["indicator"].isin(inds)])
-    out = F.combine(parts, ci_level)
-    out.attrs["window"] = F.window_label(start, end)
+    out = combine(parts, ci_level)
+    out.attrs["window"] = window_label(start, end)
+    out.attrs["unit_names"] = {**level.names, UNASSIGNED: UNASSIGNED_NAME}  # the comparisons name units by it
     out.attrs["as_of"] = str(pd.Timestamp(as_of) if as_of else end + pd.Timedelta(days=1))
     return out
 

@@ -52,8 +52,8 @@ from cityanalytics.indicators.registry import Indicator
 from cityanalytics.results import AnalysisResult
 from cityanalytics.stats.intervals import phe_rate
 
-from . import sentences as S
-from ._common import NotComparable, Slice, name_of, pick
+from .sentences import fmt_value
+from ._common import NotComparable, Slice, name_of, pick, unit_names
 
 LEVELS = (0.95, 0.998)
 METHODS = ("exact", "normal", "phe")
@@ -259,7 +259,7 @@ def funnel(frame: pd.DataFrame, indicator: str, period, *, group: str = "", unit
     if u.empty:
         raise NotComparable(f"{indicator}: no unit has a value in {s.period}",
                             f"{name}在 {s.period} 没有单位有数值,未画漏斗图")
-    return _funnel(s, u, theta, "全市值", names=names, levels=levels, method=method,
+    return _funnel(s, u, theta, "全市值", names=unit_names(frame, names), levels=levels, method=method,
                    overdispersion=overdispersion, winsor=winsor, focus=focus)
 
 
@@ -315,6 +315,7 @@ def funnel_ratio(frame: pd.DataFrame, numerator: str, denominator: str, *, unit:
     city = pd.Series({"unit_id": "", "numerator": total_num, "denominator": total_den, "value": theta * _scale(stat)})
     s = Slice(ind, period, "", u, city, stat, unit_label, 0.95)
     size_label = size_label or (denominator if stat == "proportion" or per == 1 else f"{denominator}(单位:{_per_text(per)})")
+    names = unit_names(frame, names)
     res = _funnel(s, u[ok], theta, where, names=names, levels=levels, method=method, overdispersion=overdispersion,
                   winsor=winsor, focus=focus, size_label=size_label)
     excluded = u.loc[~ok, "unit_id"].tolist()
@@ -502,7 +503,7 @@ def _spec(s: Slice, method, od, disp, centre, levels, winsor, centre_text: str =
         judge = ("单位是否超出控制限按精确尾概率判定(P(R≤x) 或 P(R≥x) 小于 (1−水平)/2),"
                  "插值曲线仅用于作图,故 100% 等边界值可能略高于曲线而仍判为限内;")
     when = f",{s.period}" if str(s.period) else ""
-    return (f"{s.indicator.name_zh}{when}。中心线为{centre_text} {S.fmt_value(centre, s.stat, s.unit_label)};"
+    return (f"{s.indicator.name_zh}{when}。中心线为{centre_text} {fmt_value(centre, s.stat, s.unit_label)};"
             f"{how};{judge}控制限水平 {'、'.join(_level_text(x) for x in levels)};{size}。{test}")
 
 
@@ -514,8 +515,8 @@ def _sentences(t: pd.DataFrame, s: Slice, levels, focus) -> list[str]:
         hit = t[t["position"] == f"{side}_{widest}"]
         if hit.empty:
             continue
-        items = [f"{r['name']}({S.fmt_value(r['value'], s.stat, s.unit_label)},"
-                 f"{'下限' if bound == 'lower' else '上限'} {S.fmt_value(r[f'{bound}_{widest}'], s.stat, s.unit_label)})"
+        items = [f"{r['name']}({fmt_value(r['value'], s.stat, s.unit_label)},"
+                 f"{'下限' if bound == 'lower' else '上限'} {fmt_value(r[f'{bound}_{widest}'], s.stat, s.unit_label)})"
                  for _, r in hit.iterrows()]
         lines.append(f"{name}{label} {_level_text(levels[-1])} 控制{'下' if bound == 'lower' else '上'}限的单位:"
                      f"{'、'.join(items)}。")
@@ -528,7 +529,7 @@ def _sentences(t: pd.DataFrame, s: Slice, levels, focus) -> list[str]:
             side, key = r["position"].split("_")
             lv = next(x for x in levels if _key(x) == key)
             where = f"{'低于' if side == 'below' else '高于'} {_level_text(lv)} 控制{'下' if side == 'below' else '上'}限"
-        lines.insert(0, f"{r['name']}{name} {S.fmt_value(r['value'], s.stat, s.unit_label)},{where}。")
+        lines.insert(0, f"{r['name']}{name} {fmt_value(r['value'], s.stat, s.unit_label)},{where}。")
     return lines
 
 

@@ -30,9 +30,10 @@ import pandas as pd
 from scipy import stats
 
 from cityanalytics.results import AnalysisResult
+from cityanalytics.text import num
 
-from . import sentences as S
-from ._common import CITY, Slice, city_value, name_of, pick, previous
+from .sentences import city_line, fmt_value, versus_city
+from ._common import CITY, Slice, city_value, name_of, pick, previous, unit_names
 from .significance import interval_excludes, two_proportions, two_rates
 
 RANK_DRAWS = ("binomial", "jeffreys")
@@ -50,6 +51,7 @@ def league_table(frame: pd.DataFrame, indicator: str, period, *, group: str = ""
     if rank_draws not in RANK_DRAWS:
         raise ValueError(f"rank_draws must be one of {RANK_DRAWS}")
     s = pick(frame, indicator, period, group, units, exposure)
+    names = unit_names(frame, names)
     alpha = 1 - s.level if alpha is None else alpha
     t = s.units.copy()
     t.insert(1, "name", [name_of(u, names) for u in t["unit_id"]])
@@ -221,18 +223,18 @@ def _sentences(t: pd.DataFrame, s: Slice, names, focus, city_prev, min_denominat
     for _, row in order.iterrows():
         if np.isnan(row["value"]):
             continue
-        line = S.versus_city(row, s.indicator.name_zh, s.stat, s.unit_label, s.level, city_name)
+        line = versus_city(row, s.indicator.name_zh, s.stat, s.unit_label, s.level, city_name)
         if row["suppressed"]:
-            line = line[:-1] + (f";{SIZE_WORD[s.stat]}仅 {S.num(row['size'], 0)},少于 {S.num(min_denominator, 0)},"
+            line = line[:-1] + (f";{SIZE_WORD[s.stat]}仅 {num(row['size'], 0)},少于 {num(min_denominator, 0)},"
                                 f"不参与排名。")
         lines.append(line)
     ranked = t.dropna(subset=["rank"])
     if len(ranked) >= 2 and (ranked["rank"] == 1).all():
         lines.append(f"参与排名的 {len(ranked)} 个单位{s.indicator.name_zh}相同"
-                     f"({S.fmt_value(ranked['value'].iloc[0], s.stat, s.unit_label)}),并列第 1,不分先后。")
+                     f"({fmt_value(ranked['value'].iloc[0], s.stat, s.unit_label)}),并列第 1,不分先后。")
     if s.city is not None and s.stat != "count":
         change = city_value(s) - city_prev
-        lines.insert(1 if focus else 0, S.city_line(s.city["value"], s.city["ci_low"], s.city["ci_high"], change,
+        lines.insert(1 if focus else 0, city_line(s.city["value"], s.city["ci_low"], s.city["ci_high"], change,
                                                    s.indicator.name_zh, s.stat, s.unit_label, s.level,
                                                    city_name, _previous_label(s.period)))
     return lines
@@ -252,10 +254,10 @@ def _spec(s: Slice, alpha: float, n_boot: int, draws: str, cv: float, min_denomi
     direction = {"higher_better": "数值越高越好", "lower_better": "数值越低越好", "neutral": "无好坏方向,按数值从高到低"}
     draw = "二项分布抽样" if draws == "binomial" else "Jeffreys Beta 分布抽样"
     return (f"{s.indicator.name_zh}({s.indicator.id}),{s.period},{s.group or '全部'}。"
-            f"差值 = 单位 − 全市({S.fmt_value(cv, s.stat, s.unit_label)});{tests};显著性水平 {alpha:g},"
+            f"差值 = 单位 − 全市({fmt_value(cv, s.stat, s.unit_label)});{tests};显著性水平 {alpha:g},"
             f"未做多重比较校正。排名:{direction[s.indicator.direction]},并列取最优名次;"
             f"排名区间为参数自助法({draw},{n_boot} 次)的 {100 * (1 - alpha):g}% 区间。"
-            + (f"小数原则:{SIZE_WORD[s.stat]}少于 {S.num(min_denominator, 0)} 的单位列出数值但不排名、不列入红黑榜。"
+            + (f"小数原则:{SIZE_WORD[s.stat]}少于 {num(min_denominator, 0)} 的单位列出数值但不排名、不列入红黑榜。"
                if min_denominator and s.stat in SMALL_NUMBER_STATS else ""))
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 from cityanalytics.indicators.registry import get
 from cityanalytics.results import AnalysisResult
 
-from . import sentences as S
+from .sentences import fmt_value
 from .funnel import _key
 
 DEFAULT_RULE = {"basis": "composite", "red_top": 3, "black_bottom": 3, "outside_limit": 0.998}
@@ -58,6 +58,11 @@ def red_black_lists(rule: dict | None, *, composite: pd.DataFrame | None = None,
     ``table``: list (红榜/黑榜), unit_id, name, reasons (Chinese, joined by ;), note.
     """
     rule = check_rule(rule)
+    if names is None:  # the names the tables already show
+        names = {}
+        for table in [composite, *(leagues or {}).values(), *(r.table for r in (funnels or {}).values())]:
+            if table is not None and "name" in table:
+                names.update(zip(table["unit_id"], table["name"]))
     basis = rule["basis"]
     if basis == "composite":
         if composite is None:
@@ -76,7 +81,7 @@ def red_black_lists(rule: dict | None, *, composite: pd.DataFrame | None = None,
         stat = "proportion" if info.kind == "proportion" else "mean"
 
         def show(r):
-            return S.fmt_value(r["value"], stat, info.unit)
+            return fmt_value(r["value"], stat, info.unit)
 
     n = len(ranked)
     top_n = min(rule["red_top"], n // 2)
@@ -117,9 +122,9 @@ def red_black_lists(rule: dict | None, *, composite: pd.DataFrame | None = None,
                     continue
                 bad = (below and s.sign > 0) or (above and s.sign < 0)
                 bound = f"lower_{key}" if below else f"upper_{key}"
-                text = (f"{s.indicator.name_zh} {S.fmt_value(r['value'], s.stat, s.unit_label)},"
+                text = (f"{s.indicator.name_zh} {fmt_value(r['value'], s.stat, s.unit_label)},"
                         f"{'低于' if below else '高于'} {lim * 100:g}% 控制{'下' if below else '上'}限"
-                        f" {S.fmt_value(r[bound], s.stat, s.unit_label)}")
+                        f" {fmt_value(r[bound], s.stat, s.unit_label)}")
                 add("黑榜" if bad else "红榜", r["unit_id"], text)
     rows = []
     black = {u for (lst, u) in reasons if lst == "黑榜"}

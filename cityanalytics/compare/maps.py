@@ -1,7 +1,7 @@
 """The bulletin's map: the main indicator by unit, with the league's significance marked.
 
     res = bulletin_map(b, ws)       # AnalysisResult: table (unit, value, class), sentences, .plot()
-    section(b, ws)                  # the report section: heading, figure, what is missing
+    compare.report.show_map(b)      # the report section: heading, figure, what is missing
 
 The main indicator is the bulletin's first compared indicator (the run's first). Each unit's
 class comes from its league table: significantly worse or better than the city (at the
@@ -13,14 +13,11 @@ units or features do not match, the section says so in a line and the report goe
 
 from __future__ import annotations
 
-from IPython.display import Markdown, display
-
 from cityanalytics.maps import BoundaryError, no_boundaries_reason, unit_boundaries
 from cityanalytics.maps.choropleth import CLASS_STYLE, choropleth, classify
 from cityanalytics.results import AnalysisResult
-from cityanalytics.text import md_escape as E
 
-from . import sentences as S
+from .sentences import fmt_value
 from ._common import NotComparable
 from .bulletin import Bulletin
 
@@ -70,30 +67,7 @@ def _plot(result: AnalysisResult, ax=None):
     higher = {1: True, -1: False}.get(int(s.sign or 0))
     return choropleth(found.shapes, result.table, title=title, value_label=f"{s.indicator.name_zh}({s.unit_label})",
                       higher_is_better=higher, note=f"边界:{found.source}", synthetic=found.synthetic, ax=ax,
-                      fmt=lambda v: S.fmt_value(v, s.stat, s.unit_label))
+                      fmt=lambda v: fmt_value(v, s.stat, s.unit_label))
 
 
-def section(b: Bulletin, workspace) -> None:
-    """The map section of the report; never raises for missing or bad boundaries."""
-    if not b.leagues:
-        display(Markdown(f"**{TITLE}**:本报告略去,没有可比较的指标。"))
-        return
-    try:
-        res = bulletin_map(b, workspace)
-    except NoMap as exc:
-        display(Markdown(f"**{TITLE}**:本报告略去,{E(exc.zh)}。" + "".join(f"\n- {E(x)}" for x in exc.problems)))
-        return
-    except BoundaryError as exc:
-        display(Markdown(f"**{TITLE}**:本报告略去,边界文件无法使用:{E(str(exc))}。"))
-        return
-    import matplotlib.pyplot as plt
-
-    display(Markdown(f"## {TITLE}"))
-    ax = res.plot()
-    display(ax.figure)
-    plt.close(ax.figure)
-    display(Markdown("\n".join(f"- {E(x)}" for x in res.sentences)))
-    display(Markdown(f"<small>方法:{E(res.spec)}</small>"))
-
-
-__all__ = ["bulletin_map", "section", "NoMap"]
+__all__ = ["bulletin_map", "NoMap", "TITLE"]

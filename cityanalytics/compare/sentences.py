@@ -9,21 +9,15 @@ every report.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from cityanalytics.text import ci, num, pct, points
-
-
-def _missing(x) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
+from cityanalytics.text import BLANK, ci, missing, num, pct, points
 
 
 def fmt_value(x, stat: str, unit: str, digits: int | None = None) -> str:
     """97.06 -> '97.1%'; 1.234 (rate) -> '1.23 件/万人'; 89.5 (mean, 分) -> '89.5 分'."""
-    if _missing(x):
-        return "—"
+    if missing(x):
+        return BLANK
     if stat == "proportion":
         return pct(x, 1 if digits is None else digits)
     if stat == "count":
@@ -58,14 +52,14 @@ def versus_city(row, name_zh: str, stat: str, unit: str, level: float, city_name
     if interval:
         head += f" {interval}"
     diff = row.get("diff", np.nan)
-    if stat == "count" or _missing(diff):
+    if stat == "count" or missing(diff):
         return head + "。"
     if _rounds_to_zero(diff, stat):
         tail = f"与{city_name}持平"
     else:
         tail = f"{'高于' if diff > 0 else '低于'}{city_name} {fmt_diff(diff, stat, unit)}"
     sig = row.get("significant")
-    if sig is None or (isinstance(sig, float) and math.isnan(sig)):
+    if missing(sig):
         tail += ",样本不足以判断差异是否显著"
     else:
         tail += f",差异{'显著' if bool(sig) else '不显著'}"
@@ -79,7 +73,7 @@ def city_line(value, low, high, change, name_zh: str, stat: str, unit: str, leve
     interval = fmt_interval(low, high, level, stat)
     if interval:
         text += f" {interval}"
-    if not _missing(change):
+    if not missing(change):
         if _rounds_to_zero(change, stat):
             text += f",与{previous_label}持平"
         else:

@@ -37,7 +37,7 @@ composite_mod, funnel_mod, league_mod, targets_mod, trend_mod = (
 
 ENV = "CITYANALYTICS_SHARED"
 KEY_ENV = "CITYANALYTICS_SHARED_KEY"  # the batch's secret: bundles are signed with it (HMAC-SHA256)
-FORMAT = 1  # bumped when City changes shape: an older bundle is then recomputed
+FORMAT = 2  # bumped when City or Bulletin changes shape: an older bundle is then recomputed
 
 
 def shared_parts(ws, settings: dict, per_indicator: dict, assemble) -> tuple[City, Bulletin | None]:

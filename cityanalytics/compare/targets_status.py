@@ -31,8 +31,8 @@ from cityanalytics.indicators.registry import get, registry
 from cityanalytics.results import AnalysisResult
 from cityanalytics.targets import meets
 
-from . import sentences as S
-from ._common import as_period, level_of, name_of
+from .sentences import fmt_value
+from ._common import as_period, level_of, name_of, unit_names
 
 STATUS = {"met": "已达标", "on_track": "按进度可达标", "at_risk": "有风险", "off_track": "难以达标"}
 RULE = ("met: value now meets the target; on track: the least-squares line over the last {window} periods "
@@ -80,6 +80,7 @@ def target_status(frame: pd.DataFrame, targets: pd.DataFrame, period, *, units: 
     ``extra["skipped"]``: targets that could not be checked, with the reason.
     """
     period = as_period(period)
+    names = unit_names(frame, names)
     level = level_of(frame) if level is None else level
     present = set(frame["indicator"].unique())
     reg = registry()
@@ -154,7 +155,7 @@ def _status(value, fit, lo, hi, target, comparison, deadline, period) -> str | N
 def _fmt(indicator: str, value) -> str:
     info = get(indicator)
     stat = "proportion" if info.kind == "proportion" else "mean"
-    return S.fmt_value(value, stat, "" if stat == "proportion" else info.unit).strip()
+    return fmt_value(value, stat, "" if stat == "proportion" else info.unit).strip()
 
 
 def _sentences(t: pd.DataFrame, focus) -> list[str]:

@@ -26,8 +26,8 @@ from scipy import stats
 
 from cityanalytics.results import AnalysisResult
 
-from . import sentences as S
-from ._common import CITY, as_period, name_of, pick
+from .sentences import join_names
+from ._common import CITY, as_period, name_of, pick, unit_names
 
 WORSE_RULES = ("significant", "point")
 
@@ -87,6 +87,7 @@ def trend(frame: pd.DataFrame, indicator: str, period, *, n_periods: int = 5, gr
     """
     if worse_rule not in WORSE_RULES:
         raise ValueError(f"worse_rule must be one of {WORSE_RULES}")
+    names = unit_names(frame, names)
     end = as_period(period)
     periods = [end - (n_periods - 1 - i) for i in range(n_periods)]
     slices = [pick(frame, indicator, p, group, units, exposure) for p in periods]
@@ -203,12 +204,12 @@ def _sentences(t: pd.DataFrame, s, periods, focus) -> list[str]:
     worse = units[units["getting_worse"]]
     better = units[units["trend"] == "改善"]
     if len(worse):
-        lines.append(f"{name}显著变差的单位:{S.join_names(worse['name'])}。")
+        lines.append(f"{name}显著变差的单位:{join_names(worse['name'])}。")
     if len(better):
-        lines.append(f"{name}显著改善的单位:{S.join_names(better['name'])}。")
+        lines.append(f"{name}显著改善的单位:{join_names(better['name'])}。")
     flagged = units[units["flag"]]
     if len(flagged):
-        lines.append(f"{name}劣于全市且持续变差(双差)的单位:{S.join_names(flagged['name'])}。")
+        lines.append(f"{name}劣于全市且持续变差(双差)的单位:{join_names(flagged['name'])}。")
     return lines
 
 

@@ -1,5 +1,16 @@
 """Controls over the district comparison notebook: period, indicator, focus unit, confidence
-level and composite weights."""
+level and composite weights.
+
+    res = ca.compare.run(workspace, ...)
+    ui = ca.widgets.explore(res)       # explore(res) here: from res.options
+    ui.show()
+    ui.section(compare.report.show_leagues)
+
+What makes a change quick lives here, not in the analysis: the session keeps the loaded tables
+and the indicator frame of every period and confidence level it computed, and the last
+per-indicator comparisons (league tables, funnels, trends), which a change of only the weights
+(the composite score and the lists) reuses.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +23,14 @@ import pandas as pd
 
 from cityanalytics.widgets.explorer import LEVELS, Explorer, dropdown, nearest_level
 
-COMPARISON_DEPENDS = {
-    "overview": ("period", "indicator"),
-    "leagues": ("period", "indicator", "ci_level", "focus"),
-    "funnels": ("period", "indicator", "focus"),
-    "composite": ("period", "weight", "focus"),
-    "trends": ("period", "indicator", "focus"),
-    "lists": ("period", "indicator", "weight"),
-    "targets": ("period", "ci_level", "focus"),
+COMPARISON_DEPENDS = {  # compare.report's sections -> the controls they depend on (others: all)
+    "show_overview": ("period", "indicator"),
+    "show_leagues": ("period", "indicator", "ci_level", "focus"),
+    "show_funnels": ("period", "indicator", "focus"),
+    "show_composite": ("period", "weight", "focus"),
+    "show_trends": ("period", "indicator", "focus"),
+    "show_lists": ("period", "indicator", "weight"),
+    "show_targets": ("period", "ci_level", "focus"),
 }
 
 
@@ -35,7 +46,7 @@ class ComparisonSession:
     months: int = 12  # report periods offered: the latest complete month and those before it
     frames: dict = field(default_factory=dict)  # (period, ci_level) -> Future of an IndicatorFrame
     tables: dict = field(default_factory=dict)  # loaded tables other than cases
-    last: object = None  # the latest bulletin, whose comparisons a weights-only change reuses
+    last: tuple | None = None  # (frame, period, per-indicator settings, IndicatorComparisons) of the last change
     _offered: list = field(default_factory=list, repr=False)
     _lock: object = field(default_factory=threading.Lock, repr=False)
     _pool: object = field(default=None, repr=False)
@@ -80,6 +91,20 @@ class ComparisonSession:
     def _base_key(self) -> tuple:
         return self.base.period, float(self.base.frame.attrs.get("ci_level", 0.95))
 
+    def comparisons(self, frame: pd.DataFrame, period: pd.Period, settings: dict):
+        """League tables, funnels and trends for these settings: the last ones when only the
+        weights or the list rule changed since (same frame, period and per-indicator settings)."""
+        from cityanalytics.compare.bulletin import PER_INDICATOR, compare_indicators
+
+        per_indicator = {k: settings[k] for k in PER_INDICATOR}
+        if self.last is not None:
+            frame0, period0, settings0, done = self.last
+            if frame0 is frame and period0 == period and settings0 == per_indicator:
+                return done
+        done = compare_indicators(frame, self.base.level, period, **per_indicator)
+        self.last = (frame, period, per_indicator, done)
+        return done
+
     def _fill(self, future: Future, key: tuple) -> None:
         from cityanalytics.compare.data import compute
 
@@ -94,7 +119,7 @@ class ComparisonSession:
 
 
 def comparison_controls(session: ComparisonSession) -> dict:
-    import ipywidgets as W
+    import ipywidgets
 
     from cityanalytics.indicators.registry import get
 
@@ -110,46 +135,50 @@ def comparison_controls(session: ComparisonSession) -> dict:
         "ci_level": dropdown("置信水平", LEVELS, nearest_level(level), "150px"),
     }
     for ind, weight in (b.settings["weights"] or {}).items():
-        controls[f"weight:{ind}"] = W.FloatSlider(
+        controls[f"weight:{ind}"] = ipywidgets.FloatSlider(
             value=float(weight), min=0, max=100, step=5, description=f"权重·{get(ind).name_zh}",
-            continuous_update=False, style={"description_width": "initial"}, layout=W.Layout(width="330px"))
+            continuous_update=False, style={"description_width": "initial"}, layout=ipywidgets.Layout(width="330px"))
     return controls
 
 
 def comparison_update(session: ComparisonSession, values: dict):
     """The bulletin for the chosen period, indicator, focus unit, confidence level and weights."""
-    from cityanalytics.compare.bulletin import assemble_bulletin
+    from cityanalytics.compare.bulletin import complete_bulletin
+    from cityanalytics.compare.data import parse_period
 
     b = session.base
     s = dict(b.settings)
-    from cityanalytics.compare.data import parse_period
-
+    options = {**b.options, "period": values["period"], "unit_id": values["focus"], "ci_level": values["ci_level"]}
     period = parse_period(values["period"])
     if values["indicator"]:
-        s["indicators"] = [values["indicator"]]
+        s["indicators"] = options["indicators"] = [values["indicator"]]
     s["focus"] = values["focus"] or None
     weights = {k.split(":", 1)[1]: float(v) for k, v in values.items() if k.startswith("weight:")}
     if weights and weights != {k: float(v) for k, v in (s["weights"] or {}).items()}:
         s["weights"] = {k: v for k, v in weights.items() if v > 0} or None
         s["weights_label"] = "自定义权重"
-    notes = b.notes if period == b.period else []
+        options.update(weights=s["weights"], weights_preset="")
+    same = period == b.period
     frame = session.frame(period, float(values["ci_level"]))
-    session.last = assemble_bulletin(frame, b.level, period, notes=notes, reuse=session.last, **s)
-    return session.last
+    new = complete_bulletin(session.comparisons(frame, period, s), frame, b.level, period, s,
+                            notes=b.notes if same else [], dropped=b.dropped,
+                            unassigned=b.unassigned if same else (0, 0), source_tables=b.source_tables)
+    new.options = options
+    return new
 
 
-def comparison_explorer(b, workspace, *, months: int = 12, interactive: bool | None = None) -> Explorer:
+def comparison_explorer(b, workspace=None, *, months: int = 12, interactive: bool | None = None) -> Explorer:
     """Controls over ``notebooks/district_comparison.ipynb``: period, indicator, focus unit,
-    confidence level and composite weights.
+    confidence level and composite weights. ``workspace``: default the bulletin's own
+    (``b.options["workspace"]``).
 
     A report run shows every indicator; in JupyterLab the league, funnel and trend sections
     show the indicator chosen (the first to begin with; the overview keeps them all).
     """
     from cityanalytics.compare.data import parse_period
-
     from cityanalytics.workspace import open_workspace
 
-    session = ComparisonSession(b, open_workspace(workspace), months)
+    session = ComparisonSession(b, open_workspace(b.options["workspace"] if workspace is None else workspace), months)
 
     def prefetch(values: dict) -> None:
         session.prefetch(parse_period(values["period"]), float(values["ci_level"]))
@@ -160,3 +189,10 @@ def comparison_explorer(b, workspace, *, months: int = 12, interactive: bool | N
         ex.state = comparison_update(session, ex.values())
         prefetch(ex.values())
     return ex
+
+
+def explore(result, *, interactive: bool | None = None) -> Explorer:
+    """The explorer of a comparison (``compare.run``'s bulletin), over the workspace it was made
+    from (``result.options["workspace"]``). ``interactive``: None decides by the kernel (a report
+    run makes no widget and renders the default view)."""
+    return comparison_explorer(result, interactive=interactive)
