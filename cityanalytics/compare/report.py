@@ -46,8 +46,15 @@ def _absent(title: str, why: str) -> None:
     sections.absent(title, why)
 
 
-def _per_indicator(results: dict, show) -> None:
-    """Each indicator's result under its name (a level-3 heading), shown by ``show(result)``."""
+def _per_indicator(results: dict, title: str, why: str, intro: str, show) -> None:
+    """A section of one result per indicator: its title and ``intro``, then each indicator's
+    result under its name (a level-3 heading), shown by ``show(result)``; without results, one
+    line saying ``why``."""
+    if not results:
+        _absent(title, why)
+        return
+    sections.heading(title)
+    sections.markdown(intro)
     for r in results.values():
         sections.heading(r.extra["slice"].indicator.name_zh, 3)
         show(r)
@@ -135,13 +142,9 @@ def _league(r) -> None:
 
 
 def show_leagues(b: Bulletin) -> None:
-    if not b.leagues:
-        _absent("排名表", "没有可比较的指标")
-        return
-    sections.heading("排名表")
-    sections.markdown("名次 1 为最好(按指标库规定的方向),并列取最优名次;名次区间反映抽样误差下名次的不确定性;"
-                      "“与全市差”为单位减全市,显著性按单位与全市其余部分比较判断。")
-    _per_indicator(b.leagues, _league)
+    _per_indicator(b.leagues, "排名表", "没有可比较的指标",
+                   "名次 1 为最好(按指标库规定的方向),并列取最优名次;名次区间反映抽样误差下名次的不确定性;"
+                   "“与全市差”为单位减全市,显著性按单位与全市其余部分比较判断。", _league)
 
 
 def _funnel(r) -> None:
@@ -152,14 +155,10 @@ def _funnel(r) -> None:
 
 
 def show_funnels(b: Bulletin) -> None:
-    if not b.funnels:
-        why = [v for k, v in b.skipped.items() if k.endswith(":funnel")]
-        _absent("漏斗图", ";".join(why) if why else "没有可比较的指标")
-        return
-    sections.heading("漏斗图")
-    sections.markdown("以全市值为中心线,按各单位样本量画出 95% 和 99.8% 控制限;超出 99.8% 控制限的单位与全市的差异"
-                      "很难用偶然波动解释。")
-    _per_indicator(b.funnels, _funnel)
+    why = [v for k, v in b.skipped.items() if k.endswith(":funnel")]
+    _per_indicator(b.funnels, "漏斗图", ";".join(why) if why else "没有可比较的指标",
+                   "以全市值为中心线,按各单位样本量画出 95% 和 99.8% 控制限;超出 99.8% 控制限的单位与全市的差异"
+                   "很难用偶然波动解释。", _funnel)
 
 
 def show_map(b: Bulletin) -> None:
@@ -209,12 +208,8 @@ def _trend(r) -> None:
 
 
 def show_trends(b: Bulletin) -> None:
-    if not b.trends:
-        _absent("趋势", "没有可比较的指标")
-        return
-    sections.heading("趋势")
-    sections.markdown("近几期的变化方向及其检验;“双差”指报告期显著劣于全市且趋势显著变差的单位。")
-    _per_indicator(b.trends, _trend)
+    _per_indicator(b.trends, "趋势", "没有可比较的指标",
+                   "近几期的变化方向及其检验;“双差”指报告期显著劣于全市且趋势显著变差的单位。", _trend)
 
 
 def show_lists(b: Bulletin) -> None:

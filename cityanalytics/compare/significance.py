@@ -22,16 +22,22 @@ from scipy import stats
 MIN_EXPECTED = 5.0
 
 
-def two_proportions(x1, n1, x2, n2) -> tuple[np.ndarray, np.ndarray]:
-    """Two-sided p-values and method names for x1/n1 against x2/n2, element-wise."""
+def _elementwise(test, x1, n1, x2, n2) -> tuple[np.ndarray, np.ndarray]:
+    """``test(x1, n1, x2, n2) -> (p, method)`` for each element whose sizes ``n1``, ``n2`` are
+    positive and counts ``x1``, ``x2`` known; NaN and "" elsewhere."""
     x1, n1, x2, n2 = (np.atleast_1d(np.asarray(a, dtype=float)) for a in (x1, n1, x2, n2))
     p = np.full(x1.shape, np.nan)
     method = np.full(x1.shape, "", dtype=object)
     for i in range(len(x1)):
         if not (n1[i] > 0 and n2[i] > 0) or np.isnan(x1[i] + x2[i]):
             continue
-        p[i], method[i] = _two_proportions_one(x1[i], n1[i], x2[i], n2[i])
+        p[i], method[i] = test(x1[i], n1[i], x2[i], n2[i])
     return p, method
+
+
+def two_proportions(x1, n1, x2, n2) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided p-values and method names for x1/n1 against x2/n2, element-wise."""
+    return _elementwise(_two_proportions_one, x1, n1, x2, n2)
 
 
 def _two_proportions_one(x1, n1, x2, n2) -> tuple[float, str]:
@@ -50,16 +56,12 @@ def _two_proportions_one(x1, n1, x2, n2) -> tuple[float, str]:
 
 def two_rates(k1, e1, k2, e2) -> tuple[np.ndarray, np.ndarray]:
     """Exact conditional (binomial) test of two Poisson rates k1/e1 and k2/e2."""
-    k1, e1, k2, e2 = (np.atleast_1d(np.asarray(a, dtype=float)) for a in (k1, e1, k2, e2))
-    p = np.full(k1.shape, np.nan)
-    method = np.full(k1.shape, "", dtype=object)
-    for i in range(len(k1)):
-        if not (e1[i] > 0 and e2[i] > 0) or np.isnan(k1[i] + k2[i]):
-            continue
-        n = int(round(k1[i] + k2[i]))
-        method[i] = "poisson_conditional"
-        p[i] = 1.0 if n == 0 else stats.binomtest(int(round(k1[i])), n, e1[i] / (e1[i] + e2[i])).pvalue
-    return p, method
+    return _elementwise(_two_rates_one, k1, e1, k2, e2)
+
+
+def _two_rates_one(k1, e1, k2, e2) -> tuple[float, str]:
+    n = int(round(k1 + k2))
+    return (1.0 if n == 0 else float(stats.binomtest(int(round(k1)), n, e1 / (e1 + e2)).pvalue)), "poisson_conditional"
 
 
 def interval_excludes(value, low, high) -> np.ndarray:
