@@ -309,8 +309,10 @@ def test_complete_units_and_edge_cases_get_plain_answers():
     }
     s = coverage_series(register(spec))
     res = forecast_coverage(s, Target(98, "2025-12-31"), n_paths=200, seed=1)
-    t = res.table.set_index("unit_id")
+    t = res.labelled().set_index("unit_id")  # the numbers with the words the report shows
     assert t.loc["complete", "p_reach"] == 1 and t.loc["complete", "reach_median"].startswith("已于")
+    assert res.table.set_index("unit_id").loc["complete", "reached_on"] == pd.Period("2021-04", "M")
+    assert "note" not in res.table and "跳增25" in res.notes["jump"][0]
     assert t.loc["complete", "fc_median"] == 100
     assert math.isnan(t.loc["short", "p_reach"]) and "少于3个月" in t.loc["short", "note"]
     assert math.isnan(t.loc["none", "p_reach"]) and "尚无" in t.loc["none", "note"]
@@ -336,7 +338,7 @@ def test_sentences_carry_the_table_numbers(demo_result):
     # the pace sentence never contradicts the probability
     from cityanalytics.forecast.sentences import unit_sentences
 
-    for _, row in demo_result.table.iterrows():
+    for _, row in demo_result.labelled().iterrows():
         said = "".join(unit_sentences(demo_result, row))
         if row["p_reach"] < 0.5:
             assert "按现有进度可以完成" not in said, said
@@ -412,10 +414,12 @@ def test_fan_chart_draws_every_unit(demo_result):
         use_cjk_font()
     except MissingFont:
         pass
-    fig = demo_result.plot()
+    first = demo_result.plot()  # the city's panel; its figure has one panel per unit
+    fig = first.figure
     assert len([a for a in fig.axes if a.get_visible()]) == len(demo_result.table)
-    first = fig.axes[0]
+    assert first is fig.axes[0] and first.get_title().startswith("全市")
     assert first.get_ylim()[0] >= 0 and first.get_ylim()[1] <= 101
-    fig2 = demo_result.plot(units=CITY)
-    assert len(fig2.axes) == 1
+    assert len(demo_result.plot(units=CITY).figure.axes) == 1
+    _, ax = plt.subplots()
+    assert demo_result.plot(ax=ax) is ax and ax.get_title().startswith("全市")
     plt.close("all")

@@ -16,18 +16,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cityanalytics.forecast import calibration as K
+from cityanalytics.forecast import calibration
+
+pytestmark = pytest.mark.slow  # sixteen simulated cities, three origins each
 
 SEEDS = tuple(range(101, 117))
 
 
 @pytest.fixture(scope="module")
 def result():
-    return K.run(seeds=SEEDS, n_paths=300, backtest_paths=100, seed=7)
+    return calibration.run(seeds=SEEDS, n_paths=300, backtest_paths=100, seed=7)
 
 
 def test_held_out_intervals_cover_the_realised_coverage(result):
-    cov = K.interval_coverage(result)
+    cov = calibration.interval_coverage(result)
     overall = cov.loc["all"]
     assert overall["points"] > 2000 and overall["units"] > 80
     assert 0.91 <= overall["cover_95"] <= 0.99, cov
@@ -38,7 +40,7 @@ def test_held_out_intervals_cover_the_realised_coverage(result):
 
 
 def test_target_probabilities_are_calibrated(result):
-    rel = K.reliability(result)
+    rel = calibration.reliability(result)
     assert rel["n"].sum() > 400
     # units given 60-95% reach the target about as often as predicted
     t = result["targets"].dropna(subset=["p_reach"])
@@ -49,7 +51,7 @@ def test_target_probabilities_are_calibrated(result):
     unlikely = t[t["p_reach"] < 0.2]
     assert unlikely["reached"].mean() < 0.2, rel
     # calibration in the large and skill over always predicting the base rate
-    b = K.brier(result)
+    b = calibration.brier(result)
     assert abs(b["mean_predicted"] - b["mean_observed"]) < 0.06, b
     assert b["brier"] < 0.7 * b["brier_climatology"], b
     # the reliability curve rises: higher predicted probability, higher observed share

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cityanalytics.forecast import models as M
+from cityanalytics.forecast.models import get as get_model, take
 from cityanalytics.forecast.history import prepare
 
 MIN_POINTS = 6
@@ -120,9 +120,9 @@ def _simulate(rows, ok, models, horizon, held_out, n_paths, probs, rng) -> dict:
     wanted = [m for m in PREFERENCE if m in models]
     bases = [m for m in ("logistic", "ar_logit", "naive")
              if m in wanted or ("ensemble" in wanted and m in ("logistic", "ar_logit"))]
-    use = {m: ok & M.get(m).eligible(rows) for m in set(bases) | set(wanted)}
+    use = {m: ok & get_model(m).eligible(rows) for m in set(bases) | set(wanted)}
     members = {m: np.nonzero(use[m])[0] for m in bases}
-    fits = {m: M.get(m).fit(rows.take(members[m])) for m in bases if len(members[m])}
+    fits = {m: get_model(m).fit(rows.take(members[m])) for m in bases if len(members[m])}
     out = {m: np.full((len(rows), horizon, len(probs)), np.nan) for m in wanted}
     half = n_paths // 2
     for h in np.unique(held_out[ok]):
@@ -139,7 +139,7 @@ def _simulate(rows, ok, models, horizon, held_out, n_paths, probs, rng) -> dict:
                     continue
                 local = np.searchsorted(members[m], sel)
                 sub = rows.take(sel)
-                shares = M.get(m).simulate(M.take(fits[m], local), sub, h, n_paths, rng) / sub.n[:, None, None]
+                shares = get_model(m).simulate(take(fits[m], local), sub, h, n_paths, rng) / sub.n[:, None, None]
                 drawn[m] = (sel, shares)
                 if m in out:
                     out[m][sel, :h] = np.moveaxis(np.quantile(shares, probs, axis=1), 0, -1)

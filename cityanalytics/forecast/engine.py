@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from cityanalytics.forecast import models as M
+from cityanalytics.forecast.models import MODELS, get as get_model, take
 from cityanalytics.forecast.history import Rows
 
 MAX_CELLS = 600_000  # small chunks stay in cache: the work is memory-bound
@@ -27,8 +27,8 @@ def run_models(rows: Rows, model_of_row: np.ndarray, horizon: int, n_paths: int,
     """
     out: dict = {}
     chunk = max(1, MAX_CELLS // max(1, n_paths * horizon))
-    for name in [m for m in M.MODELS if (model_of_row == m).any()]:
-        model = M.get(name)
+    for name in [m for m in MODELS if (model_of_row == m).any()]:
+        model = get_model(name)
         idx_all = np.nonzero(model_of_row == name)[0]
         group = rows.take(idx_all)
         fitted = model.fit(group)  # one batched fit; the simulation goes in chunks
@@ -36,7 +36,7 @@ def run_models(rows: Rows, model_of_row: np.ndarray, horizon: int, n_paths: int,
             local = np.arange(lo, min(lo + chunk, len(idx_all)))
             idx = idx_all[local]
             sub = group.take(local)
-            paths = model.simulate(M.take(fitted, local), sub, horizon, n_paths, rng)
+            paths = model.simulate(take(fitted, local), sub, horizon, n_paths, rng)
             shares = paths / sub.n[:, None, None]
             for key, value in reduce(shares, idx).items():
                 value = np.asarray(value, dtype=float)

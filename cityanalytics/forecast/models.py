@@ -72,6 +72,12 @@ def _steps(z, first=None):
     return np.where(z_prev > 0, sn_prev - sn, sp - sp_prev), sp, sn
 
 
+def _window(rows: Rows, first: np.ndarray) -> np.ndarray:
+    """Rows x months mask: each row's months from ``first`` through its last usable month."""
+    cols = np.arange(rows.c.shape[1])[None, :]
+    return (cols >= first[:, None]) & (cols <= rows.end[:, None])
+
+
 def _round_paths(paths: np.ndarray, rows: Rows) -> np.ndarray:
     return np.round(paths) if rows.integer else paths
 
@@ -140,7 +146,7 @@ class Logistic(Model):
     def _cells(self, rows: Rows):
         r, t = rows.c.shape
         cols = np.arange(t)[None, :]
-        valid = (cols >= rows.start[:, None]) & (cols <= rows.end[:, None])
+        valid = _window(rows, rows.start)
         first = cols == rows.start[:, None]
         c = np.where(valid, rows.c, 0.0)
         prev = np.concatenate([np.zeros((r, 1)), c[:, :-1]], axis=1)
@@ -412,10 +418,9 @@ class ARLogit(Model):
     engine: str = "auto"
 
     def _design(self, rows: Rows):
-        r, t = rows.c.shape
+        r = len(rows)
         ws = np.maximum(rows.start, rows.end - self.window + 1)
-        cols = np.arange(t)[None, :]
-        inside = (cols >= ws[:, None]) & (cols <= rows.end[:, None])
+        inside = _window(rows, ws)
         y = np.where(inside, empirical_logit(np.where(inside, rows.c, 0), rows.n[:, None]), np.nan)
         dy = np.concatenate([np.full((r, 1), np.nan), np.diff(y, axis=1)], axis=1)  # valid for t in (ws, end]
         x = np.concatenate([np.full((r, 1), np.nan), dy[:, :-1]], axis=1)  # lagged difference
@@ -514,10 +519,9 @@ class Naive(Model):
         return np.isin(rows.status, ("ok", "flat")) & (rows.months_used >= self.min_months)
 
     def fit(self, rows: Rows) -> NaiveFit:
-        r, t = rows.c.shape
-        cols = np.arange(t)[None, :]
-        lo = np.maximum(rows.start, rows.end - self.window)
-        inside = (cols > lo[:, None]) & (cols <= rows.end[:, None])
+        r = len(rows)
+        # the increments of the last ``window`` months (an increment needs the month before it)
+        inside = _window(rows, np.maximum(rows.start, rows.end - self.window) + 1)
         d = np.concatenate([np.full((r, 1), np.nan), np.diff(rows.c, axis=1)], axis=1)
         d = np.where(inside, d, np.nan)
         k = inside.sum(1).astype(float)

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 
 from cityanalytics.forecast.backtest import level_key
+from cityanalytics.forecast.history import STATUS_ZH
 from cityanalytics.indicators.frame import CITY
+from cityanalytics.text import missing
 
 HISTORY_MONTHS = 36  # months of history drawn before the forecast
 
@@ -51,10 +53,10 @@ def _panel(ax, res, unit, table, history_months, months_after_deadline):
     row = table.loc[unit]
     obs = fan[fan["kind"] == "observed"]
     fc = fan[fan["kind"] == "forecast"]
-    as_of = row["as_of"]
+    as_of = None if missing(row["as_of"]) else row["as_of"]
     if as_of is not None and len(obs):
         obs = obs[pd.PeriodIndex(obs["period"], freq="M") > as_of - history_months]
-    deadline = row["deadline"]
+    deadline = None if missing(row["deadline"]) else row["deadline"]
     if len(fc) and deadline is not None:
         last = max(deadline + months_after_deadline, as_of + 6) if as_of is not None else deadline
         fc = fc[pd.PeriodIndex(fc["period"], freq="M") <= last]
@@ -86,7 +88,7 @@ def _panel(ax, res, unit, table, history_months, months_after_deadline):
     if isinstance(p, float) and not math.isnan(p):
         title += f"  达标概率{100 * p:.0f}%"
     elif row["status"] != "ok":
-        title += f"  ({row['status_zh']})"
+        title += f"  ({STATUS_ZH[row['status']]})"
     ax.set_title(title, fontsize=10)
     lows = [obs["value"].min() if len(obs) else 100]
     if len(fc):

@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cityanalytics.forecast import models as M
+from cityanalytics.forecast.models import LABELS_ZH
 from cityanalytics.forecast.backtest import level_key
 from cityanalytics.indicators.frame import CITY
+from cityanalytics.text import fmt, p_value
 
 MONTHS_AHEAD = 12  # forecast months stored per unit (plus the deadline month when later)
 ALPHA = 0.05  # one-sided binomial test level for flagging low coverage
@@ -183,36 +184,24 @@ def summarize(scored: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
 # --- what the report shows -------------------------------------------------------------------
 
 
-def _pct(x: float, digits: int = 0) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.{digits}f}%"
-
-
-def _p(p: float) -> str:
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
-
-
-def _num(x: float, digits: int) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
-
-
 def summary_table(scored: pd.DataFrame, by: str, names: dict | None = None) -> pd.DataFrame:
     """The running record by model or by unit, with Chinese headers (overall row first)."""
     keys = level_keys(scored)
     s = pd.concat([summarize(scored), summarize(scored, by)], ignore_index=True)
     label = {"model": "模型", "unit_id": "单位"}[by]
     if by == "model":
-        shown = [ALL if g == ALL else M.LABELS_ZH.get(g, g) for g in s["group"]]
+        shown = [ALL if g == ALL else LABELS_ZH.get(g, g) for g in s["group"]]
     else:
         names = names or {}
         shown = [ALL if g == ALL else names.get(g, g) for g in s["group"]]
         order = [0] + sorted(range(1, len(s)), key=lambda i: (s["group"][i] != CITY, shown[i]))
         s, shown = s.iloc[order].reset_index(drop=True), [shown[i] for i in order]
     out = pd.DataFrame({label: shown, "评估数": s["n"].astype(int), "起点数": s["origins"].astype(int),
-                        "平均绝对误差(百分点)": [_num(x, 2) for x in s["mae"]],
-                        "平均偏差(百分点)": [_num(x, 2) for x in s["bias"]]})
+                        "平均绝对误差(百分点)": [fmt(x, ".2f") for x in s["mae"]],
+                        "平均偏差(百分点)": [fmt(x, ".2f") for x in s["bias"]]})
     for k in keys:
-        out[f"{k}%区间覆盖率"] = [_pct(x) + (" ⚠" if f else "") for x, f in zip(s[f"cover_{k}"], s[f"flag_{k}"])]
-    out["Brier评分"] = [_num(x, 3) for x in s["brier"]]
+        out[f"{k}%区间覆盖率"] = [fmt(x, ".0%") + (" ⚠" if f else "") for x, f in zip(s[f"cover_{k}"], s[f"flag_{k}"])]
+    out["Brier评分"] = [fmt(x, ".3f") for x in s["brier"]]
     return out
 
 
@@ -233,7 +222,7 @@ def sentences(scored: pd.DataFrame, runs: int, stored: bool = True) -> list[str]
     keys = level_keys(scored)
     out = [_last_period(scored, keys)]
     s = summarize(scored).iloc[0]
-    cover = ",".join(f"落入{k}%预测区间的占{_pct(s[f'cover_{k}'])}(名义{k}%)" for k in keys)
+    cover = ",".join(f"落入{k}%预测区间的占{fmt(s[f'cover_{k}'], '.0%')}(名义{k}%)" for k in keys)
     text = (f"累计评估此前{s['origins']}个预测起点、{s['n']}个单位月的预测:平均绝对误差{s['mae']:.2f}个百分点,"
             f"平均偏差{s['bias']:+.2f}个百分点(正为预测偏高);实际值{cover}")
     if s["n_brier"]:
@@ -245,9 +234,9 @@ def sentences(scored: pd.DataFrame, runs: int, stored: bool = True) -> list[str]
         low = [k for k in keys if r[f"flag_{k}"]]
         if low:
             flagged += 1
-            detail = ";".join(f"{k}%区间{r['n']}次评估中实际值落入{r[f'hits_{k}']}次({_pct(r[f'cover_{k}'])},"
-                              f"二项检验单侧{_p(r[f'p_low_{k}'])})" for k in low)
-            out.append(f"模型“{M.LABELS_ZH.get(r['group'], r['group'])}”的预测区间偏窄,覆盖率低于名义水平且超出随机波动:"
+            detail = ";".join(f"{k}%区间{r['n']}次评估中实际值落入{r[f'hits_{k}']}次({fmt(r[f'cover_{k}'], '.0%')},"
+                              f"二项检验单侧p{'' if r[f'p_low_{k}'] < 0.001 else '='}{p_value(r[f'p_low_{k}'])})" for k in low)
+            out.append(f"模型“{LABELS_ZH.get(r['group'], r['group'])}”的预测区间偏窄,覆盖率低于名义水平且超出随机波动:"
                        f"{detail};其区间和达标概率宜谨慎看待。")
     if not flagged:
         out.append(f"各模型的区间覆盖率均未显著低于名义水平(二项检验单侧p≥{ALPHA:g})。")

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
-from cityanalytics.forecast import models as M
 from cityanalytics.forecast.backtest import level_key
+from cityanalytics.forecast.models import LABELS_ZH
+from cityanalytics.forecast.tables import labelled
 from cityanalytics.forecast.target import month_text
 from cityanalytics.indicators.frame import CITY
-from cityanalytics.text import num, pct
+from cityanalytics.text import missing, num, pct, probability
 
 HIGH, LOW = 0.8, 0.2  # probability bands named in the summary
 
 
-def _p(p: float) -> str:
-    if p >= 0.995 and p < 1:
-        return "超过99%"
-    if 0 < p < 0.005:
-        return "不足1%"
-    return f"{100 * p:.0f}%"
-
-
-def _isnan(x) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
+def _chance(p: float) -> str:
+    """A probability in a sentence: "超过99%" / "不足1%" where the table says ">99%" / "<1%"."""
+    return probability(p).replace(">", "超过").replace("<", "不足")
 
 
 def _measure_word(res) -> tuple[str, str]:
@@ -51,23 +43,23 @@ def _what(res) -> str:
 
 
 def unit_sentences(res, row: pd.Series) -> list[str]:
-    """What the forecast says about one unit (or the city)."""
+    """What the forecast says about one unit (or the city); ``row`` is a row of ``labelled(res)``."""
     noun, short = _measure_word(res)
     name = row["unit_name"]
     out = []
-    if _isnan(row["share"]):
+    if missing(row["share"]):
         return [f"{name}没有可用数据。"]
     as_of = row["as_of"]
     scope = _scope(res)
     out.append(f"截至{month_text(as_of)},{name}{scope}{_what(res)}为{pct(row['share'])}"
                f"({num(row['covered'])}/{num(row['total'])}{noun})。")
-    if res.target is None or _isnan(row["target"]):
+    if res.target is None or missing(row["target"]):
         return out
     tgt = row["target_text"]
     dl = f"{month_text(row['deadline'])}底"
     if row["months_left"] < 1:
         p = row["p_reach"]
-        if not _isnan(p):
+        if not missing(p):
             out.append(f"目标期限{dl}已过,期限当月{'已' if p == 1 else '未'}达到{tgt}的目标。")
         return out
     if row["status"] == "complete":
@@ -80,11 +72,11 @@ def unit_sentences(res, row: pd.Series) -> list[str]:
         need = row["needed_per_month"]
         out.append(f"{row['note']}。要在{dl}前达到{tgt},每月需新增约{num(need, 1)}{noun}。")
         return out
-    model = M.LABELS_ZH.get(row["model"], row["model"])
+    model = LABELS_ZH.get(row["model"], row["model"])
     ivs = [f"{level_key(lv)}%预测区间{pct(row[f'fc_lo{level_key(lv)}'])}-{pct(row[f'fc_hi{level_key(lv)}'])}"
            for lv in res.levels]
     out.append(f"按{model}模型预测,到{dl}{_rate(res)}预计为{pct(row['fc_median'])}({','.join(ivs)}),"
-               f"达到{tgt}目标的概率为{_p(row['p_reach'])}。")
+               f"达到{tgt}目标的概率为{_chance(row['p_reach'])}。")
     k = level_key(res.levels[0])
     lo, hi = row[f"reach_lo{k}"], row[f"reach_hi{k}"]
     if row["reach_median"].startswith("晚于"):
@@ -94,8 +86,8 @@ def unit_sentences(res, row: pd.Series) -> list[str]:
     else:
         out.append(f"预计{row['reach_median']}达到{tgt}({k}%区间:{lo}至{hi})。")
     need, recent = row["needed_per_month"], row["recent_per_month"]
-    if not _isnan(need) and need > 0:
-        if _isnan(recent) or recent <= 0:
+    if not missing(need) and need > 0:
+        if missing(recent) or recent <= 0:
             out.append(f"按期达标每月需新增约{num(need, 1)}{noun},而近期没有新增。")
         else:
             ratio = need / recent
@@ -104,7 +96,7 @@ def unit_sentences(res, row: pd.Series) -> list[str]:
                 out.append(f"按期达标每月需新增约{num(need, 1)}{noun},{pace},按现有进度可以完成。")
             elif ratio <= 1:
                 out.append(f"按期达标每月需新增约{num(need, 1)}{noun},{pace},若能保持可以按期完成;"
-                           f"但模型预计后续新增会放缓,因此按期达标的概率只有{_p(row['p_reach'])}。")
+                           f"但模型预计后续新增会放缓,因此按期达标的概率只有{_chance(row['p_reach'])}。")
             else:
                 out.append(f"按期达标每月需新增约{num(need, 1)}{noun},{pace},需提速到{ratio:.1f}倍。")
     if row["status"] == "flat":
@@ -113,7 +105,7 @@ def unit_sentences(res, row: pd.Series) -> list[str]:
 
 
 def sentences(res) -> list[str]:
-    t = res.table
+    t = labelled(res)
     out = []
     city = t[t["unit_id"] == CITY]
     units = t[t["unit_id"] != CITY]
@@ -146,7 +138,7 @@ def sentences(res) -> list[str]:
             parts.append(f"无法给出概率的{len(none)}个")
         out.append(",".join(parts) + "。")
         if len(low):
-            names = "、".join(f"{r.unit_name}({_p(r.p_reach)})" for r in low.sort_values("p_reach").itertuples())
+            names = "、".join(f"{r.unit_name}({_chance(r.p_reach)})" for r in low.sort_values("p_reach").itertuples())
             out.append(f"达标概率低于{LOW:.0%}的单位:{names}。")
         at_risk = units[(p < HIGH) & units["needed_per_month"].notna()].sort_values("p_reach")
         for r in at_risk.itertuples():
@@ -161,7 +153,7 @@ def sentences(res) -> list[str]:
     choice = res.extra.get("choice", {})
     chosen = pd.Series([c[0] for c in choice.values() if c[0]])
     if len(chosen):
-        counts = "、".join(f"{M.LABELS_ZH[m]}{n}个" for m, n in chosen.value_counts().items())
+        counts = "、".join(f"{LABELS_ZH[m]}{n}个" for m, n in chosen.value_counts().items())
         out.append(f"模型按滚动起点回测逐单位选择:{counts}。")
     if res.backtest is not None and not res.backtest.empty:
         chosen_rows = [choice.get(u, ("", ""))[0] == m for u, m in zip(res.backtest["unit_id"], res.backtest["model"])]

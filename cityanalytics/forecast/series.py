@@ -24,7 +24,7 @@ from cityanalytics.indicators.frame import CITY
 from cityanalytics.stats import intervals
 
 MEASURES = ("communities", "households")
-EVENTS = {"started": "sorting_started_on", "compliant": "compliant_on"}
+EVENTS = ("started", "compliant")
 CITY_NAME = "全市"
 
 INDICATOR_IDS = {  # (event, measure) -> indicator id in the registry
@@ -135,21 +135,11 @@ class CoverageSeries:
         return out
 
 
-def _month_index(dates: pd.Series, start: pd.Period) -> np.ndarray:
-    """Months since ``start`` of each date (as float, NaN for missing dates)."""
-    p = pd.to_datetime(dates).dt.to_period("M")
-    out = np.full(len(p), np.nan)
-    ok = p.notna().to_numpy()
-    if ok.any():
-        out[ok] = (p[ok].dt.year.to_numpy() - start.year) * 12 + (p[ok].dt.month.to_numpy() - start.month)
-    return out
-
-
-def coverage_series(communities: pd.DataFrame, *, measure: str = "communities", event: str = "started",
-                    area_type: str | None = None, as_of=None, start=None, units=None,
-                    include_city: bool = True, unit_names: dict | None = None,
-                    source: str = "") -> CoverageSeries:
-    """Monthly coverage per unit (and the city) from the sorting register.
+def coverage_series(communities, *, measure: str = "communities", event: str = "started",
+                    area_type: str | None = None, as_of=None, start=None, include_city: bool = True,
+                    unit_names: dict | None = None, source: str = "", engine=None) -> CoverageSeries:
+    """Monthly coverage per unit (and the city) from the sorting register, as the coverage
+    indicators count it (``indicators.sorting.coverage_counts``, the one definition).
 
     measure: "communities" (share of communities) or "households" (share of households).
     event: "started" (sorting_started_on: coverage) or "compliant" (compliant_on: 达标).
@@ -158,58 +148,44 @@ def coverage_series(communities: pd.DataFrame, *, measure: str = "communities", 
         latest date in the register.
     start: first month of the series (default: the month of the earliest event).
     """
+    from cityanalytics.indicators.sorting import coverage_counts
+
     if measure not in MEASURES:
         raise ValueError(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}")
     if event not in EVENTS:
         raise ValueError(f"event must be one of {', '.join(EVENTS)}, got {event!r}")
-    c = communities
-    if area_type:
-        c = c[c["area_type"] == area_type]
-    if units is not None:
-        c = c[c["unit_id"].isin(list(units))]
-    column = EVENTS[event]
-    dates = pd.to_datetime(c[column])
-    known = pd.concat([pd.to_datetime(communities[col]) for col in EVENTS.values() if col in communities]).dropna()
-    end = pd.Period(pd.Timestamp(as_of), freq="M") if as_of not in (None, "") else (
-        known.max().to_period("M") if len(known) else pd.Timestamp.today().to_period("M"))
-    dates = dates.where(dates.dt.to_period("M") <= end) if len(dates) else dates
-    if start is not None:
-        first = pd.Period(pd.Timestamp(start), freq="M")
-    else:
-        first = dates.min().to_period("M") if dates.notna().any() else end
-    first = min(first, end)
-    months = pd.period_range(first, end, freq="M")
-    t = len(months)
+    counts = coverage_counts(communities, event=event, area_type=area_type or None, start=start, end=as_of,
+                             include_city=include_city, engine=engine)
+    return series_from_counts(counts, measure=measure, event=event, area_type=area_type, unit_names=unit_names,
+                              source=source or "社区(小区)垃圾分类台账")
 
-    ids = sorted(c["unit_id"].dropna().astype(str).unique())
-    unit_index = pd.Series(np.arange(len(ids)), index=ids)
-    u = unit_index.reindex(c["unit_id"].astype(str)).to_numpy()
-    w = c["households"].astype(float).fillna(0).to_numpy() if measure == "households" else np.ones(len(c))
-    m = np.clip(_month_index(dates, first), 0, None)  # events before the start count from month 0
-    rows = len(ids) + (1 if include_city else 0)
-    counts = np.zeros((rows, t))
-    started = ~np.isnan(m)
-    np.add.at(counts, (u[started].astype(int), m[started].astype(int)), w[started])
-    covered = np.cumsum(counts, axis=1)
-    total = np.bincount(u.astype(int), weights=w, minlength=len(ids)).astype(float) if len(c) else np.zeros(0)
-    sq = np.bincount(u.astype(int), weights=w ** 2, minlength=len(ids)).astype(float) if len(c) else np.zeros(0)
-    if include_city:
-        covered[-1] = covered[:-1].sum(axis=0)
-        total = np.append(total, total.sum())
-        sq = np.append(sq, sq.sum())
-        ids = ids + [CITY]
-    if measure == "households":
-        n_eff = np.where(sq > 0, total ** 2 / np.where(sq > 0, sq, 1), 0.0)
+
+def series_from_counts(counts: pd.DataFrame, *, measure: str = "communities", event: str = "started",
+                       area_type: str | None = None, unit_names: dict | None = None,
+                       source: str = "") -> CoverageSeries:
+    """The coverage series of ``indicators.sorting.coverage_counts``' frame (one group): covered
+    of total communities, or households with Kish's effective number of communities as n_eff."""
+    ids = list(dict.fromkeys(counts["unit_id"]))
+    if len(counts):
+        months = pd.period_range(counts["period"].min(), counts["period"].max(), freq="M")
     else:
-        n_eff = total.copy()
-    total_2d = np.repeat(total[:, None], t, axis=1)
-    covered = np.where(total_2d > 0, covered, np.nan)
+        months = pd.PeriodIndex([], freq="M")
+    covered_col, total_col = ("covered", "n") if measure == "communities" else ("hh_covered", "hh")
+    wide = counts.pivot(index="unit_id", columns="period", values=[covered_col, total_col]) if len(counts) else None
+    if wide is None:
+        covered = total = np.zeros((0, len(months)))
+    else:
+        covered = wide[covered_col].reindex(index=ids, columns=months).to_numpy(dtype=float)
+        total = wide[total_col].reindex(index=ids, columns=months).to_numpy(dtype=float)
+    size = counts.groupby("unit_id", sort=False)["n" if measure == "communities" else "n_eff"].first()
+    n_eff = size.reindex(ids).to_numpy(dtype=float)
+    covered = np.where(total > 0, covered, np.nan)
     names = dict(unit_names or {})
     names.setdefault(CITY, CITY_NAME)
     return CoverageSeries(
-        unit_ids=np.array(ids, dtype=object), months=months, covered=covered, total=total_2d, n_eff=n_eff,
+        unit_ids=np.array(ids, dtype=object), months=months, covered=covered, total=total, n_eff=n_eff,
         measure=measure, event=event, indicator=INDICATOR_IDS[(event, measure)], area_type=area_type,
-        source=source or "社区(小区)垃圾分类台账", unit_names=names,
+        source=source, unit_names=names,
     )
 
 

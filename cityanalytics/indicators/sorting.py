@@ -22,7 +22,7 @@ import pandas as pd
 
 from cityanalytics.engines import backend
 from cityanalytics.engines.connect import to_frame
-from cityanalytics.indicators import frame as F
+from cityanalytics.indicators.frame import CITY, combine, count, estimate, period_keys, proportion, window_label
 from cityanalytics.indicators.computable import drop_not_computable
 from cityanalytics.indicators._on_engine import engine_table, profile
 from cityanalytics.stats import intervals
@@ -30,6 +30,8 @@ from cityanalytics.stats import intervals
 
 INDICATORS = ("sorting_coverage_communities", "sorting_coverage_households", "sorting_compliant_communities_new")
 AREA_GROUPS = ("城市", "农村")
+EVENTS = {"started": "sorting_started_on", "compliant": "compliant_on"}  # what "covered" counts
+COUNT_COLUMNS = ["unit_id", "period", "group", "n", "covered", "hh", "hh_covered", "n_eff"]
 
 
 def sorting_indicators(communities: pd.DataFrame, *, start=None, end=None, freq: str = "M",
@@ -45,41 +47,82 @@ def sorting_indicators(communities: pd.DataFrame, *, start=None, end=None, freq:
         end = pd.Timestamp(end if end is not None else (dates.max() if len(dates) else start))
         unit = t.unit_id.cast("string")
         unit = unit.substitute(unit_map) if unit_map else unit
-        register = to_frame(con, _register(t, unit))
+        register = to_frame(con, _register(t, unit, t.sorting_started_on))
         new = to_frame(con, _new_compliant_counts(t, unit, start, end, freq))
     if freq == "all":
         period_ends = [end.normalize() + pd.Timedelta(days=1)]
-        periods = [F.window_label(start, end)]
+        periods = [window_label(start, end)]
     else:
         idx = pd.period_range(start, end, freq=freq)
         periods = list(idx)
         period_ends = [p.end_time.normalize() + pd.Timedelta(days=1) for p in idx]
     units = sorted(register["unit_id"].dropna().unique())
-    t = _coverage(register, units + ([F.CITY] if include_city else []), periods, period_ends)
+    t = _coverage(register, units + ([CITY] if include_city else []), periods, period_ends)
     keys = t[["unit_id", "period", "group"]]
-    parts = [F.proportion("sorting_coverage_communities", keys, t["covered"], t["n"], level)]
+    parts = [proportion("sorting_coverage_communities", keys, t["covered"], t["n"], level)]
     share = np.where(t["hh"] > 0, t["hh_covered"] / t["hh"].where(t["hh"] > 0, 1), np.nan)
     _, low, high = intervals.wilson(share * t["n_eff"], t["n_eff"], level)
-    hh = F.estimate("sorting_coverage_households", keys, 100 * share, low, high, "wilson_kish")
+    hh = estimate("sorting_coverage_households", keys, 100 * share, low, high, "wilson_kish")
     hh["numerator"], hh["denominator"] = t["hh_covered"].to_numpy(), t["hh"].to_numpy()
     parts.append(hh)
     parts.append(_new_compliant(new, units, start, end, freq, level, include_city))
-    return drop_not_computable(F.combine(parts, level), filled, list(INDICATORS))
+    return drop_not_computable(combine(parts, level), filled, list(INDICATORS))
 
 
-def _register(t, unit):
+def coverage_counts(communities, *, event: str = "started", area_type: str | None = None, start=None, end=None,
+                    unit_map: dict[str, str] | None = None, include_city: bool = True, engine=None) -> pd.DataFrame:
+    """Monthly coverage counts per unit (and the city, last): by the end of each month, how many
+    of the register's communities (``covered`` of ``n``) and households (``hh_covered`` of
+    ``hh``, with Kish's ``n_eff``) had started sorting (``event="started"``, the coverage
+    indicators) or been judged compliant (``event="compliant"``). Columns ``COUNT_COLUMNS``;
+    ``period`` is a monthly Period. What the coverage indicators and the coverage forecast
+    (``forecast.series.coverage_series``) are both made from.
+
+    area_type: only that area type's communities (城市 or 农村; None: all).
+    end: the data's end (a date); dates after its month are not known yet. Default: the month
+        of the register's latest date (either column).
+    start: the first month. Default: the month of the first event among the communities counted.
+    """
+    if event not in EVENTS:
+        raise ValueError(f"event must be one of {', '.join(EVENTS)}, got {event!r}")
+    with backend(engine) as con:
+        t = engine_table(con, communities, "communities")
+        _, row = profile(con, t, s_hi=t.sorting_started_on.max(), c_hi=t.compliant_on.max())
+        unit = t.unit_id.cast("string")
+        unit = unit.substitute(unit_map) if unit_map else unit
+        register = to_frame(con, _register(t, unit, t[EVENTS[event]]))
+    latest = pd.to_datetime(pd.Series([row["s_hi"], row["c_hi"]])).dropna()
+    if end not in (None, ""):
+        last = pd.Timestamp(end).to_period("M")
+    else:
+        last = (latest.max() if len(latest) else pd.Timestamp.today()).to_period("M")
+    day = pd.to_datetime(register["day"])
+    counted = register["area_type"] == area_type if area_type else pd.Series(True, index=register.index)
+    known = day[counted & day.notna() & (day.dt.to_period("M") <= last)]
+    if start is not None:
+        first = pd.Timestamp(start).to_period("M")
+    else:
+        first = known.min().to_period("M") if len(known) else last
+    periods = list(pd.period_range(min(first, last), last, freq="M"))
+    period_ends = [p.end_time.normalize() + pd.Timedelta(days=1) for p in periods]
+    units = sorted(register["unit_id"].dropna().unique())
+    group = f"area_type={area_type}" if area_type else ""
+    return _coverage(register, units + ([CITY] if include_city else []), periods, period_ends, groups=(group,))
+
+
+def _register(t, unit, event):
     """Communities, households (with how many have a count) and households squared per unit,
-    area type and day sorting started (null: not started)."""
+    area type and day of the event (sorting started, or judged compliant; null: not yet)."""
     w = t.households.cast("float64")
-    return t.group_by(unit_id=unit, area_type=t.area_type.cast("string"),
-                      day=t.sorting_started_on.truncate("D")).aggregate(
+    return t.group_by(unit_id=unit, area_type=t.area_type.cast("string"), day=event.truncate("D")).aggregate(
         n=t.count(), counted=w.count(), w=w.sum(), w2=(w * w).sum())
 
 
-def _coverage(register: pd.DataFrame, units: list, periods: list, period_ends: list) -> pd.DataFrame:
-    """Per unit, group ("" = all, then each area type) and period: communities, covered ones,
-    households, covered households and Kish's n_eff. A household count missing makes the
-    sums it enters missing (and n_eff 0), as summing the register's column would."""
+def _coverage(register: pd.DataFrame, units: list, periods: list, period_ends: list, groups=None) -> pd.DataFrame:
+    """Per unit, group ("" = all, then each area type; ``groups``: only these) and period:
+    communities, covered ones, households, covered households and Kish's n_eff. A household
+    count missing makes the sums it enters missing (and n_eff 0), as summing the register's
+    column would."""
     unit_of = register["unit_id"].to_numpy(object)
     area_of = register["area_type"].to_numpy(object)
     day = pd.to_datetime(register["day"]).to_numpy("datetime64[ns]")
@@ -90,11 +133,13 @@ def _coverage(register: pd.DataFrame, units: list, periods: list, period_ends: l
     order = np.argsort(day, kind="stable")  # not started (NaT) last
     edges = np.array(period_ends, dtype="datetime64[ns]")
     everywhere = np.ones(len(register), bool)
-    areas = {a: area_of == a for a in AREA_GROUPS}
+    wanted = AREA_GROUPS if groups is None else [g.removeprefix("area_type=") for g in groups if g]
+    areas = {a: area_of == a for a in wanted}
     rows = []
     for unit in units:
-        in_unit = everywhere if unit == F.CITY else unit_of == unit
-        for label, sel in [("", in_unit)] + [(f"area_type={a}", in_unit & areas[a]) for a in AREA_GROUPS]:
+        in_unit = everywhere if unit == CITY else unit_of == unit
+        whole = [("", in_unit)] if groups is None or "" in groups else []
+        for label, sel in whole + [(f"area_type={a}", in_unit & areas[a]) for a in areas]:
             n = int(n_of[sel].sum())
             if n == 0:
                 continue
@@ -110,7 +155,7 @@ def _coverage(register: pd.DataFrame, units: list, periods: list, period_ends: l
             for period, k in zip(periods, upto):
                 rows.append((unit, period, label, n, int(cum_n[k]), w,
                              float(cum_w[k]) if cum_gap[k] == 0 else np.nan, n_eff))
-    return pd.DataFrame(rows, columns=["unit_id", "period", "group", "n", "covered", "hh", "hh_covered", "n_eff"])
+    return pd.DataFrame(rows, columns=COUNT_COLUMNS)
 
 
 def _new_compliant_counts(t, unit, start: pd.Timestamp, end: pd.Timestamp, freq: str):
@@ -127,15 +172,15 @@ def _new_compliant_counts(t, unit, start: pd.Timestamp, end: pd.Timestamp, freq:
 
 
 def _new_compliant(new: pd.DataFrame, units: list, start, end, freq, level, include_city) -> pd.DataFrame:
-    periods = [F.window_label(start, end)] if freq == "all" else list(pd.period_range(start, end, freq=freq))
-    full = pd.MultiIndex.from_product([units + ([F.CITY] if include_city else []), periods],
+    periods = [window_label(start, end)] if freq == "all" else list(pd.period_range(start, end, freq=freq))
+    full = pd.MultiIndex.from_product([units + ([CITY] if include_city else []), periods],
                                       names=["unit_id", "period"])
     stamps = pd.to_datetime(new["period"]) if "period" in new else pd.Series(pd.NaT, index=new.index)
-    new = new.assign(period=F.period_keys(stamps, freq, start, end))
+    new = new.assign(period=period_keys(stamps, freq, start, end))
     counts = new.dropna(subset=["unit_id"]).groupby(["unit_id", "period"])["n"].sum()
     if include_city:
         city = new.groupby("period")["n"].sum()
-        city.index = pd.MultiIndex.from_product([[F.CITY], city.index], names=["unit_id", "period"])
+        city.index = pd.MultiIndex.from_product([[CITY], city.index], names=["unit_id", "period"])
         counts = pd.concat([counts, city])
     counts = counts.reindex(full, fill_value=0).reset_index(name="n")
-    return F.count("sorting_compliant_communities_new", counts.assign(group=""), counts["n"], level)
+    return count("sorting_compliant_communities_new", counts.assign(group=""), counts["n"], level)

@@ -89,17 +89,18 @@ def _as_of(period: str, series: list[Series | None]) -> tuple[pd.Timestamp, str]
 
 def _forecast_probability(ws, target: dict, as_of: pd.Timestamp, n_paths: int, seed: int):
     """The coverage forecast's probability for the city (None when it cannot run)."""
-    from cityanalytics.forecast.report import run_notebook
+    from cityanalytics.forecast import run
+    from cityanalytics.forecast.models import LABELS_ZH
 
     try:
-        res = run_notebook(workspace=ws, period=str(as_of.to_period("M")), target_id=target["target_id"],
-                           backtest_origins=0, n_paths=n_paths, seed=seed, units=[CITY])
+        res = run(ws, period=str(as_of.to_period("M")), target_id=target["target_id"], backtest_origins=0,
+                  n_paths=n_paths, seed=seed, units=[CITY])
     except (ValueError, KeyError) as exc:
         return None, f"覆盖率预测无法运行:{exc}"
     row = res.table[res.table["unit_id"] == CITY]
     if row.empty or pd.isna(row["p_reach"].iloc[0]):
         return None, "覆盖率预测没有给出全市的达标概率"
-    return float(row["p_reach"].iloc[0]), f"覆盖率预测({row['model_zh'].iloc[0]},{n_paths} 条模拟路径)"
+    return float(row["p_reach"].iloc[0]), f"覆盖率预测({LABELS_ZH.get(row['model'].iloc[0], '—')},{n_paths} 条模拟路径)"
 
 
 def plan_progress(workspace, *, plan: str = "", period: str = "", unit_id: str = "", targets_path=None,

@@ -6,7 +6,8 @@ can compare itself with this one (``changes``) without re-running anything.
 
 - comparison: ``indicators`` (the IndicatorFrame), ``league`` (every indicator's league table
   with its rank intervals), ``composite``, ``lists`` (red and black lists), ``targets``;
-- forecast: ``forecast_units`` (the unit table), ``forecast_fans`` (history and forecast
+- forecast: ``forecast_units`` (the unit table, its numbers with the words the report shows
+  beside them: ``forecast.tables.labelled``), ``forecast_fans`` (history and forecast
   quantiles by month), ``forecast_backtest``;
 - campaign: ``effects`` (ITS, DiD and staggered estimates with their intervals, and the
   half-life of the effect after the campaign);
@@ -50,7 +51,9 @@ def forecast(res) -> dict[str, pd.DataFrame]:
     """A ``ForecastResult``'s results (nothing when there was nothing to forecast)."""
     if res is None:
         return {}
-    out = {"forecast_units": res.table.reset_index(drop=True), "forecast_fans": res.fan.reset_index(drop=True)}
+    from cityanalytics.forecast.tables import labelled
+
+    out = {"forecast_units": labelled(res), "forecast_fans": res.fan.reset_index(drop=True)}
     if len(res.backtest):
         out["forecast_backtest"] = res.backtest.reset_index(drop=True)
     return out

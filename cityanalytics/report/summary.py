@@ -179,7 +179,9 @@ def forecast_findings(res, changes: report_changes.Changes | None = None) -> lis
     """The city's forecast and chance, units likely and unlikely to reach the target, changes."""
     if res is None or res.table is None or res.table.empty:
         return ["没有可预测的单位。"]
-    t = res.table
+    from cityanalytics.forecast.tables import labelled
+
+    t = labelled(res)  # the numbers, with the target as the report says it
     lo_level = min(res.levels) if res.levels else 0.8
     tag = f"{lo_level * 100:.0f}"
     lo, hi = f"fc_lo{tag}", f"fc_hi{tag}"
@@ -379,6 +381,10 @@ def show_comparison(b) -> None:
 
 
 def show_forecast(res) -> None:
+    from cityanalytics.forecast.report import absent
+
+    if absent(res):  # nothing forecast: the one line saying why, instead of the page
+        return
     _display(forecast_page(res))
 
 

@@ -84,3 +84,34 @@ def forecast_explorer(res, *, models, n_paths: int, backtest_origins: int, seed:
     session = ForecastSession(res, tuple(models), n_paths, backtest_origins, seed)
     return Explorer(res, partial(forecast_controls, session), partial(forecast_update, session), FORECAST_DEPENDS,
                     interactive)
+
+
+@dataclass
+class Unavailable:
+    """The explorer of a forecast that could not be made (``res.missing``): no controls; each
+    section renders as it would (the first says why, the others show nothing) and the sections
+    that are not the forecast's own (page 1's change section) are left out."""
+
+    state: object
+
+    def show(self) -> None:
+        pass
+
+    def section(self, render) -> None:
+        from cityanalytics.forecast.report import absent
+
+        absent(self.state)
+
+
+def explore(res, interactive: bool | None = None):
+    """The explorer of ``forecast.run``'s result; a changed control refits from the result's
+    series with the options it was run with (``res.options``: models, n_paths, backtest_origins,
+    seed)."""
+    from cityanalytics.forecast.api import DEFAULT_MODELS
+
+    if getattr(res, "missing", ""):
+        return Unavailable(res)
+    o = res.options
+    return forecast_explorer(res, models=o.get("models", DEFAULT_MODELS), n_paths=o.get("n_paths", 1000),
+                             backtest_origins=o.get("backtest_origins", 4), seed=o.get("seed", 0),
+                             interactive=interactive)
