@@ -85,15 +85,14 @@ def report(title: str, rows: list[tuple[str, float, float]]) -> None:
 
 
 def comparison(data: Path) -> None:
-    from cityanalytics.compare import build_bulletin
+    import cityanalytics as ca
     from cityanalytics.compare import report as compare_report
-    from cityanalytics.widgets import comparison_explorer
 
-    sections = [compare_report.key_points, compare_report.overview, compare_report.leagues, compare_report.funnels,
-                compare_report.composite, compare_report.trends, compare_report.lists, compare_report.targets,
-                compare_report.all_sentences]
-    b = build_bulletin(data, period="", **COMPARISON)
-    ex = comparison_explorer(b, str(data), interactive=True)
+    sections = [compare_report.show_key_points, compare_report.show_overview, compare_report.show_leagues,
+                compare_report.show_funnels, compare_report.show_composite, compare_report.show_trends,
+                compare_report.show_lists, compare_report.show_targets, compare_report.show_all_sentences]
+    b = ca.compare.run(data, period="", **COMPARISON)
+    ex = ca.widgets.explore(b, interactive=True)
     sections_of(ex, sections)
     earlier, unit = b.period - 1, b.level.units[3]
     rows = []
@@ -109,11 +108,11 @@ def comparison(data: Path) -> None:
         ("指标 -> 全部指标", "indicator", "", {}),
     ]:
         ours = change(ex, name, value)
-        base = rerun(lambda: build_bulletin(data, **{**COMPARISON, **params}), sections)
+        base = rerun(lambda: ca.compare.run(data, **{**COMPARISON, **params}), sections)
         rows.append((label, ours, base))
     ours = change(ex, "indicator", "case_closure_rate")
     rows.append(("指标 -> 结案率 (back to a view seen)", ours, rows[-2][2]))
-    report("district_comparison (re-run: build_bulletin for all indicators + every section)", rows)
+    report("district_comparison (re-run: compare.run for all indicators + every section)", rows)
 
 
 def forecast(data: Path) -> None:
