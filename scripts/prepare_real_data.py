@@ -1,11 +1,16 @@
-"""Rebuild cityanalytics/data/real/ from the public files in ../shared/data/real/.
+"""Rebuild cityanalytics/data/real/ from the public source files.
 
 World Bank "What a Waste 2.0" city-level data (CC BY 3.0 IGO, Kaza et al. 2018) is reshaped
 into the canonical `observations` table: one row per city, indicator and year, each value
 with its year and source from the codebook where the codebook gives them. The 46 cities of
 the 2017 mandatory-sorting pilot are copied as they are.
 
-    .venv/bin/python scripts/prepare_real_data.py [--shared ../shared/data/real]
+    .venv/bin/python scripts/prepare_real_data.py [--source DIR]
+
+DIR holds the downloads as published: the World Bank's city-level data and codebook
+(``city_level_data_0_0.csv``, ``city_level_codebook_0.csv``, What a Waste 2.0 on the World Bank
+data catalogue) and the pilot-city list (``pilot_cities_46.csv``); default: ``../shared/data/real``
+beside the project folder.
 """
 
 from __future__ import annotations
@@ -31,10 +36,10 @@ INDICATORS = {
 }
 
 
-def build(shared: Path) -> pd.DataFrame:
+def build(source: Path) -> pd.DataFrame:
     # The files are UTF-8 (reading them as Latin-1 turns "1950–2030" into mojibake).
-    data = pd.read_csv(shared / "city_level_data_0_0.csv", encoding="utf-8")
-    codebook = pd.read_csv(shared / "city_level_codebook_0.csv", encoding="utf-8")
+    data = pd.read_csv(source / "city_level_data_0_0.csv", encoding="utf-8")
+    codebook = pd.read_csv(source / "city_level_codebook_0.csv", encoding="utf-8")
     codebook = codebook.drop_duplicates(["iso3c", "city_name", "measurement"])
     rows = []
     for column, (indicator, unit) in INDICATORS.items():
@@ -61,11 +66,12 @@ def build(shared: Path) -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data" / "real")
+    parser.add_argument("--source", "--shared", dest="source", type=Path,
+                        default=ROOT.parent / "shared" / "data" / "real", help="folder of the downloaded source files")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    build(args.shared).to_csv(OUT / "world_bank_cities.csv", index=False, encoding="utf-8")
-    shutil.copyfile(args.shared / "pilot_cities_46.csv", OUT / "pilot_cities_46.csv")
+    build(args.source).to_csv(OUT / "world_bank_cities.csv", index=False, encoding="utf-8")
+    shutil.copyfile(args.source / "pilot_cities_46.csv", OUT / "pilot_cities_46.csv")
     print(f"wrote {OUT}")
 
 

@@ -10,8 +10,8 @@
 | ci_low, ci_high | its interval at the frame's level |
 | ci_method | wilson, poisson_exact, t, bootstrap, kaplan_meier |
 
-The confidence level is in ``frame.attrs["ci_level"]``. ``group`` is an addition to
-DESIGN.md's column list: breakdowns (by category, lane type, urban/rural) need it.
+The confidence level is in ``frame.attrs["ci_level"]``. Breakdowns (by category, lane type,
+urban/rural) are rows with a ``group``.
 """
 
 from __future__ import annotations
