@@ -116,14 +116,13 @@ def comparison(data: Path) -> None:
 
 
 def forecast(data: Path) -> None:
+    import cityanalytics as ca
     from cityanalytics.forecast import report as forecast_report
-    from cityanalytics.widgets import forecast_explorer
 
     sections = [forecast_report.show_sentences, forecast_report.show_probabilities, forecast_report.show_pace,
                 forecast_report.show_fan, forecast_report.show_backtest, forecast_report.show_method]
-    res = forecast_report.run_notebook(data_dir=str(data), **FORECAST)
-    ex = forecast_explorer(res, models=FORECAST["models"], n_paths=1000, backtest_origins=4, seed=2025,
-                           interactive=True)
+    res = ca.forecast.run(data, **FORECAST)
+    ex = ca.widgets.explore(res, interactive=True)
     sections_of(ex, sections)
     rows = []
     for label, name, value, params in [
@@ -133,9 +132,9 @@ def forecast(data: Path) -> None:
                                                   "target_deadline": "2025-12-31", "models": ["logistic"]}),
     ]:
         ours = change(ex, name, value)
-        base = rerun(lambda: forecast_report.run_notebook(data_dir=str(data), **{**FORECAST, **params}), sections)
+        base = rerun(lambda: ca.forecast.run(data, **{**FORECAST, **params}), sections)
         rows.append((label, ours, base))
-    report("sorting_forecast (re-run: run_notebook + every section)", rows)
+    report("sorting_forecast (re-run: forecast.run + every section)", rows)
 
 
 def impact(data: Path) -> None:
