@@ -13,8 +13,6 @@ import fcntl
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -54,21 +52,8 @@ def chromium() -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo_data() -> Path:
-    """The demo data at the notebooks' default path, made with the CLI when missing.
-
-    Written next to its place and renamed into it, so that a concurrent run never sees half a
-    directory."""
-    if not (DEMO / "cases.parquet").is_file():
-        DEMO.parent.mkdir(exist_ok=True)
-        partial = DEMO.with_name(f".demo-{os.getpid()}")
-        shutil.rmtree(partial, ignore_errors=True)
-        cli = Path(sys.executable).with_name("cityanalytics")
-        subprocess.run([str(cli), "demo", "--out", str(partial)], cwd=ROOT, check=True, timeout=300)
-        try:
-            partial.rename(DEMO)
-        except OSError:  # made by someone else meanwhile
-            shutil.rmtree(partial, ignore_errors=True)
+def demo_data(project_demo) -> Path:
+    """The demo data at the notebooks' default path (conftest builds it when missing)."""
     assert (DEMO / "cases.parquet").is_file()
     return DEMO
 

@@ -13,7 +13,7 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 from cityanalytics.demo import campaigns as demo_campaigns
-from cityanalytics.demo import generate, generate_truth, timeline
+from cityanalytics.demo import timeline
 from cityanalytics.impact.campaign import Campaign
 from cityanalytics.impact.did import did
 from cityanalytics.impact.panel import case_panel, value_panel
@@ -100,9 +100,9 @@ def test_fixest_small_sample_count_and_demeaning_paths():
 # --- the demo city ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def demo():
-    tables = generate(seed=2025)
-    truth = generate_truth(seed=2025)
+def demo(demo_city):
+    tables = demo_city.tables("cases", "campaigns", "unit_changes", "assessments")
+    truth = demo_city.truth()
     camp = Campaign.from_table(tables["campaigns"], demo_campaigns.C1_ID, tables["unit_changes"])
     panel = case_panel(tables["cases"], camp.outcomes, freq="M", unit_changes=tables["unit_changes"])
     return tables, truth, camp, panel

@@ -37,9 +37,9 @@ def _covers(table: pd.DataFrame, term: str, value: float) -> bool:
 
 
 @pytest.fixture(scope="module")
-def demo():
-    tables = generate(seed=2025)
-    truth = generate_truth(seed=2025)
+def demo(demo_city):
+    tables = demo_city.tables("cases", "campaigns", "unit_changes", "assessments")
+    truth = demo_city.truth()
     camp = Campaign.from_table(tables["campaigns"], demo_campaigns.C1_ID, tables["unit_changes"])
     return tables, truth, camp
 

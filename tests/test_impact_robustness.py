@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from cityanalytics.demo import campaigns as demo_campaigns
-from cityanalytics.demo import generate
 from cityanalytics.impact.campaign import Campaign
 from cityanalytics.impact.panel import case_panel
 from cityanalytics.impact.robustness import (default_estimator, leave_one_out, placebo_dates, placebo_units,
@@ -19,8 +18,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:Glyph .* missing from font")  # 
 
 
 @pytest.fixture(scope="module")
-def demo():
-    tables = generate(seed=2025)
+def demo(demo_city):
+    tables = demo_city.tables("cases", "campaigns", "unit_changes")
     c1 = Campaign.from_table(tables["campaigns"], demo_campaigns.C1_ID, tables["unit_changes"])
     c2 = Campaign.from_table(tables["campaigns"], demo_campaigns.C2_ID, tables["unit_changes"])
     p1 = case_panel(tables["cases"], c1.outcomes, freq="M", unit_changes=tables["unit_changes"])

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cityanalytics.demo import campaigns as demo_campaigns
-from cityanalytics.demo import generate, timeline
+from cityanalytics.demo import timeline
 from cityanalytics.impact.campaign import Campaign
 from cityanalytics.impact.panel import case_panel, period_start
 from cityanalytics.impact.simulate import staggered_panel, true_cell_effects
@@ -19,8 +19,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:Glyph .* missing from font")  # 
 
 
 @pytest.fixture(scope="module")
-def demo():
-    tables = generate(seed=2025)
+def demo(demo_city):
+    tables = demo_city.tables("cases", "campaigns", "unit_changes")
     camp = Campaign.from_table(tables["campaigns"], demo_campaigns.C2_ID, tables["unit_changes"])
     panel = case_panel(tables["cases"], camp.outcomes, freq="M", unit_changes=tables["unit_changes"])
     return tables, camp, panel

@@ -49,11 +49,9 @@ def _small_runs(params_dir: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory):
+def reports(tmp_path_factory, project_demo):
     import os
 
-    if not (ROOT / "data" / "demo" / "districts.parquet").is_file():
-        assert cli.main(["demo", "--out", str(ROOT / "data" / "demo")]) == 0
     base = tmp_path_factory.mktemp("layout")
     params_dir = base / "params"
     params_dir.mkdir()

@@ -136,7 +136,7 @@ def ensure_demo_data(root: Path, paths: list[tuple[str, Path, str]]) -> None:
 def execute_jobs(planner, jobs, n_jobs: int, progress: bool, order: list[str] | None,
                  cluster: str | None = None) -> int:
     """``cluster``: a Dask scheduler's address; the reports then run there, one task each."""
-    from cityanalytics.report import batch, index
+    from cityanalytics.report import batch
     from cityanalytics.report.cluster import ClusterError
 
     from cityanalytics.report import layout
