@@ -1,6 +1,6 @@
 """The comparison, forecast and data-quality reports on any workspace: thin data, small numbers,
-ties, rows without a unit, and sections the data cannot fill (issue 11, "Every notebook runs on
-a workspace"). Hand-made frames and tiny hand-made workspaces; answers computed by hand."""
+ties, rows without a unit, and sections the data cannot fill (every notebook runs on a
+workspace). Hand-made frames and tiny hand-made workspaces; answers computed by hand."""
 
 from __future__ import annotations
 

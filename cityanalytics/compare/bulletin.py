@@ -70,10 +70,14 @@ class Bulletin:
     Codes: ``funnel_position`` (``within``, ``above_998``, ``below_95`` ...; empty without a
     funnel), ``trend`` (``better``, ``worse``, ``up``, ``down``, ``none``, ``insufficient``).
 
-    ``tidy()``: one row per estimate (terms ``value``, ``rank``, ``trend_slope``; the city's
-    values as unit ``city``). ``sentences`` / ``summary()``: the Chinese summary. ``plot()``:
-    the first indicator's league table. ``options``: what ``run`` (or ``build_bulletin``) was
-    called with, the opened workspace as ``options["workspace"]``.
+    ``tidy()``: one row per estimate, columns ``indicator``, ``unit_id``, ``unit_name``,
+    ``term``, ``estimate``, ``conf_low``, ``conf_high``, ``p_value``, ``n``. Terms: ``value``
+    (the unit's value and interval, n its sample size; the city's as unit ``city``), ``rank``
+    (the rank and its rank interval), ``trend_slope`` (the slope per period, its trend test's
+    p-value, n the periods tested). ``sentences`` / ``summary()``: the Chinese summary, the
+    focus unit's lines first. ``plot()``: the first indicator's league table. ``options``: the
+    keywords ``run`` (or ``build_bulletin``) was called with, the opened workspace as
+    ``options["workspace"]`` (the explorer recomputes from them, reusing its loaded tables).
     """
 
     period: pd.Period

@@ -28,7 +28,6 @@ from .maps import NoMap, bulletin_map
 # What each table lets the bulletin talk about (for the introduction).
 TOPICS = {"cases": "数字城管案件的处置", "dust_samples": "道路“以克论净”检测", "communities": "生活垃圾分类",
           "assessments": "月度考评得分"}
-SECTION_IDS = ("overview", "leagues", "funnels", "composite", "trends", "lists", "targets")
 
 
 def _show_table(styler) -> None:
