@@ -107,6 +107,28 @@ def test_series_cut_and_area_filter(demo):
     assert set(s.unit_ids) - {CITY} == set(demo[0].loc[demo[0]["area_type"] == "农村", "unit_id"])
 
 
+def test_compliant_series_of_one_area_type_counted_by_hand():
+    """The series is the sorting indicators' coverage counts (one definition): by each month's
+    end, the communities of that area type judged compliant (compliant_on), per unit and the city."""
+    d = pd.to_datetime
+    reg = pd.DataFrame({
+        "community_id": ["a1", "a2", "a3", "b1", "b2", "b3"], "unit_id": ["A", "A", "A", "B", "B", "B"],
+        "area_type": ["农村", "农村", "城市", "农村", "农村", "农村"], "households": [100, 300, 50, 200, 200, 100],
+        "sorting_started_on": d(["2024-01-05"] * 6),
+        "compliant_on": d(["2024-02-10", None, "2024-01-20", "2024-02-28", "2024-04-01", None]),
+    })
+    s = coverage_series(reg, event="compliant", area_type="农村")
+    assert list(s.unit_ids) == ["A", "B", CITY] and s.indicator == "sorting_compliant_share"
+    assert [str(m) for m in s.months] == ["2024-02", "2024-03", "2024-04"]  # from the first rural event
+    np.testing.assert_array_equal(s.covered, [[1, 1, 1], [1, 1, 2], [2, 2, 3]])
+    np.testing.assert_array_equal(s.total[:, 0], [2, 3, 5])
+    hh = coverage_series(reg, event="compliant", area_type="农村", measure="households")
+    np.testing.assert_array_equal(hh.covered[:, -1], [100, 400, 500])
+    assert hh.n_eff[0] == pytest.approx(400 ** 2 / (100 ** 2 + 300 ** 2))
+    later = coverage_series(reg, event="compliant", area_type="农村", as_of="2024-03-15")
+    assert str(later.months[-1]) == "2024-03" and later.covered[-1, -1] == 2  # April not known yet
+
+
 # --------------------------------------------------------------------------- history
 
 
