@@ -39,10 +39,9 @@ def _show_table(styler) -> None:
     display(styler)
 
 
-def _absent(title: str, why: str) -> None:
-    """``sections.absent``, without the section's own name repeated at the start of ``why``."""
-    why = why.split(":", 1)[1] if why.split(":", 1)[0] in (title, title[:4], "红黑榜", "综合得分") else why
-    sections.absent(title, why)
+def _reason(title: str, why: str) -> str:
+    """``why`` without the section's own name at its start (the skipped reasons begin with it)."""
+    return why.split(":", 1)[1] if why.split(":", 1)[0] in (title, title[:4], "红黑榜", "综合得分") else why
 
 
 def _per_indicator(results: dict, title: str, why: str, intro: str, show) -> None:
@@ -50,7 +49,7 @@ def _per_indicator(results: dict, title: str, why: str, intro: str, show) -> Non
     result under its name (a level-3 heading), shown by ``show(result)``; without results, one
     line saying ``why``."""
     if not results:
-        _absent(title, why)
+        sections.absent(title, _reason(title, why))
         return
     sections.heading(title)
     sections.markdown(intro)
@@ -184,7 +183,7 @@ def show_map(b: Bulletin) -> None:
 def show_composite(b: Bulletin) -> None:
     if b.composite is None:
         why = b.skipped.get("composite") or "未设置综合得分权重,或加权指标都不能由这些数据计算"
-        _absent("综合得分与权重敏感性", why)
+        sections.absent("综合得分与权重敏感性", _reason("综合得分与权重敏感性", why))
         return
     sections.heading("综合得分与权重敏感性")
     sections.bullets(b.composite.sentences)
@@ -213,7 +212,7 @@ def show_trends(b: Bulletin) -> None:
 
 def show_lists(b: Bulletin) -> None:
     if b.lists is None:
-        _absent("红黑榜", b.skipped.get("lists", "没有可排名的指标"))
+        sections.absent("红黑榜", _reason("红黑榜", b.skipped.get("lists", "没有可排名的指标")))
         return
     sections.heading("红黑榜")
     sections.bullets(b.lists.sentences)
@@ -223,11 +222,11 @@ def show_lists(b: Bulletin) -> None:
 
 def show_targets(b: Bulletin) -> None:
     if b.targets is None:
-        _absent("规划目标对照", "本次未选择对照的规划目标")
+        sections.absent("规划目标对照", "本次未选择对照的规划目标")
         return
     if b.targets.table.empty:
         n = len(b.targets.extra["skipped"])
-        _absent("规划目标对照", "所选规划中没有可与本报告指标对照的目标" + (f"(其 {n} 项目标的指标本报告未计算)" if n else ""))
+        sections.absent("规划目标对照", "所选规划中没有可与本报告指标对照的目标" + (f"(其 {n} 项目标的指标本报告未计算)" if n else ""))
         return
     sections.heading("规划目标对照")
     sections.bullets(b.targets.sentences)
