@@ -151,6 +151,7 @@ def result(demo):
 
 
 def test_run_takes_the_notebook_parameters_and_keeps_them(demo, result, bulletin):
+    import cityanalytics as ca
     from cityanalytics.compare import Bulletin
     from cityanalytics.workspace import Workspace
 
@@ -161,6 +162,8 @@ def test_run_takes_the_notebook_parameters_and_keeps_them(demo, result, bulletin
     # the notebook's spellings ("none", "") are build_bulletin's None: the same numbers
     pd.testing.assert_frame_equal(result.table, bulletin.table)
     assert result.sentences == bulletin.sentences
+    again = ca.compare.run(**result.options)  # the options reproduce the result
+    pd.testing.assert_frame_equal(again.tidy(), result.tidy())
 
 
 def test_table_is_one_numeric_row_per_unit_and_indicator(result):
