@@ -122,7 +122,11 @@ def _coverage(register: pd.DataFrame, units: list, periods: list, period_ends: l
     """Per unit, group ("" = all, then each area type; ``groups``: only these) and period:
     communities, covered ones, households, covered households and Kish's n_eff. A household
     count missing makes the sums it enters missing (and n_eff 0), as summing the register's
-    column would."""
+    column would. Groups without a community are left out.
+
+    Every register row adds to its unit's groups and the city's (``CITY`` in ``units``: every
+    row) from the first period whose end is after its day; running sums over the periods
+    give the counts at each period's end."""
     unit_of = register["unit_id"].to_numpy(object)
     area_of = register["area_type"].to_numpy(object)
     day = pd.to_datetime(register["day"]).to_numpy("datetime64[ns]")
@@ -130,32 +134,53 @@ def _coverage(register: pd.DataFrame, units: list, periods: list, period_ends: l
     gap_of = n_of - register["counted"].to_numpy(np.int64)
     w_of = register["w"].fillna(0.0).to_numpy(float)
     w2_of = register["w2"].fillna(0.0).to_numpy(float)
-    order = np.argsort(day, kind="stable")  # not started (NaT) last
     edges = np.array(period_ends, dtype="datetime64[ns]")
-    everywhere = np.ones(len(register), bool)
-    wanted = AREA_GROUPS if groups is None else [g.removeprefix("area_type=") for g in groups if g]
-    areas = {a: area_of == a for a in wanted}
-    rows = []
-    for unit in units:
-        in_unit = everywhere if unit == CITY else unit_of == unit
-        whole = [("", in_unit)] if groups is None or "" in groups else []
-        for label, sel in whole + [(f"area_type={a}", in_unit & areas[a]) for a in areas]:
-            n = int(n_of[sel].sum())
-            if n == 0:
-                continue
-            w, w2 = float(w_of[sel].sum()), float(w2_of[sel].sum())
-            if gap_of[sel].sum() > 0:
-                w, w2 = np.nan, np.nan
-            n_eff = w ** 2 / w2 if w2 > 0 else 0
-            started = order[sel[order] & ~np.isnat(day[order])]
-            upto = np.searchsorted(day[started], edges, side="left")
-            cum_n = np.concatenate([[0], np.cumsum(n_of[started])])
-            cum_w = np.concatenate([[0.0], np.cumsum(w_of[started])])
-            cum_gap = np.concatenate([[0], np.cumsum(gap_of[started])])
-            for period, k in zip(periods, upto):
-                rows.append((unit, period, label, n, int(cum_n[k]), w,
-                             float(cum_w[k]) if cum_gap[k] == 0 else np.nan, n_eff))
-    return pd.DataFrame(rows, columns=COUNT_COLUMNS)
+    n_periods = len(edges)
+    areas = AREA_GROUPS if groups is None else [g.removeprefix("area_type=") for g in groups if g]
+    labels = ([""] if groups is None or "" in groups else []) + [f"area_type={a}" for a in areas]
+    n_labels = len(labels)
+    position = {u: i for i, u in enumerate(units) if u != CITY}
+    row_unit = np.array([position.get(u, -1) for u in unit_of], dtype=np.int64)
+    first = np.where(np.isnat(day), n_periods, np.searchsorted(edges, day, side="right"))  # first period counted in
+    members, keys = [], []  # (register row, unit x group key) pairs
+    for j, label in enumerate(labels):
+        in_label = np.ones(len(register), bool) if not label else area_of == label.removeprefix("area_type=")
+        rows = np.nonzero(in_label & (row_unit >= 0))[0]
+        members.append(rows)
+        keys.append(row_unit[rows] * n_labels + j)
+        if CITY in units:
+            rows = np.nonzero(in_label)[0]
+            members.append(rows)
+            keys.append(np.full(len(rows), units.index(CITY) * n_labels + j))
+    rows = np.concatenate(members) if members else np.zeros(0, np.int64)
+    key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    n_keys = len(units) * n_labels
+
+    def total(values):
+        return np.bincount(key, weights=values[rows], minlength=n_keys)
+
+    def running(values):
+        cells = np.bincount(key * (n_periods + 1) + first[rows], weights=values[rows],
+                            minlength=n_keys * (n_periods + 1))
+        return np.cumsum(cells.reshape(n_keys, n_periods + 1)[:, :n_periods], axis=1)
+
+    n, gaps, w, w2 = total(n_of), total(gap_of), total(w_of), total(w2_of)
+    w, w2 = np.where(gaps > 0, np.nan, w), np.where(gaps > 0, np.nan, w2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n_eff = np.where(w2 > 0, w ** 2 / np.where(w2 > 0, w2, 1), 0.0)
+    cum_n, cum_w, cum_gap = running(n_of), running(w_of), running(gap_of)
+    kept = np.nonzero(n > 0)[0]
+    each = np.repeat(kept, n_periods)
+    return pd.DataFrame({
+        "unit_id": np.array(units, dtype=object)[each // n_labels],
+        "period": list(periods) * len(kept),
+        "group": np.array(labels, dtype=object)[each % n_labels],
+        "n": n[each].astype(np.int64),
+        "covered": cum_n[kept].ravel().astype(np.int64),
+        "hh": w[each],
+        "hh_covered": np.where(cum_gap[kept].ravel() > 0, np.nan, cum_w[kept].ravel()),
+        "n_eff": n_eff[each],
+    }, columns=COUNT_COLUMNS)
 
 
 def _new_compliant_counts(t, unit, start: pd.Timestamp, end: pd.Timestamp, freq: str):
