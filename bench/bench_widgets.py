@@ -138,14 +138,14 @@ def forecast(data: Path) -> None:
 
 
 def impact(data: Path) -> None:
+    import cityanalytics as ca
     from cityanalytics.impact import report as impact_report
-    from cityanalytics.widgets import impact_explorer
 
     sections = [impact_report.show_scope, impact_report.show_key_points, impact_report.show_its,
                 impact_report.show_did, impact_report.show_robustness, impact_report.show_spec]
-    settings = dict(data_dir=str(data), campaign_id="C2022-BRGJ")
-    rep = impact_report.analyse(**settings)
-    ex = impact_explorer(rep, interactive=True, **settings)
+    settings = dict(campaign_id="C2022-BRGJ")
+    rep = ca.impact.run(data, **settings)
+    ex = ca.widgets.explore(rep, interactive=True)  # its first change reads the workspace's tables, later ones reuse them
     sections_of(ex, sections)
     end = rep.campaign.end - dt.timedelta(days=30)
     rows = []
@@ -156,9 +156,9 @@ def impact(data: Path) -> None:
     ]:
         ours = change(ex, name, value)
         # like for like: the explorer keeps the robustness checks unless asked to rerun them
-        base = rerun(lambda: impact_report.analyse(**settings, **params, robustness_checks=[]), sections)
+        base = rerun(lambda: ca.impact.run(data, **settings, **params, robustness_checks=[]), sections)
         rows.append((label, ours, base))
-    report("campaign_impact (re-run: analyse without robustness checks + every section)", rows)
+    report("campaign_impact (re-run: impact.run without robustness checks + every section)", rows)
 
 
 def main() -> None:

@@ -187,7 +187,7 @@ def test_citywide_known_effect_is_in_the_data(demo_tables, citywide_truth):
 
 def test_side_by_side_on_the_citywide_campaign_covers_the_truth(demo_tables, citywide_truth):
     from cityanalytics.impact.design_choice import side_by_side
-    from cityanalytics.impact.report import analyse
+    from cityanalytics.impact.analysis import analyse
     from cityanalytics.impact.synth_report import agreement_zh, choice_for, its_versus_sc_zh, synth_for_report
 
     rep = analyse(tables=demo_tables, campaign_id="C2024-QSBR", outcome="hotline_urban_per_10k", freq="M",
@@ -265,11 +265,11 @@ def test_section_names_the_warnings_of_a_weak_synthetic_control(monkeypatch):
     import matplotlib
 
     matplotlib.use("Agg")
-    import IPython.display
 
     from cityanalytics.impact import synth_report
-    from cityanalytics.impact.report import analyse
+    from cityanalytics.impact.analysis import analyse
     from cityanalytics.plotting import use_cjk_font
+    from cityanalytics.report import sections
 
     use_cjk_font()
 
@@ -287,7 +287,7 @@ def test_section_names_the_warnings_of_a_weak_synthetic_control(monkeypatch):
     rep = analyse(tables=tables, phases={"整治": ["2022-01-01", "2022-06-30"]}, treated_units=["A0"], outcome="x",
                   freq="M", robustness_checks=[])
     shown = []
-    monkeypatch.setattr(IPython.display, "display", lambda x: shown.append(getattr(x, "data", x)))
+    monkeypatch.setattr(sections, "display", lambda x: shown.append(getattr(x, "data", x)))  # what the section shows
     sc = synth_report.show_synth(rep, replications=20)
     text = "\n".join(x for x in shown if isinstance(x, str))
     assert {w.code for w in sc.warnings} >= {"outside_hull", "poor_fit"}

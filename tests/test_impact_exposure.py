@@ -145,11 +145,12 @@ def demo(tmp_path_factory):
     return out
 
 
-def test_analyse_takes_the_exposure_from_the_districts_table(demo):
-    from cityanalytics.impact.report import analyse, scope_markdown
+def test_run_takes_the_exposure_from_the_districts_table(demo):
+    from cityanalytics.impact import run
+    from cityanalytics.impact.report import scope_markdown
 
-    kw = dict(workspace=str(demo), campaign_id="C2022-BRGJ", freq="M", robustness_checks=[], post="level")
-    rep = analyse(**kw, exposure="population")
+    kw = dict(campaign_id="C2022-BRGJ", freq="M", robustness_checks=[], post="level")
+    rep = run(str(demo), **kw, exposure="population")
     assert rep.exposure == "population" and "以人口(population)为暴露量" in scope_markdown(rep)
     assert rep.its.options["exposure"] == "population" and rep.did.options["exposure"] == "population"
     # ITS: the covered units' summed population is the offset (full months: no share of days).
@@ -162,20 +163,20 @@ def test_analyse_takes_the_exposure_from_the_districts_table(demo):
     np.testing.assert_allclose(rep.its.series["fitted"], ref.fittedvalues, rtol=1e-6)
     # DiD: a population fixed per unit is absorbed by the unit effects, exactly as the days
     # are by the period effects, so the estimate is the days-offset one.
-    days = analyse(**kw)
+    days = run(str(demo), **kw)
     np.testing.assert_allclose(rep.did.table["coef"], days.did.table["coef"], atol=1e-7)
     with pytest.raises(ValueError, match=r"exposure/covariate/weights 'road_km' is not a panel column.*districts column "
                                          r"\(.*population.*households"):
-        analyse(**kw, exposure="road_km")
+        run(str(demo), **kw, exposure="road_km")
 
 
 def test_a_case_measure_that_is_a_value_runs_gaussian(demo):
     """outcome: disposal_hours (mean hours to disposal, a case measure that is not a count):
     Gaussian ITS and least-squares DiD, equal to OLS with unit and period dummies."""
-    from cityanalytics.impact.report import analyse
+    from cityanalytics.impact import run
 
-    rep = analyse(workspace=str(demo), campaign_id="C2022-BRGJ", outcome="disposal_hours", freq="M", post="exclude",
-                  effect="level", robustness_checks=[])
+    rep = run(str(demo), campaign_id="C2022-BRGJ", outcome="disposal_hours", freq="M", post="exclude",
+              effect="level", robustness_checks=[])
     assert rep.outcome.column == "disposal_hours" and rep.outcome.unit == "小时"
     assert rep.its.options["family"] == "gaussian" and rep.did.options["model"] == "ols"
     d = rep.panel.dropna(subset=["disposal_hours"])

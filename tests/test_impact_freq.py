@@ -238,12 +238,12 @@ def _quarterly_workspace(path: Path) -> Path:
 def test_quarterly_observations_run_through_the_analysis(tmp_path):
     """A bureau's quarterly indicator (periods written 2019Q1 ...) and a policy that stays:
     the notebook's entry point builds a quarterly panel and every section says 季度."""
-    from cityanalytics.impact.report import analyse
+    from cityanalytics.impact import run
 
     ws = _quarterly_workspace(tmp_path / "quarterly")
-    rep = analyse(workspace=str(ws), campaign_name="垃圾分类长效机制", phases=Q_STAYS,
-                  treated_units=Q_UNITS[:3], outcome="recycling_rate", freq="M",
-                  robustness_checks=["placebo_dates", "leave_one_out"])
+    rep = run(str(ws), campaign_name="垃圾分类长效机制", phases=Q_STAYS,
+              treated_units=Q_UNITS[:3], outcome="recycling_rate", freq="M",
+              robustness_checks=["placebo_dates", "leave_one_out"])
     assert rep.freq == "Q" and any("按季度分析" in n for n in rep.notes)
     assert rep.campaign.open_ended and rep.its.options["post"] == "open"
     assert "季度数据 24 期" in rep.its.spec and "季度面板" in rep.did.spec

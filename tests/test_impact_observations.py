@@ -19,8 +19,8 @@ from cityanalytics.impact.campaign import Campaign
 from cityanalytics.impact.did import did
 from cityanalytics.impact.its import its
 from cityanalytics.impact.panel import value_panel
-from cityanalytics.impact import report
-from cityanalytics.impact.report import analyse, scope_markdown
+from cityanalytics.impact import report, run
+from cityanalytics.impact.report import scope_markdown
 from cityanalytics.impact.staggered import callaway_santanna
 
 matplotlib.use("Agg")
@@ -97,10 +97,10 @@ def obs_workspace(tmp_path):
     return ws
 
 
-def test_analyse_runs_on_an_observations_only_workspace(obs_workspace):
-    rep = analyse(workspace=str(obs_workspace), campaign_name="生活垃圾减量专项行动", phases=PHASES,
-                  treated_units=TREATED, outcome="waste_kg_per_capita", freq="W", post="level",
-                  robustness_checks=["leave_one_out"], covariates=["population"])
+def test_run_on_an_observations_only_workspace(obs_workspace):
+    rep = run(str(obs_workspace), campaign_name="生活垃圾减量专项行动", phases=PHASES,
+              treated_units=TREATED, outcome="waste_kg_per_capita", freq="W", post="level",
+              robustness_checks=["leave_one_out"], covariates=["population"])
     assert rep.freq == "M" and any("按月度分析" in n for n in rep.notes)
     assert rep.outcome.kind == "value" and rep.its.options["family"] == "gaussian"
     assert rep.did.options["model"] == "ols" and rep.did.options["covariates"] == ["population"]
@@ -121,10 +121,10 @@ def test_the_same_workspace_with_a_recipe_folder_and_an_unknown_outcome(tmp_path
                                      encoding="utf-8")
     observations().to_parquet(ws / "tables" / "observations.parquet")
     with pytest.raises(ValueError, match=r"no cases table.*indicators: population, waste_kg_per_capita"):
-        analyse(workspace=str(ws), phases=PHASES, treated_units=TREATED, outcome="recycling_rate",
-                robustness_checks=[])
-    rep = analyse(workspace=str(ws), phases=PHASES, treated_units=TREATED, outcome="waste_kg_per_capita",
-                  freq="M", robustness_checks=[], exposure="population")
+        run(str(ws), phases=PHASES, treated_units=TREATED, outcome="recycling_rate",
+            robustness_checks=[])
+    rep = run(str(ws), phases=PHASES, treated_units=TREATED, outcome="waste_kg_per_capita",
+              freq="M", robustness_checks=[], exposure="population")
     assert rep.exposure == "" and any("暴露量「population」只用于计数结果" in n for n in rep.notes)
 
 
@@ -155,8 +155,8 @@ def test_thin_data_gives_a_report_that_says_what_could_not_be_drawn(tmp_path):
     ws = tmp_path / "thin"
     ws.mkdir()
     obs.to_csv(ws / "observations.csv", index=False)
-    rep = analyse(workspace=str(ws), phases={"整治": ["2021-04-01", "2021-05-31"]}, treated_units=["Q01"],
-                  outcome="waste_kg_per_capita", freq="M")
+    rep = run(str(ws), phases={"整治": ["2021-04-01", "2021-05-31"]}, treated_units=["Q01"],
+              outcome="waste_kg_per_capita", freq="M")
     assert rep.its is not None and rep.did is not None  # fitted, with warnings about the design
     fig, ax = plt.subplots()
     rep.did.event_study = rep.did.event_study.assign(se=np.nan, ci_low=np.nan, ci_high=np.nan)
@@ -171,8 +171,8 @@ def test_thin_data_gives_a_report_that_says_what_could_not_be_drawn(tmp_path):
         show(rep)  # every section renders on thin data
     plt.close("all")
     # Sections that cannot be fitted say why instead of failing the run.
-    rep2 = analyse(workspace=str(ws), phases={"整治": ["2020-01-01", "2021-05-31"]}, treated_units=["Q01"],
-                   outcome="waste_kg_per_capita", freq="M", robustness_checks=[])
+    rep2 = run(str(ws), phases={"整治": ["2020-01-01", "2021-05-31"]}, treated_units=["Q01"],
+               outcome="waste_kg_per_capita", freq="M", robustness_checks=[])
     assert rep2.its is None and rep2.did is None
     assert any(n.startswith("中断时间序列未做:活动开始(2020-01-01)不晚于数据起点") for n in rep2.notes)
     assert any(n.startswith("双重差分未做:东区 在数据开始之前已开始活动") for n in rep2.notes)
@@ -211,8 +211,8 @@ def test_yearly_observations_are_a_yearly_panel_through_the_same_did_and_its(tmp
     ws = tmp_path / "yearly"
     ws.mkdir()
     obs.to_csv(ws / "observations.csv", index=False)
-    rep = analyse(workspace=str(ws), campaign_name="强制分类试点", phases={"试点": ["2017-01-01", "2021-12-31"]},
-                  treated_units=TREATED, outcome="msw_kg_per_capita", freq="W", robustness_checks=["leave_one_out"])
+    rep = run(str(ws), campaign_name="强制分类试点", phases={"试点": ["2017-01-01", "2021-12-31"]},
+              treated_units=TREATED, outcome="msw_kg_per_capita", freq="W", robustness_checks=["leave_one_out"])
     assert rep.freq == "Y" and any("按年度分析" in n for n in rep.notes)
     assert list(rep.its.design.columns) == ["const", "trend", "phase:试点"]  # no seasons in yearly data
     assert rep.did.table.iloc[0]["coef"] == pytest.approx(m.params["D"], abs=1e-10)
@@ -266,7 +266,7 @@ def test_a_staggered_rollout_on_three_units_names_the_early_unit_and_runs_every_
     pd.DataFrame([{"campaign_id": "C1", "name_zh": "分批推行的垃圾分类", "unit_id": u, "phase": "推行", "phase_order": 1,
                    "start_date": s, "end_date": "2024-12-31", "outcomes": "waste_kg_per_capita"}
                   for u, s in (("Q01", "2020-06-01"), ("Q02", "2021-05-01"))]).to_csv(ws / "campaigns.csv", index=False)
-    rep = analyse(workspace=str(ws), campaign_id="C1", freq="M", robustness_checks=["leave_one_out"])
+    rep = run(str(ws), campaign_id="C1", freq="M", robustness_checks=["leave_one_out"])
     assert rep.outcome.indicator == "waste_kg_per_capita"  # the campaign's own outcomes name the indicator
     assert rep.staggered is not None and rep.its is None
     assert "东区 在数据开始(2021-01-01)之前已推行,没有推行前的数据,未纳入估计。" in rep.sentences
@@ -282,8 +282,8 @@ def test_a_covariate_the_run_names_that_cannot_be_used_fails_the_run_naming_it(o
                                                           value=lambda d: 2 * d["value"] + 5)
     pd.concat([obs, extra]).to_csv(obs_workspace / "observations.csv", index=False)
     with pytest.raises(ValueError, match=r"collinear.*'(population_x2|population)' = linear combination"):
-        analyse(workspace=str(obs_workspace), phases=PHASES, treated_units=TREATED, outcome="waste_kg_per_capita",
-                freq="M", robustness_checks=[], covariates=["population", "population_x2"])
+        run(str(obs_workspace), phases=PHASES, treated_units=TREATED, outcome="waste_kg_per_capita",
+            freq="M", robustness_checks=[], covariates=["population", "population_x2"])
 
 
 def test_a_workspace_whose_tables_are_not_built_says_so(tmp_path):
@@ -291,4 +291,4 @@ def test_a_workspace_whose_tables_are_not_built_says_so(tmp_path):
     (ws / "tables").mkdir(parents=True)
     (ws / "sources.yaml").write_text("name: 新城\ntables: {}\n", encoding="utf-8")
     with pytest.raises(FileNotFoundError, match=r"no cases or observations table.*cityanalytics build"):
-        analyse(workspace=str(ws), phases=PHASES, treated_units=TREATED)
+        run(str(ws), phases=PHASES, treated_units=TREATED)

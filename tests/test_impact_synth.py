@@ -304,15 +304,15 @@ def citywide_demo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def citywide_report(citywide_demo):
-    from cityanalytics.impact.report import analyse
+    from cityanalytics.impact import run
 
-    return analyse(workspace=citywide_demo, campaign_id="C2024-QSBR", outcome="hotline_urban_per_10k", freq="M",
-                   robustness_checks=[])
+    return run(citywide_demo, campaign_id="C2024-QSBR", outcome="hotline_urban_per_10k", freq="M",
+               robustness_checks=[])
 
 
 def test_design_choice_rules(citywide_report):
     from cityanalytics.impact.campaign import Campaign
-    from cityanalytics.impact.synth_report import choose_design
+    from cityanalytics.impact.design_choice import choose_design
 
     rep = citywide_report
     c = choose_design(rep.panel, rep.campaign)

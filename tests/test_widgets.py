@@ -18,8 +18,8 @@ from cityanalytics.compare import build_bulletin
 from cityanalytics.demo import write_demo
 from cityanalytics.forecast.api import forecast_coverage
 from cityanalytics.forecast.api import run as run_forecast
+from cityanalytics.impact import run as run_impact
 from cityanalytics.impact.campaign import Campaign, Phase
-from cityanalytics.impact.report import analyse
 
 ROOT = Path(__file__).resolve().parents[1]
 INDICATORS = ["case_ontime_disposal_rate", "case_closure_rate", "road_dust_sample_compliance_rate"]
@@ -300,8 +300,8 @@ def test_forecast_with_no_unit_chosen_shows_the_city(forecast):
 
 @pytest.fixture(scope="module")
 def impact(demo):
-    settings = dict(data_dir=str(demo), campaign_id="C2022-BRGJ", robustness_checks=["placebo_dates"])
-    return analyse(**settings), settings
+    settings = dict(campaign_id="C2022-BRGJ", robustness_checks=["placebo_dates"])
+    return run_impact(str(demo), **settings), settings
 
 
 def test_campaign_window_clips_and_stretches_the_phases():
@@ -319,32 +319,50 @@ def test_campaign_window_clips_and_stretches_the_phases():
         camp.with_window("2022-09-01", "2022-08-01")
 
 
-def test_impact_update_refits_like_analyse_and_keeps_the_robustness_checks(impact):
+def test_impact_update_refits_like_run_and_keeps_the_robustness_checks(impact):
     rep, settings = impact
-    session = widgets.ImpactSession(rep, settings)
+    session = widgets.ImpactSession(rep)  # from rep.options; the tables are loaded at the first refit
+    assert session.options == {"workspace": rep.options["workspace"], **settings} and session.tables is None
     values = {name: c.value for name, c in widgets.impact_controls(session).items()}
     assert values["window_start"] == rep.campaign.start.date() and values["robustness"] is False
     end = rep.campaign.end - pd.Timedelta(days=20)
     treated = list(rep.campaign.units[:2])
     got = widgets.impact_update(session, {**values, "window_end": end.date(), "units": tuple(treated),
                                           "family": "negbin", "level": 0.9})
-    want = analyse(**{**settings, "robustness_checks": []}, window=(rep.campaign.start, end), treated_units=treated,
-                   family="negbin", level=0.9)
+    want = run_impact(rep.options["workspace"], **{**settings, "robustness_checks": []},
+                      window=(rep.campaign.start, end), treated_units=treated, family="negbin", level=0.9)
+    assert session.tables is not None and got.options["level"] == 0.9 and got.options["family"] == "negbin"
     assert got.campaign.end == end and got.campaign.units == tuple(treated)
     pd.testing.assert_frame_equal(got.its.table, want.its.table)
     pd.testing.assert_frame_equal(got.did.table, want.did.table)
     assert got.robustness is rep.robustness and any("稳健性检验仍是" in n for n in got.notes)
 
 
-def test_a_staggered_rollout_offers_its_comparison_group_and_refits_like_analyse(demo):
-    settings = dict(data_dir=str(demo), campaign_id="C2021-XGG", robustness_checks=[])
-    rep = analyse(**settings)
-    session = widgets.ImpactSession(rep, settings)
+def test_a_staggered_rollout_offers_its_comparison_group_and_refits_like_run(demo):
+    settings = dict(campaign_id="C2021-XGG", robustness_checks=[])
+    rep = run_impact(str(demo), **settings)
+    session = widgets.ImpactSession(rep)
     values = {name: c.value for name, c in widgets.impact_controls(session).items()}
     assert set(values) == {"control_group", "level", "robustness", "units"}  # no window, no ITS models
     got = widgets.impact_update(session, {**values, "control_group": "never"})
-    want = analyse(**settings, control_group="never")
+    want = run_impact(str(demo), **settings, control_group="never")
     pd.testing.assert_frame_equal(got.staggered.table, want.staggered.table)
+
+
+def test_explore_gives_the_campaign_explorer_and_renders_the_report_without_widgets(impact, shell):
+    from IPython.utils.capture import capture_output
+
+    from cityanalytics.impact import report
+
+    rep, _ = impact
+    ui = widgets.explore(rep, interactive=False)
+    assert ui.state is rep and ui.controls == {}
+    with capture_output() as cap:
+        ui.section(report.show_its)
+    texts = [o.data.get("text/html", "") for o in cap.outputs]
+    assert any("综合治理阶段" in t for t in texts) and any("image/png" in o.data for o in cap.outputs)
+    live = widgets.explore(rep, interactive=True)
+    assert {"window_start", "family", "level", "units"} <= set(live.controls)
 
 
 # --- JupyterLab command ----------------------------------------------------------------------

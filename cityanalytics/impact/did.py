@@ -28,11 +28,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cityanalytics.impact import design as D
 from cityanalytics.impact import fitting
 from cityanalytics.impact.campaign import Campaign
-from cityanalytics.impact.its import _label, _window, outcome_zh
+from cityanalytics.impact.design import DayAxis, campaign_columns, post_column, post_column_dlogtau, tau_of
+from cityanalytics.impact.its import _label, _window
 from cityanalytics.impact.panel import check_freq, exposure_offset
+from cityanalytics.impact.sentences import outcome_zh
 from cityanalytics.impact.within import FEFit, RankDeficientError, factorize, ols_fe, poisson_fe
 from cityanalytics.results import AnalysisResult, Coefficients
 
@@ -75,7 +76,7 @@ class DiDResult(AnalysisResult):
 @dataclass
 class Prepared:
     df: pd.DataFrame  # unit_id, period, days, y, treated, t (period index), offset
-    axis: D.DayAxis
+    axis: DayAxis
     treated: list
     controls: list
     model: str
@@ -139,7 +140,7 @@ def prepare(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", 
     df["unit_id"] = df["unit_id"].astype(str)
     periods = pd.DataFrame({"period": np.sort(df["period"].unique())})
     grid = panel.drop_duplicates("period").set_index("period").loc[periods["period"], ["period_end"]].reset_index()
-    axis = D.DayAxis(grid, window)
+    axis = DayAxis(grid, window)
     df["t"] = np.searchsorted(periods["period"].to_numpy(), df["period"].to_numpy())
     df["treated"] = df["unit_id"].isin(tr)
     log_scale = count
@@ -182,7 +183,7 @@ def _unit_terms(prep: Prepared, campaign: Campaign, effect: str, slope: bool) ->
     (a staggered roll-out shifts every phase by the unit's start minus the campaign's)."""
     df = prep.df
     cache: dict = {}
-    names = list(D.campaign_columns(prep.axis, campaign, effect=effect, slope=slope, freq=prep.freq).columns)
+    names = list(campaign_columns(prep.axis, campaign, effect=effect, slope=slope, freq=prep.freq).columns)
     blocks = []
     for u, idx in prep.groups().items():
         if u not in prep.treated:
@@ -190,7 +191,7 @@ def _unit_terms(prep: Prepared, campaign: Campaign, effect: str, slope: bool) ->
         start = campaign.adoption.get(u, campaign.start)
         key = pd.Timestamp(start)
         if key not in cache:
-            cache[key] = D.campaign_columns(prep.axis, campaign, effect=effect, slope=slope, start=start,
+            cache[key] = campaign_columns(prep.axis, campaign, effect=effect, slope=slope, start=start,
                                             freq=prep.freq)
         cols = cache[key]
         names = list(cols.columns)
@@ -211,8 +212,8 @@ def _unit_post(prep: Prepared, campaign: Campaign, tau: float, deriv: bool = Fal
             continue
         shift = float((pd.Timestamp(campaign.adoption.get(u, campaign.start)) - campaign.start).days)
         if shift not in cache:
-            cache[shift] = (D.post_column_dlogtau(prep.axis, campaign.end, tau, shift) if deriv
-                            else D.post_column(prep.axis, campaign.end, tau, shift))
+            cache[shift] = (post_column_dlogtau(prep.axis, campaign.end, tau, shift) if deriv
+                            else post_column(prep.axis, campaign.end, tau, shift))
         out[idx] = cache[shift][t[idx]]
     return out
 
@@ -261,7 +262,7 @@ def static_fit(prep: Prepared, campaign: Campaign, *, effect="phases", slope=Fal
         state = {"mu": None}
 
         def crit(h: float) -> float:
-            tau = D.tau_of(h) if math.isfinite(h) else math.inf
+            tau = tau_of(h) if math.isfinite(h) else math.inf
             X = np.column_stack([Xc, _unit_post(prep, campaign, tau)])
             f = _fit(prep, X, None, ssc, mu_start=state["mu"])
             state["mu"] = f.fitted if prep.model == "poisson" else None
@@ -273,7 +274,7 @@ def static_fit(prep: Prepared, campaign: Campaign, *, effect="phases", slope=Fal
         best_h = profile.best
     extra = None
     if has_post:
-        tau = D.tau_of(best_h) if (post == "decay" and math.isfinite(best_h)) else math.inf
+        tau = tau_of(best_h) if (post == "decay" and math.isfinite(best_h)) else math.inf
         X = np.column_stack([Xc, _unit_post(prep, campaign, tau)])
         names = names + ["post"]
         if post == "decay" and half_life is None and math.isfinite(best_h):
@@ -477,14 +478,14 @@ def did(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", trea
             min(np.searchsorted(prep.axis.days.values, np.datetime64(campaign.start)), len(prep.axis.days) - 1)],
             "t"].nunique())}
     from cityanalytics.impact import plots, sentences
-    from cityanalytics.impact import warnings as W
+    from cityanalytics.impact.warnings import did_warnings
 
     opts = dict(outcome=outcome, outcome_label=outcome_label or outcome_zh(outcome), model=prep.model, effect=effect, slope=slope,
                 post=post, level=level, freq=prep.freq, campaign=campaign, ssc=ssc,
                 scale="pct" if prep.log_scale else "level", log_scale=prep.log_scale,
                 event_window=event_window or DEFAULT_WINDOW[prep.freq], covariates=list(prep.covariates),
                 exposure=prep.exposure, weights=prep.weights, use_t=use_t)
-    warns = W.did_warnings({"n_treated": len(prep.treated), "n_control": len(prep.controls),
+    warns = did_warnings({"n_treated": len(prep.treated), "n_control": len(prep.controls),
                             "n_clusters": fit.n_clusters, "n_pre": pre_info.get("n_pre", 0),
                             "pretrend_p": pre_info.get("pretrend_p"),
                             "pretrend_slope_p": pre_info.get("pretrend_slope_p"), "freq": prep.freq,

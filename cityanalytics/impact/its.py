@@ -41,11 +41,13 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from cityanalytics.impact import design as D
 from cityanalytics.impact import fitting
-from cityanalytics.impact import variance as V
 from cityanalytics.impact.campaign import Campaign
+from cityanalytics.impact.design import (DayAxis, campaign_columns, post_column, post_column_dlogtau, tau_of,
+                                         time_columns)
 from cityanalytics.impact.panel import DAYS_PER, PER_ZH, aggregate, check_freq, exposure_offset
+from cityanalytics.impact.sentences import outcome_zh
+from cityanalytics.impact.variance import sandwich
 from cityanalytics.results import AnalysisResult, Coefficients
 
 FAMILIES = ("poisson", "negbin", "gaussian")
@@ -102,12 +104,12 @@ def _select_units(panel: pd.DataFrame, campaign: Campaign | None, units) -> tupl
 
 def build_design(series: pd.DataFrame, campaign: Campaign, freq: str, *, effect="phases", slope=False,
                  seasonality="fourier", fourier_order=2, weekday=True, spring_festival=True, holidays=True,
-                 trend=True, window=None) -> tuple[D.DayAxis, pd.DataFrame, pd.DataFrame]:
+                 trend=True, window=None) -> tuple[DayAxis, pd.DataFrame, pd.DataFrame]:
     """(day axis, time columns, campaign columns) for one series' periods."""
-    axis = D.DayAxis(series[["period", "period_end"]].reset_index(drop=True), window)
-    base = D.time_columns(axis, freq, seasonality=seasonality, fourier_order=fourier_order, trend=trend,
+    axis = DayAxis(series[["period", "period_end"]].reset_index(drop=True), window)
+    base = time_columns(axis, freq, seasonality=seasonality, fourier_order=fourier_order, trend=trend,
                           weekday=weekday, spring_festival=spring_festival, holidays=holidays)
-    camp = D.campaign_columns(axis, campaign, effect=effect, slope=slope, freq=freq)
+    camp = campaign_columns(axis, campaign, effect=effect, slope=slope, freq=freq)
     return axis, base, camp
 
 
@@ -178,8 +180,8 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
     has_post = post in ("decay", "level") and post_days > 0
 
     def matrix(h: float) -> np.ndarray:
-        tau = D.tau_of(h) if math.isfinite(h) else math.inf
-        return np.column_stack([X0.to_numpy(), D.post_column(axis, campaign.end, tau)])
+        tau = tau_of(h) if math.isfinite(h) else math.inf
+        return np.column_stack([X0.to_numpy(), post_column(axis, campaign.end, tau)])
 
     def fit(Xm: np.ndarray, beta0=None):
         if count:
@@ -209,15 +211,15 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
         # (quasi-likelihood; 1 for iid Gaussian errors), taken at the unrestricted fit.
         Xa = matrix(math.inf)
         state["beta"], mu_a = fit(Xa)
-        _, info_a = V.sandwich(Xa, y, mu_a, "poisson" if count else "gaussian", cov="stationary", lags=hac_lags)
+        _, info_a = sandwich(Xa, y, mu_a, "poisson" if count else "gaussian", cov="stationary", lags=hac_lags)
         scale = info_a["long_run_dispersion"] / (1.0 if count else info_a["dispersion"])
         profile = fitting.profile_half_life(crit, post_days, level=level, scale=scale)
         best_h = profile.best
 
     X = X0.copy()
     if has_post:
-        tau_best = D.tau_of(best_h) if (post == "decay" and math.isfinite(best_h)) else math.inf
-        X["post"] = D.post_column(axis, campaign.end, tau_best)
+        tau_best = tau_of(best_h) if (post == "decay" and math.isfinite(best_h)) else math.inf
+        X["post"] = post_column(axis, campaign.end, tau_best)
     cols = list(X.columns)
     design = X.reset_index(drop=True)
     Xm = design.to_numpy()
@@ -236,9 +238,9 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
     J = Xm
     tau_in_jacobian = estimate_tau and math.isfinite(best_h)
     if tau_in_jacobian:
-        dcol = D.post_column_dlogtau(axis, campaign.end, D.tau_of(best_h)) * params_all[cols.index("post")]
+        dcol = post_column_dlogtau(axis, campaign.end, tau_of(best_h)) * params_all[cols.index("post")]
         J = np.column_stack([Xm, dcol])
-    cov_all, vinfo = V.sandwich(J, y, mu, family, alpha=alpha, cov=cov, lags=hac_lags, small_sample=small_sample)
+    cov_all, vinfo = sandwich(J, y, mu, family, alpha=alpha, cov=cov, lags=hac_lags, small_sample=small_sample)
     lags = vinfo["lags"]
     dispersion = vinfo["dispersion"]
 
@@ -312,7 +314,7 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
         k = len(cols)
         diagnostics["log_tau_se"] = float(math.sqrt(cov_all[k, k]))
     if has_post and post == "decay":
-        tau = D.tau_of(best_h) if math.isfinite(best_h) else math.inf
+        tau = tau_of(best_h) if math.isfinite(best_h) else math.inf
         if profile is not None:
             diagnostics.update(half_life=best_h, half_life_low=profile.low, half_life_high=profile.high,
                                persistent=profile.persistent)
@@ -340,7 +342,7 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
     out_series["counterfactual"] = cf_fit
     out_series["in_campaign"] = total_mask
     from cityanalytics.impact import plots, sentences
-    from cityanalytics.impact import warnings as W
+    from cityanalytics.impact.warnings import its_warnings
 
     opts = dict(outcome=outcome, outcome_label=outcome_label or outcome_zh(outcome), family=family, effect=effect, slope=slope,
                 post=post, seasonality=seasonality, fourier_order=fourier_order, weekday=weekday and freq == "D",
@@ -348,7 +350,7 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
                 holidays=holidays and freq not in ("Q", "Y"), trend=trend, level=level, freq=freq,
                 campaign=campaign, exposure=exposure, weights=weights)
     diagnostics["n_no_interval"] = int(table["se"].isna().sum()) if len(table) else 0
-    warns = W.its_warnings(diagnostics, campaign, opts)
+    warns = its_warnings(diagnostics, campaign, opts)
     saturated = n <= J.shape[1]
     coefs = Coefficients(cols, params, np.full_like(cov_b, np.nan) if saturated else cov_b,
                          df_t if use_t else None, level)
@@ -357,11 +359,6 @@ def its(panel: pd.DataFrame, campaign: Campaign, *, outcome: str = "count", unit
     result.spec = sentences.its_spec(result)
     result.sentences = sentences.its_sentences(result)
     return result
-
-
-def outcome_zh(outcome: str) -> str:
-    """What readers see for an outcome without a label: case counts are 案件数."""
-    return "案件数" if outcome == "count" else outcome
 
 
 def _fit_criteria(y: np.ndarray, mu: np.ndarray, family: str, model) -> dict:

@@ -5,11 +5,20 @@ from __future__ import annotations
 import math
 
 from cityanalytics.impact.panel import FREQ_ZH, duration_zh  # 日/周/月/季/年 (+ 度)
-from cityanalytics.text import num
+from cityanalytics.text import fmt, num
 
 FAMILY_ZH = {"poisson": "泊松回归(对数链接,以天数为暴露量偏移)",
              "negbin": "负二项回归(NB2,对数链接,以天数为暴露量偏移)",
              "gaussian": "线性回归(最小二乘)"}
+
+
+OUTCOME_ZH = {"count": "案件数", "disposal_hours": "平均处置时长(小时)", "value": "结果变量"}
+
+
+def outcome_zh(outcome: str) -> str:
+    """What readers see for an outcome without a label: the panel's own columns in Chinese
+    (case counts are 案件数), any other column by its name."""
+    return OUTCOME_ZH.get(outcome, outcome)
 
 
 EXPOSURE_ZH = {"population": "人口", "households": "户数", "area_km2": "面积", "road_length_km": "道路长度",
@@ -58,21 +67,8 @@ def ci_dist_zh(d: dict) -> str:
     return f"区间与 p 值用 t({d['df_t']}) 分布" if d.get("use_t", True) else "区间与 p 值用标准正态(z)分布"
 
 
-def sg(x: float, digits: int = 2) -> str:
-    """A signed number in the outcome's own unit; — where there is none (no interval estimable)."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    return f"{x:+.{digits}f}"
-
-
-def signed_pct(x: float, digits: int = 1) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    return f"{x:+.{digits}f}%"
-
-
 def pct_ci(lo: float, hi: float, level: float = 0.95) -> str:
-    return f"({level * 100:.0f}% CI {signed_pct(lo)} 至 {signed_pct(hi)})"
+    return f"({level * 100:.0f}% CI {fmt(lo, '+.1f', '%')} 至 {fmt(hi, '+.1f', '%')})"
 
 
 def days_text(x: float) -> str:
@@ -133,22 +129,22 @@ def its_sentences(r) -> list[str]:
     o, d, t = r.options, r.diagnostics, r.table
     count = o["family"] in ("poisson", "negbin")
     camp = o["campaign"]
-    what = o.get("outcome_label") or o["outcome"]
+    what = o.get("outcome_label") or outcome_zh(o["outcome"])
     out = [f"{camp.name_zh}:{d['series_label']}({len(d['units'])} 个单位)的「{what}」。"]
     parts = []
     for _, row in t.iterrows():
         if row["term"] == "post":
             continue
         if count and row["term"] != "slope":
-            s = f"{row['label_zh']} {signed_pct(row['pct'])} {pct_ci(row['pct_low'], row['pct_high'], o['level'])}"
+            s = f"{row['label_zh']} {fmt(row['pct'], '+.1f', '%')} {pct_ci(row['pct_low'], row['pct_high'], o['level'])}"
             if "averted_per_month" in row and row["averted_per_month"] == row["averted_per_month"]:
                 s += (f",约{'少' if row['averted'] >= 0 else '多'}发 {num(abs(row['averted_per_month']))} 件/月"
                       f"(区间 {num(row['averted_per_month_low'])} 至 {num(row['averted_per_month_high'])})")
         elif count:
-            s = f"{row['label_zh']} {signed_pct(row['pct'])} {pct_ci(row['pct_low'], row['pct_high'], o['level'])}"
+            s = f"{row['label_zh']} {fmt(row['pct'], '+.1f', '%')} {pct_ci(row['pct_low'], row['pct_high'], o['level'])}"
         else:
-            s = (f"{row['label_zh']} {sg(row['coef'])}({o['level'] * 100:.0f}% CI {sg(row['ci_low'])} 至 "
-                 f"{sg(row['ci_high'])})")
+            s = (f"{row['label_zh']} {fmt(row['coef'], '+.2f')}({o['level'] * 100:.0f}% CI {fmt(row['ci_low'], '+.2f')} 至 "
+                 f"{fmt(row['ci_high'], '+.2f')})")
         parts.append(s)
     if parts:
         out.append("与按趋势和季节推算的反事实相比:" + ";".join(parts) + "。")
@@ -156,9 +152,9 @@ def its_sentences(r) -> list[str]:
         row = t.set_index("term").loc["post"]
         if o["post"] == "decay":
             if count:
-                s = f"活动结束时效应 {signed_pct(row['pct'])} {pct_ci(row['pct_low'], row['pct_high'], o['level'])}"
+                s = f"活动结束时效应 {fmt(row['pct'], '+.1f', '%')} {pct_ci(row['pct_low'], row['pct_high'], o['level'])}"
             else:
-                s = f"活动结束时效应 {sg(row['coef'])}(CI {sg(row['ci_low'])} 至 {sg(row['ci_high'])})"
+                s = f"活动结束时效应 {fmt(row['coef'], '+.2f')}(CI {fmt(row['ci_low'], '+.2f')} 至 {fmt(row['ci_high'], '+.2f')})"
             hl, lo, hi = d["half_life"], d["half_life_low"], d["half_life_high"]
             if d["persistent"]:
                 s += (f";数据不能排除效应持续不衰减(半衰期估计 {duration_zh(hl, o['freq'])},"
@@ -175,10 +171,10 @@ def its_sentences(r) -> list[str]:
             out.append(s + "。")
         else:
             if count:
-                out.append(f"活动结束后的持续变化 {signed_pct(row['pct'])} "
+                out.append(f"活动结束后的持续变化 {fmt(row['pct'], '+.1f', '%')} "
                            f"{pct_ci(row['pct_low'], row['pct_high'], o['level'])}。")
             else:
-                out.append(f"活动结束后的持续变化 {sg(row['coef'])}(CI {sg(row['ci_low'])} 至 {sg(row['ci_high'])})。")
+                out.append(f"活动结束后的持续变化 {fmt(row['coef'], '+.2f')}(CI {fmt(row['ci_low'], '+.2f')} 至 {fmt(row['ci_high'], '+.2f')})。")
     if count and "averted_total" in d:
         out.append(f"合计少发约 {num(d['averted_total'])} 件(区间 {num(d['averted_total_low'])} 至 "
                    f"{num(d['averted_total_high'])})。")
@@ -230,16 +226,16 @@ def did_sentences(r) -> list[str]:
         if row["term"] == "post":
             continue
         if o["log_scale"]:
-            parts.append(f"{row['label_zh']} {signed_pct(row['pct'])} {pct_ci(row['pct_low'], row['pct_high'], lv)}")
+            parts.append(f"{row['label_zh']} {fmt(row['pct'], '+.1f', '%')} {pct_ci(row['pct_low'], row['pct_high'], lv)}")
         else:
-            parts.append(f"{row['label_zh']} {sg(row['coef'])}({lv * 100:.0f}% CI {sg(row['ci_low'])} 至 "
-                         f"{sg(row['ci_high'])})")
+            parts.append(f"{row['label_zh']} {fmt(row['coef'], '+.2f')}({lv * 100:.0f}% CI {fmt(row['ci_low'], '+.2f')} 至 "
+                         f"{fmt(row['ci_high'], '+.2f')})")
     if parts:
         out.append("相对对照组的变化:" + ";".join(parts) + "。")
     if "post" in set(t["term"]):
         row = t.set_index("term").loc["post"]
-        eff = (f"{signed_pct(row['pct'])} {pct_ci(row['pct_low'], row['pct_high'], lv)}" if o["log_scale"]
-               else f"{sg(row['coef'])}(CI {sg(row['ci_low'])} 至 {sg(row['ci_high'])})")
+        eff = (f"{fmt(row['pct'], '+.1f', '%')} {pct_ci(row['pct_low'], row['pct_high'], lv)}" if o["log_scale"]
+               else f"{fmt(row['coef'], '+.2f')}(CI {fmt(row['ci_low'], '+.2f')} 至 {fmt(row['ci_high'], '+.2f')})")
         if o["post"] == "decay":
             hl = d.get("half_life", math.nan)
             if math.isinf(hl):
@@ -291,8 +287,8 @@ def staggered_sentences(r) -> list[str]:
 
     def eff(row) -> str:
         if o["log_scale"]:
-            return f"{signed_pct(row['pct'])} {pct_ci(row['pct_low'], row['pct_high'], lv)}"
-        return f"{sg(row['coef'])}({lv * 100:.0f}% CI {sg(row['ci_low'])} 至 {sg(row['ci_high'])})"
+            return f"{fmt(row['pct'], '+.1f', '%')} {pct_ci(row['pct_low'], row['pct_high'], lv)}"
+        return f"{fmt(row['coef'], '+.2f')}({lv * 100:.0f}% CI {fmt(row['ci_low'], '+.2f')} 至 {fmt(row['ci_high'], '+.2f')})"
 
     out = [f"{camp.name_zh}:{d['n_cohorts']} 批单位分别于不同时间推行,{d['n_never']} 个单位从未推行。"]
     if d.get("always_treated_names"):
@@ -314,7 +310,7 @@ def staggered_sentences(r) -> list[str]:
 
 
 def _eff(x: float, log_scale: bool) -> str:
-    return signed_pct(100 * math.expm1(x)) if log_scale else sg(x)
+    return fmt(100 * math.expm1(x), "+.1f", "%") if log_scale else fmt(x, "+.2f")
 
 
 def robustness_spec(r) -> str:

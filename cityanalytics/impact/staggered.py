@@ -37,6 +37,7 @@ from cityanalytics.impact import cs_core
 from cityanalytics.impact.campaign import Campaign
 from cityanalytics.impact.cs_api import ATTgtResult, att_gt, cells_result  # noqa: F401  (att_gt: public API)
 from cityanalytics.impact.panel import check_freq, period_start
+from cityanalytics.impact.sentences import outcome_zh
 from cityanalytics.results import AnalysisResult
 
 
@@ -214,9 +215,9 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
             "data_start": pd.Timestamp(periods[0]),
             "se_method": method, "base_periods": base_k}
     from cityanalytics.impact import plots, sentences
-    from cityanalytics.impact import warnings as W
+    from cityanalytics.impact.warnings import staggered_warnings
 
-    opts = dict(outcome=outcome, outcome_label=outcome_label or outcome, control=control, level=level, freq=freq,
+    opts = dict(outcome=outcome, outcome_label=outcome_label or outcome_zh(outcome), control=control, level=level, freq=freq,
                 campaign=campaign, scale="pct" if count else "level", log_scale=count,
                 event_window=(pre_w, post_w), base_periods=base_k, se=method)
     cs_opts = dict(y=outcome, time="period", unit="unit_id", group="adoption", covariates=[],
@@ -224,7 +225,7 @@ def callaway_santanna(panel: pd.DataFrame, campaign: Campaign, *, outcome: str =
                    est_method="dr", anticipation=0, level=level, base_k=base_k)
     gt_result = cells_result(cells, pd.to_datetime(periods).strftime("%Y-%m-%d").to_numpy(), cs_opts)
     res = StaggeredResult(table=table, event_study=es, group_time=gt, twfe=twfe, att_gt=gt_result, diagnostics=diag,
-                          warnings=W.staggered_warnings({"cohort_sizes": sizes, "n_never": n_never, "control": control,
+                          warnings=staggered_warnings({"cohort_sizes": sizes, "n_never": n_never, "control": control,
                                                          "se_method": method}),
                           options=opts, plotter=plots.plot_staggered)
     res.spec = sentences.staggered_spec(res)

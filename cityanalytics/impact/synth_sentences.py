@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import math
 
-from cityanalytics.impact.sentences import sg
+from cityanalytics.text import fmt, missing
 
 TOP_DONORS = 5
 
 
 def _g(x: float) -> str:
-    """A number in the outcome's unit, three significant digits, signed."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    return f"{x:+.3g}" if abs(x) < 1000 else sg(x, 0)
+    """A number in the outcome's unit, three significant digits (whole numbers from 1000), signed."""
+    return fmt(x, "+.3g" if missing(x) or abs(x) < 1000 else "+.0f")
 
 
 def sentences(res) -> list[str]:

@@ -1,8 +1,19 @@
-"""Controls over the campaign-impact notebook: window, treated units, models, confidence level."""
+"""Controls over the campaign-impact notebook: window, treated units, models, confidence level.
+
+    rep = ca.impact.run(workspace, campaign_id="C2022-BRGJ", freq="W")
+    ui = ca.widgets.explore(rep)      # this module's ``explore``
+    ui.show()
+    ui.section(report.show_its)
+
+A change of a control refits with ``impact.run`` from the options the report was made with
+(``rep.options``). The session loads the workspace's tables once, at the first change, and
+reuses them for every refit; the robustness checks (hundreds of refits) are kept from the
+notebook's run unless the researcher asks to rerun them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import pandas as pd
@@ -17,24 +28,39 @@ IMPACT_CONTROL_GROUPS = [("从未及尚未推行", "notyet"), ("仅从未推行"
 
 @dataclass
 class ImpactSession:
-    """The notebook's report and the keywords it was made with (its loaded tables are reused)."""
+    """The notebook's report, the options it was made with, and the workspace's tables once loaded."""
 
     base: object  # CampaignReport
-    kwargs: dict  # analyse()'s keywords as the notebook called it
+    options: dict | None = None  # run()'s keywords, the workspace included (default: base.options)
+    tables: dict | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.options is None:
+            self.options = dict(self.base.options)
+        if "workspace" not in self.options:
+            raise ValueError("the report carries no options to refit from: make it with cityanalytics.impact.run")
+
+    def inputs(self) -> dict:
+        """The workspace's tables, read at the first refit and kept."""
+        if self.tables is None:
+            from cityanalytics.impact.inputs import load_inputs
+
+            self.tables, _ = load_inputs(self.options["workspace"], self.options.get("outcome", ""))
+        return self.tables
 
 
 def impact_controls(session: ImpactSession) -> dict:
-    import ipywidgets as W
+    import ipywidgets as widgets
 
-    rep, kw = session.base, session.kwargs
+    rep, kw = session.base, session.options
     camp = rep.campaign
     units = sorted(set(rep.panel["unit_id"].astype(str)))
     controls = {}
     if not camp.staggered:
-        controls["window_start"] = W.DatePicker(value=camp.start.date(), description="活动开始",
-                                                style={"description_width": "initial"})
-        controls["window_end"] = W.DatePicker(value=camp.end.date(), description="活动结束",
-                                              style={"description_width": "initial"})
+        controls["window_start"] = widgets.DatePicker(value=camp.start.date(), description="活动开始",
+                                                      style={"description_width": "initial"})
+        controls["window_end"] = widgets.DatePicker(value=camp.end.date(), description="活动结束",
+                                                    style={"description_width": "initial"})
         controls["family"] = dropdown("计数模型", IMPACT_FAMILIES, kw.get("family", "poisson"), "190px")
         controls["post"] = dropdown("活动后", IMPACT_POST, kw.get("post", "decay"), "210px")
         controls["did_model"] = dropdown("双重差分", IMPACT_DID, kw.get("did_model", "poisson"), "240px")
@@ -42,8 +68,8 @@ def impact_controls(session: ImpactSession) -> dict:
         controls["control_group"] = dropdown("对照组", IMPACT_CONTROL_GROUPS, kw.get("control_group", "notyet"),
                                               "260px")
     controls["level"] = dropdown("置信水平", LEVELS, nearest_level(kw.get("level", 0.95)), "150px")
-    controls["robustness"] = W.Checkbox(value=False, description="随设定重算稳健性检验(较慢,约 10 秒以上)",
-                                        indent=False, layout=W.Layout(width="330px"))
+    controls["robustness"] = widgets.Checkbox(value=False, description="随设定重算稳健性检验(较慢,约 10 秒以上)",
+                                              indent=False, layout=widgets.Layout(width="330px"))
     controls["units"] = units_picker("覆盖单位", {u: rep.names.get(u, u) for u in units}, camp.units)
     return controls
 
@@ -52,9 +78,9 @@ def impact_update(session: ImpactSession, values: dict):
     """Refit ITS and DiD for the chosen window, treated units, models and confidence level.
     The robustness checks are rerun only when asked (they refit the model hundreds of times);
     otherwise the report keeps the notebook's and says so."""
-    from cityanalytics.impact.report import analyse
+    from cityanalytics.impact.analysis import run
 
-    base, kw = session.base, dict(session.kwargs)
+    base, kw = session.base, dict(session.options)
     camp = base.campaign
     if not values["units"]:
         raise ValueError("请至少选择一个覆盖单位")
@@ -69,7 +95,9 @@ def impact_update(session: ImpactSession, values: dict):
         kw["treated_units"] = list(values["units"])
     if not values["robustness"]:
         kw["robustness_checks"] = []
-    rep = analyse(tables=base.tables, **kw)
+    workspace = kw.pop("workspace")
+    rep = run(workspace, tables=session.inputs(), **kw)
+    rep.load_summary = base.load_summary
     if not values["robustness"]:
         rep.robustness = base.robustness
         if base.robustness is not None:
@@ -77,10 +105,18 @@ def impact_update(session: ImpactSession, values: dict):
     return rep
 
 
-def impact_explorer(rep, *, interactive: bool | None = None, **kwargs) -> Explorer:
-    """Controls over ``notebooks/campaign_impact.ipynb``: campaign window, treated units, count
-    and DiD models, confidence level, and whether to rerun the robustness checks.
+def explore(result, interactive: bool | None = None) -> Explorer:
+    """Controls over ``notebooks/campaign_impact.ipynb`` for ``impact.run``'s report: campaign
+    window, treated units, count and DiD models, confidence level, and whether to rerun the
+    robustness checks. In a report run: no widgets, the sections render the report as it is."""
+    session = ImpactSession(result)
+    return Explorer(result, partial(impact_controls, session), partial(impact_update, session), {}, interactive)
 
-    kwargs: the keywords the notebook passed to ``impact.report.analyse``."""
-    session = ImpactSession(rep, kwargs)
+
+def impact_explorer(rep, *, interactive: bool | None = None, **options) -> Explorer:
+    """``explore`` with the options given here instead of ``rep.options`` (for a report made
+    by ``impact.analysis.analyse``, which records none; ``data_dir`` is read as the workspace)."""
+    if "data_dir" in options:
+        options["workspace"] = options.pop("data_dir")
+    session = ImpactSession(rep, options or None)
     return Explorer(rep, partial(impact_controls, session), partial(impact_update, session), {}, interactive)
