@@ -61,41 +61,21 @@ def forecast(res) -> dict[str, pd.DataFrame]:
 
 EFFECT_COLUMNS = ["method", "method_zh", "term", "label_zh", "scale", "estimate", "ci_low", "ci_high", "p_value",
                   "level", "coef", "se", "half_life", "half_life_low", "half_life_high", "persistent"]
-METHOD_ZH = {"its": "中断时间序列", "did": "双重差分", "staggered": "分批推行双重差分"}
 
 
 def campaign(rep) -> dict[str, pd.DataFrame]:
-    """A ``CampaignReport``'s effect estimates, one row per method and term. ``estimate``,
-    ``ci_low``, ``ci_high`` are percent changes for count outcomes (``scale`` pct), else the
-    coefficient in the outcome's own unit (``scale`` level)."""
-    rows = []
-    for method, result in (("its", rep.its), ("did", rep.did), ("staggered", rep.staggered)):
-        if result is None or not isinstance(getattr(result, "table", None), pd.DataFrame) or result.table.empty:
-            continue
-        t = result.table
-        pct = "pct" in t.columns
-        level = float((getattr(result, "options", None) or {}).get("level", 0.95))
-        diag = getattr(result, "diagnostics", None) or {}
-        for _, r in t.iterrows():
-            post = r.get("term") == "post"
-            rows.append({
-                "method": method, "method_zh": getattr(result, "method_zh", None) or METHOD_ZH[method],
-                "term": str(r.get("term")), "label_zh": str(r.get("label_zh", r.get("term"))),
-                "scale": "pct" if pct else "level",
-                "estimate": _num(r["pct"] if pct else r["coef"]),
-                "ci_low": _num(r["pct_low"] if pct else r["ci_low"]),
-                "ci_high": _num(r["pct_high"] if pct else r["ci_high"]),
-                "p_value": _num(r.get("p_value")), "level": level, "coef": _num(r.get("coef")), "se": _num(r.get("se")),
-                "half_life": _num(diag.get("half_life")) if post else math.nan,
-                "half_life_low": _num(diag.get("half_life_low")) if post else math.nan,
-                "half_life_high": _num(diag.get("half_life_high")) if post else math.nan,
-                "persistent": bool(diag.get("persistent")) if post and "persistent" in diag else None,
-            })
-    if not rows:
+    """A ``CampaignReport``'s effect estimates (its ``table``), one row per method and term, for
+    the ITS, the DiD and the staggered roll-out. ``estimate``, ``ci_low``, ``ci_high`` are
+    percent changes for count outcomes (``scale`` pct), else the coefficient in the outcome's
+    own unit (``scale`` level)."""
+    from cityanalytics.impact.analysis import FITTED, effects
+
+    table = effects(rep, designs=FITTED)
+    if table.empty:
         return {}
-    out = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
-    out["persistent"] = out["persistent"].astype("boolean")
-    return {"effects": out}
+    out = table.rename(columns={"design": "method", "design_zh": "method_zh", "conf_low": "ci_low",
+                                "conf_high": "ci_high", "std_error": "se"})
+    return {"effects": out[EFFECT_COLUMNS].reset_index(drop=True)}
 
 
 def quality(loaded, period: str | None = None) -> dict[str, pd.DataFrame]:
