@@ -49,7 +49,7 @@ def comparison(b) -> dict[str, pd.DataFrame]:
 
 def forecast(res) -> dict[str, pd.DataFrame]:
     """A ``ForecastResult``'s results (nothing when there was nothing to forecast)."""
-    if res is None:
+    if res is None or getattr(res, "missing", ""):
         return {}
     from cityanalytics.forecast.tables import labelled
 
