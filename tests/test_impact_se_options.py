@@ -19,13 +19,13 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from cityanalytics.impact import variance as V
 from cityanalytics.impact.campaign import Campaign
 from cityanalytics.impact.did import did
 from cityanalytics.impact.its import its
 from cityanalytics.impact.nested import nested_test
 from cityanalytics.impact.panel import value_panel
 from cityanalytics.impact.simulate import phased_panel
+from cityanalytics.impact.variance import sandwich
 
 pytestmark = pytest.mark.filterwarnings("ignore:Glyph .* missing from font")
 
@@ -108,7 +108,7 @@ def test_stata_newey_published_p_values_linden_multiple_group_itsa():
     n, k = X.shape
 
     def p_values(small_sample: bool) -> np.ndarray:
-        cov, info = V.sandwich(X, y, X @ b, "gaussian", cov="newey-west", lags=1, small_sample=small_sample)
+        cov, info = sandwich(X, y, X @ b, "gaussian", cov="newey-west", lags=1, small_sample=small_sample)
         return 2 * stats.t.sf(np.abs(b / np.sqrt(np.diag(cov))), n - k)
 
     stata = p_values(True)
