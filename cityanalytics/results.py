@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cityanalytics.text import BLANK
+
 TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"]
 
 
@@ -112,7 +114,7 @@ class AnalysisResult:
         except NotImplementedError:
             coef = self.table
         with pd.option_context("display.width", 120, "display.max_columns", 20, "display.max_rows", 200):
-            parts.append(coef.to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep="—"))
+            parts.append(coef.to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep=BLANK))
         return "\n".join(parts)
 
     def plot(self, ax=None, **kwargs):

@@ -36,7 +36,7 @@ from cityanalytics.compare import (
 from cityanalytics.compare.funnel import exact_outside
 from cityanalytics.compare.significance import two_proportions, two_rates
 from cityanalytics.compare.targets_status import projection
-from cityanalytics.indicators import frame as F
+from cityanalytics.indicators import frame
 from cityanalytics.indicators.frame import CITY
 
 Z975 = 1.959963984540054
@@ -60,14 +60,14 @@ def prop_frame(indicator: str, rows: dict, period="2025-06", with_city=True, lev
             num.append(x)
             den.append(n)
     k = pd.DataFrame(keys, columns=["unit_id", "period"])
-    return F.combine([F.proportion(indicator, k, np.array(num, float), np.array(den, float), level)], level)
+    return frame.combine([frame.proportion(indicator, k, np.array(num, float), np.array(den, float), level)], level)
 
 
 def count_frame(indicator: str, rows: dict, period="2025-06", level=0.95) -> pd.DataFrame:
     rows = dict(rows)
     rows[CITY] = sum(rows.values())
     k = pd.DataFrame({"unit_id": list(rows), "period": pd.Period(period, "M")})
-    return F.combine([F.count(indicator, k, np.array(list(rows.values()), float), level)], level)
+    return frame.combine([frame.count(indicator, k, np.array(list(rows.values()), float), level)], level)
 
 
 # --- funnel limits -------------------------------------------------------------------------
@@ -317,7 +317,7 @@ def test_trend_flags_units_worse_than_city_and_getting_worse():
 
 def _composite_frame():
     kw = dict(with_city=False)
-    return F.combine([
+    return frame.combine([
         prop_frame("case_ontime_disposal_rate", {"A": (95, 100), "B": (90, 100), "C": (99, 100)}, **kw),
         prop_frame("case_closure_rate", {"A": (90, 100), "B": (99, 100), "C": (80, 100)}, **kw),
         prop_frame("case_rework_rate", {"A": (2, 100), "B": (1, 100), "C": (10, 100)}, **kw),
@@ -445,7 +445,7 @@ def test_target_status_rule():
 def test_target_scope_picks_the_group_and_skips_flow_targets():
     k = pd.DataFrame({"unit_id": ["A", CITY, "A", CITY], "period": pd.Period("2025-06", "M"),
                       "group": ["", "", "area_type=城市", "area_type=城市"]})
-    fr = F.combine([F.proportion("sorting_coverage_communities", k, np.array([50, 50, 45, 45.0]),
+    fr = frame.combine([frame.proportion("sorting_coverage_communities", k, np.array([50, 50, 45, 45.0]),
                                  np.array([100, 100, 50, 50.0]), 0.95)], 0.95)
     tg = pd.concat([_targets().assign(scope="城区居民小区"),
                     _targets().assign(target_id="t2", indicator="sorting_compliant_communities_new"),

@@ -15,7 +15,7 @@ from scipy.optimize import minimize
 
 from cityanalytics.demo import communities as demo_communities
 from cityanalytics.forecast import Target, coverage_series, forecast_coverage, series_from_frame
-from cityanalytics.forecast import backtest as B
+from cityanalytics.forecast import backtest
 from cityanalytics.forecast.history import prepare
 from cityanalytics.forecast.models import ARLogit, Ensemble, Logistic, Naive, take
 from cityanalytics.forecast.target import first_passage, pace_needed, passage_quantiles, recent_pace
@@ -255,7 +255,7 @@ def test_naive_continues_the_recent_pace():
 
 def test_backtest_ensemble_is_the_mixture_of_its_members(demo):
     s = coverage_series(demo[0]).select(["990103003000", "990103101000"])
-    pts = B.backtest(s, ["logistic", "ar_logit", "ensemble"], origins=2, n_paths=400, seed=1)
+    pts = backtest.backtest(s, ["logistic", "ar_logit", "ensemble"], origins=2, n_paths=400, seed=1)
     wide = pts.pivot_table(index=["unit_id", "origin", "h"], columns="model", values="median")
     step = 100 / pd.Series(s.n_eff, index=s.unit_ids).reindex(wide.index.get_level_values(0)).to_numpy()
     lo = wide[["logistic", "ar_logit"]].min(axis=1) - step
@@ -367,7 +367,7 @@ def test_sentences_carry_the_table_numbers(demo_result):
 
 
 def test_model_choice_follows_the_backtest(demo_result):
-    points = B.add_scores(demo_result.points, LEVELS)
+    points = backtest.add_scores(demo_result.points, LEVELS)
     assert {"logistic", "ar_logit", "naive", "ensemble"} == set(points["model"])
     assert points["actual"].between(0, 100).all()
     choice = demo_result.extra["choice"]

@@ -164,7 +164,7 @@ def test_funnel_ratio_names_bad_rows():
 
 def test_registered_indicator_funnel_with_the_phe_option():
     from cityanalytics.compare import funnel
-    from cityanalytics.indicators import frame as F
+    from cityanalytics.indicators import frame
     from cityanalytics.indicators.frame import CITY
 
     period = pd.Period("2025-06", "M")
@@ -172,7 +172,7 @@ def test_registered_indicator_funnel_with_the_phe_option():
     keys = pd.DataFrame({"unit_id": list(units), "period": period})
     num = np.array([x for x, _ in units.values()], float)
     den = np.array([n for _, n in units.values()], float)
-    fr = F.combine([F.proportion("case_ontime_disposal_rate", keys, num, den, 0.95)], 0.95)
+    fr = frame.combine([frame.proportion("case_ontime_disposal_rate", keys, num, den, 0.95)], 0.95)
     res = funnel(fr, "case_ontime_disposal_rate", "2025-06", method="phe")
     t = res.table.set_index("unit_id")
     theta = 1469 / 3012
@@ -183,7 +183,7 @@ def test_registered_indicator_funnel_with_the_phe_option():
     assert t.at["A", "position"] == "below_998" and t.at["B", "position"] == "above_998"
     assert "PHE" in res.spec and res.extra["definition"].startswith("PHE")
     # counts with residents: PHE's rule judges each unit by its own exact / Byars interval
-    fr = F.combine([F.count("case_filed", pd.DataFrame({"unit_id": ["A", "B", "C", CITY], "period": period}),
+    fr = frame.combine([frame.count("case_filed", pd.DataFrame({"unit_id": ["A", "B", "C", CITY], "period": period}),
                             np.array([40.0, 10.0, 8.0, 58.0]), 0.95)], 0.95)
     res = funnel(fr, "case_filed", "2025-06", exposure={"A": 2.0, "B": 2.0, "C": 2.0, CITY: 6.0}, method="phe")
     t = res.table.set_index("unit_id")

@@ -54,9 +54,9 @@ def _texts(out) -> str:
 # --- the explorer itself -------------------------------------------------------------------
 
 def _toy(shell, update, interactive=True):
-    import ipywidgets as W
+    import ipywidgets
 
-    controls = {"a": W.IntSlider(value=1), "b": W.IntSlider(value=10)}
+    controls = {"a": ipywidgets.IntSlider(value=1), "b": ipywidgets.IntSlider(value=10)}
     ex = widgets.Explorer({"a": 1, "b": 10}, controls, update, {"only_b": ("b",)}, interactive)
 
     def show_both(state):

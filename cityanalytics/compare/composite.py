@@ -6,7 +6,8 @@ Normalisation (every term is made "higher is better" with the registry's directi
 
 - ``"raw"``: the percentages themselves, 100 − value for lower-is-better ones, as in the
   GB/T 30428.4-style presets (按期处置率×60% + 结案率×30% + (1−返工率)×10%). Proportions only.
-  The score is on 0-100 and gets the A-E band of INDICATORS.md §1.5.
+  The score is on 0-100 and gets an A-E band (90/75/60/40; an analyst default that follows
+  the grading of digital city-management vendors' assessment modules).
 - ``"minmax"``: 100·(v − min)/(max − min) across the units (100·(max − v)/(max − min) for
   lower-is-better); an indicator on which all units are equal scores 100 for all.
 - ``"zscore"``: (v − mean)/sd across the units (sd with ddof=0), sign flipped for
@@ -32,7 +33,7 @@ from cityanalytics.results import AnalysisResult
 from ._common import as_period, name_of, pick, unit_names
 
 NORMALISATIONS = ("raw", "minmax", "zscore")
-BANDS = ((90, "A"), (75, "B"), (60, "C"), (40, "D"), (-np.inf, "E"))  # INDICATORS.md §1.5
+BANDS = ((90, "A"), (75, "B"), (60, "C"), (40, "D"), (-np.inf, "E"))
 
 PRESETS = {
     "gbt30428_unit": {
@@ -40,14 +41,14 @@ PRESETS = {
                  "(GB/T 30428.4 式预设,据厂商代码佐证 C 级,非标准原文)",
         "weights": {"case_ontime_disposal_rate": 60, "case_closure_rate": 30, "case_rework_rate": 10},
         "normalisation": "raw",
-        "source": "INDICATORS.md §1.5 [S3] egova SqlConst.java; the standard likely uses 处置率 instead of 结案率 (M)",
+        "source": "digital city-management vendor code (egova SqlConst.java); the standard likely uses 处置率 instead of 结案率 (M)",
     },
     "gbt30428_unit_disposal": {
         "label": "专业部门综合指标值(处置率口径):按期处置率×60% + 处置率×30% + (1−返工率)×10%"
                  "(GB/T 30428.4 式预设,标准口径推测 M 级)",
         "weights": {"case_ontime_disposal_rate": 60, "case_disposal_rate": 30, "case_rework_rate": 10},
         "normalisation": "raw",
-        "source": "INDICATORS.md §1.5: 结案率(or 处置率)",
+        "source": "GB/T 30428.4 as read by the vendor code above, with 处置率 in place of 结案率 (M)",
     },
 }
 

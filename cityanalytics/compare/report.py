@@ -30,15 +30,6 @@ TOPICS = {"cases": "数字城管案件的处置", "dust_samples": "道路“以�
           "assessments": "月度考评得分"}
 
 
-def _show_table(styler) -> None:
-    """A comparison table with the focus unit's row highlighted: ``compare.display`` builds it
-    on ``report.tables.show_table``; ``sections.table`` takes a plain DataFrame, so a styled
-    one is shown here."""
-    from IPython.display import display
-
-    display(styler)
-
-
 def _reason(title: str, why: str) -> str:
     """``why`` without the section's own name at its start (the skipped reasons begin with it)."""
     return why.split(":", 1)[1] if why.split(":", 1)[0] in (title, title[:4], "红黑榜", "综合得分") else why
@@ -125,7 +116,7 @@ def show_key_points(b: Bulletin) -> None:
 def show_overview(b: Bulletin) -> None:
     sections.heading("总览")
     sections.markdown("报告期各单位各指标的数值,末行为全市。")
-    _show_table(tables.overview(b))
+    sections.table(tables.overview(b))
 
 
 def _league(r) -> None:
@@ -133,7 +124,7 @@ def _league(r) -> None:
     if r.table["value"].notna().sum() == 0:
         sections.note(f"{s.period} 各单位均没有{s.indicator.name_zh}数值。")
         return
-    _show_table(tables.league(r))
+    sections.table(tables.league(r))
     sections.markdown("<small>较上期一栏带 * 表示与上期相比变化显著。</small>")
     sections.figure(r)
     sections.method(r.spec)
@@ -148,7 +139,7 @@ def show_leagues(b: Bulletin) -> None:
 def _funnel(r) -> None:
     sections.figure(r)
     sections.bullets(r.sentences)
-    _show_table(tables.funnel(r))
+    sections.table(tables.funnel(r))
     sections.method(r.spec)
 
 
@@ -187,7 +178,7 @@ def show_composite(b: Bulletin) -> None:
         return
     sections.heading("综合得分与权重敏感性")
     sections.bullets(b.composite.sentences)
-    _show_table(tables.composite(b.composite))
+    sections.table(tables.composite(b.composite))
     if b.composite.table["rank"].notna().sum() < 2:  # nothing ranked: no sensitivity to show
         sections.method(b.composite.spec)
         return
@@ -200,7 +191,7 @@ def show_composite(b: Bulletin) -> None:
 
 def _trend(r) -> None:
     sections.bullets(r.sentences)
-    _show_table(tables.trend(r))
+    sections.table(tables.trend(r))
     sections.figure(r)
     sections.method(r.spec)
 
@@ -232,7 +223,7 @@ def show_targets(b: Bulletin) -> None:
     sections.bullets(b.targets.sentences)
     for head, table in tables.targets(b.targets):
         sections.heading(head, 4)
-        _show_table(table)
+        sections.table(table)
     skipped = b.targets.extra["skipped"]
     if len(skipped):
         sections.markdown(f"该规划另有 {len(skipped)} 项目标未对照(指标未计算、不在指标库或为流量目标)。")

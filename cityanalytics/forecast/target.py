@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cityanalytics.text import BLANK
+
 # Registry indicator -> (event, measure, kind, scope) the forecast uses for it.
 REGISTRY_INDICATORS = {
     "sorting_coverage_communities": ("started", "communities", "share", "each"),
@@ -121,7 +123,7 @@ def month_text(p: pd.Period) -> str:
 
 def passage_text(end: pd.Period, h: float, horizon: int) -> str:
     if not np.isfinite(h):
-        return "—"
+        return BLANK
     if h > horizon:
         return f"晚于{month_text(end + horizon)}"
     return month_text(end + int(h))

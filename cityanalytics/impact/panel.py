@@ -19,6 +19,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from cityanalytics.text import BLANK, missing
+
 FREQS = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 # Chinese for readers: FREQ_ZH + "度" (日度/周度/月度/季度/年度), PERIOD_ZH after a count
 # ("3 个季度", "5 年"), PER_ZH for a rate ("每季度").
@@ -40,8 +42,8 @@ _QUARTER_ZH = re.compile(r"^\s*(\d{4})\s*年\s*(?:第\s*)?([1-4一二三四])\s*
 def duration_zh(days: float, freq: str = "D") -> str:
     """A length of time for readers: days on daily to monthly data, quarters or years on
     quarterly and yearly data (a half-life of 548 days reads 1.5 年); inf reads 无穷(不衰减)."""
-    if days is None or days != days:
-        return "—"
+    if missing(days):
+        return BLANK
     if np.isinf(days):
         return "无穷(不衰减)"
     if freq in PERIOD_INDEXED:

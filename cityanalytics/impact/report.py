@@ -146,13 +146,8 @@ def show_scope(rep: CampaignReport) -> None:
     sections.markdown(scope_markdown(rep))
 
 
-def _loose_list(lines) -> str:
-    """Data sentences as a Markdown list with a blank line between items (one paragraph each)."""
-    return "\n\n".join(f"- {md_escape(x)}" for x in lines)
-
-
 def show_key_points(rep: CampaignReport) -> None:
-    sections.markdown(_loose_list(rep.sentences))
+    sections.bullets(rep.sentences, loose=True)
     if rep.warnings:
         sections.markdown("**设计提示**\n\n" + "\n".join(f"- {md_escape(w)}" for w in rep.warnings))
 
@@ -215,6 +210,6 @@ def show_robustness(rep: CampaignReport) -> None:
 
 def show_spec(rep: CampaignReport) -> None:
     if rep.results:
-        sections.markdown(_loose_list(r.spec for r in rep.results))
+        sections.bullets((r.spec for r in rep.results), loose=True)
     else:
         sections.markdown("没有完成的模型(数据不足),见设计提示。")

@@ -36,10 +36,13 @@ def markdown(text: str) -> None:
         display(Markdown(text))
 
 
-def bullets(lines, escape: bool = True) -> None:
-    """Sentences as a list; ``escape=False`` for lines that are already Markdown."""
+def bullets(lines, escape: bool = True, loose: bool = False) -> None:
+    """Sentences as a list; ``escape=False`` for lines that are already Markdown; ``loose``
+    puts a blank line between items (each its own paragraph, for long sentences)."""
+    lines = list(lines)
     if lines:
-        display(Markdown("\n".join(f"- {md_escape(x) if escape else x}" for x in lines)))
+        sep = "\n\n" if loose else "\n"
+        display(Markdown(sep.join(f"- {md_escape(x) if escape else x}" for x in lines)))
 
 
 def method(text: str, label: str = "方法") -> None:
@@ -58,8 +61,11 @@ def absent(title: str, why: str) -> None:
 
 
 def table(df, **kwargs) -> None:
-    """A table as every report shows one (``report.tables.show_table``'s keywords)."""
-    display(show_table(df, **kwargs))
+    """A table as every report shows one (``report.tables.show_table``'s keywords); a Styler
+    already made by ``show_table`` (e.g. with a row highlighted) is shown as it is."""
+    from pandas.io.formats.style import Styler
+
+    display(df if isinstance(df, Styler) else show_table(df, **kwargs))
 
 
 def figure(obj) -> None:

@@ -26,7 +26,7 @@ import pandas as pd
 
 from cityanalytics.report import changes as report_changes
 from cityanalytics.report import history, resultsets
-from cityanalytics.text import html_escape
+from cityanalytics.text import fmt, html_escape, missing, pct
 
 MAX_FINDINGS = 6
 LIGHT = {"met": "绿", "on_track": "绿", "at_risk": "黄", "off_track": "红"}
@@ -52,16 +52,8 @@ class Page:
 # --- small formatting helpers -------------------------------------------------------------------
 
 
-def _missing(x) -> bool:
-    return report_changes._missing(x)
-
-
-def _pct(x, digits: int = 1) -> str:
-    return "—" if _missing(x) else f"{float(x):.{digits}f}%"
-
-
 def _prob(p) -> str:
-    return "—" if _missing(p) else f"{float(p):.0%}"
+    return fmt(p, ".0%")
 
 
 def _names(items: list[str], most: int = 5) -> str:
@@ -121,8 +113,8 @@ def _target_finding(g: pd.DataFrame) -> str:
     if len(city):
         c = city.iloc[0]
         light = LIGHT.get(c["status"])
-        text += (f"全市现值 {_pct(c['value'])},按近期趋势到期预计 {_pct(c['projection'])}"
-                 f"(区间 {_pct(c['proj_low'])} 至 {_pct(c['proj_high'])}),{c['status_zh']}"
+        text += (f"全市现值 {pct(c['value'])},按近期趋势到期预计 {pct(c['projection'])}"
+                 f"(区间 {pct(c['proj_low'])} 至 {pct(c['proj_high'])}),{c['status_zh']}"
                  + (f"({light}灯)" if light else ""))
     counts = units["status"].map(LIGHT).value_counts()
     if len(units):
@@ -130,7 +122,7 @@ def _target_finding(g: pd.DataFrame) -> str:
             int(counts.get("绿", 0)), int(counts.get("黄", 0)), int(counts.get("红", 0))))
         red = units[units["status"] == "off_track"]
         if len(red):
-            text += "(红灯:" + "、".join(f"{r['name']} {_pct(r['value'])}" for _, r in red.iterrows()) + ")"
+            text += "(红灯:" + "、".join(f"{r['name']} {pct(r['value'])}" for _, r in red.iterrows()) + ")"
         other = len(units) - int(counts.sum())
         if other:
             text += f",{other} 个数据不足无法判断"
@@ -148,7 +140,7 @@ def _focus_finding(b, focus: str, name: str) -> str:
         x = row.iloc[0]
         text = (f"{resultsets.indicator_zh(ind)} {report_changes._fmt_indicator(ind, x['value'])}"
                 f"(区间 {report_changes._fmt_indicator(ind, x['ci_low'])} 至 {report_changes._fmt_indicator(ind, x['ci_high'])})")
-        if not _missing(x.get("rank")):
+        if not missing(x.get("rank")):
             text += f",第 {x['rank']:g} 位(名次区间 {x['rank_low']:g}–{x['rank_high']:g})"
         parts.append(text)
         if len(parts) == 3:
@@ -190,9 +182,9 @@ def forecast_findings(res, changes: report_changes.Changes | None = None) -> lis
     has_target = "p_reach" in t.columns and t["p_reach"].notna().any()
     if len(city):
         c = city.iloc[0]
-        text = (f"全市覆盖率现为 {_pct(c['share'])},到 {c['deadline']} 预计 {_pct(c['fc_median'])}"
-                f"({tag}% 预测区间 {_pct(c.get(lo))} 至 {_pct(c.get(hi))})")
-        if has_target and not _missing(c["p_reach"]):
+        text = (f"全市覆盖率现为 {pct(c['share'])},到 {c['deadline']} 预计 {pct(c['fc_median'])}"
+                f"({tag}% 预测区间 {pct(c.get(lo))} 至 {pct(c.get(hi))})")
+        if has_target and not missing(c["p_reach"]):
             text += f",达到 {c['target_text']} 目标的概率为 {_prob(c['p_reach'])}"
         out.append(text + "。")
     units = t[(t["unit_id"] != "city") & t["p_reach"].notna()] if has_target else t.iloc[:0]
@@ -206,8 +198,8 @@ def forecast_findings(res, changes: report_changes.Changes | None = None) -> lis
         text += (":" + _names(parts)) if parts else ""
         out.append(text + (f";另有 {len(done)} 个单位已全覆盖" if len(done) else "") + "。")
     if len(unlikely):
-        parts = [f"{r['unit_name']}({_prob(r['p_reach'])},到期预计 {_pct(r['fc_median'])},"
-                 f"区间 {_pct(r.get(lo))} 至 {_pct(r.get(hi))})" for _, r in unlikely.iterrows()]
+        parts = [f"{r['unit_name']}({_prob(r['p_reach'])},到期预计 {pct(r['fc_median'])},"
+                 f"区间 {pct(r.get(lo))} 至 {pct(r.get(hi))})" for _, r in unlikely.iterrows()]
         out.append(f"不太可能按期达标(概率低于 {UNLIKELY:.0%})的单位 {len(unlikely)} 个:" + _names(parts, 4) + "。")
     elif has_target and len(open_units):
         out.append(f"没有达标概率低于 {UNLIKELY:.0%} 的单位。")
@@ -275,16 +267,16 @@ def _effect(r) -> str:
 
 
 def _spans_zero(r) -> bool:
-    return not _missing(r["ci_low"]) and not _missing(r["ci_high"]) and r["ci_low"] <= 0 <= r["ci_high"]
+    return not missing(r["ci_low"]) and not missing(r["ci_high"]) and r["ci_low"] <= 0 <= r["ci_high"]
 
 
 def _persistence(r) -> str:
     text = f"活动结束时效应 {_effect(r)}"
     hl, lo, hi = r["half_life"], r["half_life_low"], r["half_life_high"]
-    if r["persistent"] is True or (not _missing(r["persistent"]) and bool(r["persistent"])):
-        return text + (f",数据不能排除效应持续不衰减(半衰期下限 {lo:.0f} 天)" if not _missing(lo) else ",效应持续")
-    if not _missing(hl) and math.isfinite(hl):
-        upper = "无穷" if _missing(hi) or not math.isfinite(hi) else f"{hi:.0f}"
+    if r["persistent"] is True or (not missing(r["persistent"]) and bool(r["persistent"])):
+        return text + (f",数据不能排除效应持续不衰减(半衰期下限 {lo:.0f} 天)" if not missing(lo) else ",效应持续")
+    if not missing(hl) and math.isfinite(hl):
+        upper = "无穷" if missing(hi) or not math.isfinite(hi) else f"{hi:.0f}"
         return text + f",此后逐步减弱,半衰期约 {hl:.0f} 天(区间 {lo:.0f} 至 {upper} 天)"
     return text
 

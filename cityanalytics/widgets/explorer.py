@@ -149,7 +149,7 @@ class Explorer:
     rendered: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        import ipywidgets as W
+        import ipywidgets
 
         if self.interactive is None:
             self.interactive = is_interactive()
@@ -158,7 +158,7 @@ class Explorer:
             return
         if callable(self.controls):
             self.controls = self.controls()
-        self.status = W.HTML(value='<span class="ca-status">调整上面的控件,下方图表随之更新。</span>')
+        self.status = ipywidgets.HTML(value='<span class="ca-status">调整上面的控件,下方图表随之更新。</span>')
         for name, widget in self.controls.items():
             widget.observe(partial(self._changed, name), names="value")
 
@@ -169,22 +169,22 @@ class Explorer:
         """The control bar and status line (nothing in a report run)."""
         if not self.interactive:
             return
-        import ipywidgets as W
+        import ipywidgets
         from IPython.display import display
 
-        bar = W.Box(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
+        bar = ipywidgets.Box(list(self.controls.values()), layout=ipywidgets.Layout(flex_flow="row wrap", align_items="flex-start"))
         bar.add_class("ca-controls")  # the browser test finds the controls by this class
-        display(W.VBox([bar, self.status], layout=W.Layout(border="1px solid #ddd", padding="4px")))
+        display(ipywidgets.VBox([bar, self.status], layout=ipywidgets.Layout(border="1px solid #ddd", padding="4px")))
 
     def section(self, render: Callable) -> None:
         """Render one report section; in JupyterLab it re-renders when its controls change."""
         if not self.interactive:
             render(self.state)
             return
-        import ipywidgets as W
+        import ipywidgets
         from IPython.display import display
 
-        out = W.Output()
+        out = ipywidgets.Output()
         key = _key(self.values())
         self.states.setdefault(key, self.state)
         out.outputs = _remember(self.rendered, (len(self.sections), key), capture(render, self.state), RENDERED)
@@ -232,18 +232,18 @@ class Explorer:
 
 
 def dropdown(label: str, options, value, width: str = "220px"):
-    import ipywidgets as W
+    import ipywidgets
 
-    return W.Dropdown(options=options, value=value, description=label, style={"description_width": "initial"},
-                      layout=W.Layout(width=width))
+    return ipywidgets.Dropdown(options=options, value=value, description=label, style={"description_width": "initial"},
+                      layout=ipywidgets.Layout(width=width))
 
 
 def units_picker(label: str, names: dict, chosen, rows: int = 6):
-    import ipywidgets as W
+    import ipywidgets
 
-    return W.SelectMultiple(options=[(f"{n}({u})", u) for u, n in names.items()], value=tuple(chosen),
+    return ipywidgets.SelectMultiple(options=[(f"{n}({u})", u) for u, n in names.items()], value=tuple(chosen),
                             description=label, rows=rows, style={"description_width": "initial"},
-                            layout=W.Layout(width="330px"))
+                            layout=ipywidgets.Layout(width="330px"))
 
 
 def nearest_level(level: float) -> float:

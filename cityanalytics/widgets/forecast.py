@@ -33,7 +33,7 @@ def _deadline_options(base) -> list[str]:
 
 
 def forecast_controls(session: ForecastSession) -> dict:
-    import ipywidgets as W
+    import ipywidgets
 
     from cityanalytics.forecast.models import LABELS_ZH
     from cityanalytics.indicators.frame import CITY
@@ -49,7 +49,7 @@ def forecast_controls(session: ForecastSession) -> dict:
         "levels": dropdown("预测区间", options, levels, "200px"),
     }
     if res.target is not None and res.target.kind == "share":
-        controls["target_value"] = W.FloatSlider(value=float(res.target.value), min=50, max=100, step=0.5,
+        controls["target_value"] = ipywidgets.FloatSlider(value=float(res.target.value), min=50, max=100, step=0.5,
                                                  description="目标值(%)", continuous_update=False,
                                                  style={"description_width": "initial"})
         controls["deadline"] = dropdown("期限", _deadline_options(res),
