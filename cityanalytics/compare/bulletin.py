@@ -280,6 +280,12 @@ def resolve_period(requested: str | None, data) -> tuple[pd.Period, list[str]]:
     return asked, []
 
 
+# What the monthly bulletin compares when no indicators are named (the notebook's default): one
+# for each kind of data a bureau exports; those the workspace cannot compute are left out, with why.
+DEFAULT_INDICATORS = ("case_ontime_disposal_rate", "case_closure_rate", "case_rework_rate",
+                      "road_dust_sample_compliance_rate", "sorting_coverage_communities", "assessment_score_mean")
+
+
 def run(workspace, *, period: str | None = "", as_of: str | None = "", engine: str | dict | None = "",
         unit_id: str | None = "", level: str = "街道", indicators: list[str] | None = None, weights_preset: str = "",
         weights: dict[str, float] | None = None, normalisation: str = "raw", list_rule: dict | None = None,
@@ -295,14 +301,15 @@ def run(workspace, *, period: str | None = "", as_of: str | None = "", engine: s
     engine: ``""`` for the workspace's setting (sources.yaml), else DuckDB; ``"duckdb"``,
     ``"spark"`` or a mapping. targets_path: ``""`` for the workspace's targets.yaml, else the
     package's target library. overdispersion: ``"none"``, ``"multiplicative"`` or ``"additive"``.
-    The rest as in ``build_bulletin``, which this calls. ``Bulletin.options`` keeps these
+    indicators: indicator ids; None for ``DEFAULT_INDICATORS``. The rest as in
+    ``build_bulletin``, which this calls. ``Bulletin.options`` keeps these
     keywords (the opened workspace as ``workspace``): ``cityanalytics.widgets.explore`` recomputes
     from them.
     """
     options = dict(locals())
     ws = as_workspace(workspace)
     options["workspace"] = ws
-    b = build_bulletin(ws, period=period, level=level, indicators=indicators, weights=weights,
+    b = build_bulletin(ws, period=period, level=level, indicators=list(indicators or DEFAULT_INDICATORS), weights=weights,
                        normalisation=normalisation, weights_preset=weights_preset, list_rule=list_rule,
                        target_plan=target_plan, targets_path=targets_path or ws.targets_path, ci_level=ci_level,
                        overdispersion=None if overdispersion in (None, "", "none") else overdispersion,

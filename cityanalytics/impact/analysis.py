@@ -38,7 +38,7 @@ TABLE_COLUMNS = ["design", "design_zh", "term", "label_zh", "scale", "estimate",
                  "p_value", "level", "coef", "averted", "averted_low", "averted_high", "averted_per_month",
                  "averted_per_month_low", "averted_per_month_high", "half_life", "half_life_low", "half_life_high",
                  "persistent"]
-TIDY_COLUMNS = ["design", "term", "label_zh", "scale", "estimate", "conf_low", "conf_high", "std_error", "p_value"]
+TIDY_COLUMNS = ["design", "term", "label_zh", "scale", "estimate", "conf_low", "conf_high", "coef", "std_error", "p_value"]
 DESIGN_ZH = {"its": "中断时间序列", "did": "双重差分", "staggered": "分批推行双重差分", "synth": "合成控制",
              "sdid": "合成双重差分"}
 FITTED = ("its", "did", "staggered")  # the designs every run fits; the synthetic control where it applies
@@ -127,7 +127,9 @@ class CampaignReport:
         return effects(self)
 
     def tidy(self) -> pd.DataFrame:
-        """The estimates with their intervals, one row per design and term."""
+        """The estimates with their intervals, one row per design and term; ``coef`` and
+        ``std_error`` are the model's scale (a log rate ratio where ``scale`` is pct), so
+        ``coef / std_error`` is the test statistic behind ``p_value``."""
         return self.table[TIDY_COLUMNS]
 
     def effect(self, name: str, design: str | None = None) -> pd.Series:
