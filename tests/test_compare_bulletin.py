@@ -279,3 +279,14 @@ def test_report_sections_are_show_functions():
     assert "ca.compare.run(" in code and "ca.widgets.explore(res)" in code
     for n in names:
         assert f"ui.section(report.{n})" in code, n
+
+
+def test_run_without_indicators_compares_the_default_set(demo):
+    import cityanalytics as ca
+    from cityanalytics.compare.bulletin import DEFAULT_INDICATORS
+
+    res = ca.compare.run(demo, n_boot=0)
+    assert res.options["indicators"] is None  # what the caller gave; the default is applied inside
+    compared = set(res.leagues) | set(res.dropped)
+    assert compared == set(DEFAULT_INDICATORS)  # each default compared, or dropped with its reason
+    assert set(res.table["indicator"]) == set(res.leagues)
