@@ -18,7 +18,6 @@ import functools
 
 from cityanalytics.forecast.api import ForecastResult, data_end  # noqa: F401  (data_end: the run's period rule)
 from cityanalytics.report import sections
-from cityanalytics.text import md_escape
 
 _SAID = "_missing_said"  # where a result remembers that it has said why there is no forecast
 
@@ -48,14 +47,10 @@ def section(show):
     return render
 
 
-def _paragraphs(lines) -> None:
-    sections.markdown("\n\n".join(md_escape(s) for s in lines))
-
-
 @section
 def show_sentences(res: ForecastResult) -> None:
     """主要结论: the forecast's sentences."""
-    _paragraphs(res.sentences)
+    sections.paragraphs(res.sentences)
 
 
 @section
@@ -129,7 +124,7 @@ def show_scoring(res: ForecastResult | None) -> None:
 
     s = score_earlier(res)
     scored = s["scored"]
-    _paragraphs(scoring.sentences(scored, s["runs"], stored=s["stored"]))
+    sections.paragraphs(scoring.sentences(scored, s["runs"], stored=s["stored"]))
     if scored.empty:
         return
     sections.table(scoring.summary_table(scored, "model"))

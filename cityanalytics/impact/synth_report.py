@@ -175,7 +175,7 @@ def show_synth(rep, sc: SynthResult | None = None, replications: int = 200) -> S
         sections.markdown("**各设计同一口径的估计**(活动开始后至数据末的平均效应;中断时间序列与双重差分按一个水平项重估)")
         sections.table(common_table(common))
         lines = [agreement_zh(common), its_versus_sc_zh(common), *common.attrs.get("notes", [])]
-        sections.markdown("\n\n".join(md_escape(x) for x in lines if x))
+        sections.paragraphs(lines)
     if sc is not None:
         sections.markdown(f"<small>{md_escape(sc.spec)}</small>")
     return sc

@@ -22,7 +22,7 @@ from IPython.display import Markdown, display
 from cityanalytics.report.tables import show_table
 from cityanalytics.text import md_escape
 
-__all__ = ["heading", "markdown", "bullets", "method", "note", "absent", "table", "figure", "result"]
+__all__ = ["heading", "markdown", "bullets", "paragraphs", "method", "note", "absent", "table", "figure", "result"]
 
 
 def heading(text: str, level: int = 2) -> None:
@@ -43,6 +43,11 @@ def bullets(lines, escape: bool = True, loose: bool = False) -> None:
     if lines:
         sep = "\n\n" if loose else "\n"
         display(Markdown(sep.join(f"- {md_escape(x) if escape else x}" for x in lines)))
+
+
+def paragraphs(lines) -> None:
+    """Sentences (data text: escaped) as paragraphs, one each; empty ones left out."""
+    markdown("\n\n".join(md_escape(x) for x in lines if x))
 
 
 def method(text: str, label: str = "方法") -> None:
