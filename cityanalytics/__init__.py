@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 _SUBMODULES = ("compare", "forecast", "impact", "indicators", "notebook", "plans", "report", "survey", "widgets",
                "workspace")
 _NAMES = {"Workspace": "cityanalytics.workspace", "open_workspace": "cityanalytics.workspace",
-          "load": "cityanalytics.io.load"}
+          "load": "cityanalytics.io.load", "Result": "cityanalytics.results"}
 
 __all__ = [*_SUBMODULES, *_NAMES]
 

@@ -8,7 +8,7 @@ the model specification stated so a reviewer can read how it was made.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,25 @@ from scipy import stats
 from cityanalytics.text import BLANK
 
 TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"]
+
+
+@runtime_checkable
+class Result(Protocol):
+    """What ``compare.run``, ``forecast.run`` and ``impact.run`` each return, whatever else
+    the analysis adds: the numbers (``table``, numeric but for label columns), one row per
+    estimate (``tidy()``: estimate, conf_low, conf_high), the Chinese sentences (``sentences``,
+    ``summary()``), the main figure (``plot()``) and the options it was run with (``options``,
+    from which ``widgets.explore`` recomputes it)."""
+
+    table: pd.DataFrame
+    sentences: list
+    options: dict
+
+    def tidy(self) -> pd.DataFrame: ...
+
+    def summary(self) -> str: ...
+
+    def plot(self, ax=None): ...
 
 
 @dataclass

@@ -157,10 +157,10 @@ def test_comparison_tables_escape_unit_names():
     (a pandas Styler, unlike DataFrame.to_html, does not escape by default)."""
     import pandas as pd
 
-    from cityanalytics.compare import display
+    from cityanalytics.compare import tables
 
     frame = pd.DataFrame({"单位": PAYLOADS, PAYLOADS[5]: ["1.0"] * len(PAYLOADS)})
-    page = scan(display._styled(frame, [i % 2 == 0 for i in range(len(PAYLOADS))]).to_html())
+    page = scan(tables._styled(frame, [i % 2 == 0 for i in range(len(PAYLOADS))]).to_html())
     assert page.problems == []
     text = visible("".join(page.text))
     for payload in PAYLOADS:

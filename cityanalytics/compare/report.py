@@ -1,7 +1,7 @@
 """The comparison report's sections, one ``show_*`` function per notebook section.
 
 Each function takes the bulletin (``compare.run``'s result) and shows the Chinese heading,
-tables (focus unit highlighted, built by ``compare.display``), static figures and sentences,
+tables (focus unit highlighted, built by ``compare.tables``), static figures and sentences,
 all drawn through ``cityanalytics.report.sections``. Nothing here computes a statistic. The
 introduction names only what the data hold, and a section with nothing to show is one line
 saying why instead of its heading and an empty table.
@@ -19,7 +19,7 @@ from cityanalytics.report import sections
 from cityanalytics.text import md_code, md_escape  # data text into Markdown
 from cityanalytics.workspace import open_workspace
 
-from . import display as tables
+from . import tables
 from .bulletin import Bulletin
 from .data import period_kind_zh
 from .maps import TITLE as MAP_TITLE
