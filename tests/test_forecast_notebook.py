@@ -110,7 +110,7 @@ def result(demo):
                            seed=3)
 
 
-def test_the_result_keeps_the_contract(result):
+def test_the_result_keeps_the_contract(result, demo):
     t = result.table
     text = [c for c in t.columns if t[c].dtype == object or pd.api.types.is_string_dtype(t[c])]
     assert text == ["unit_id", "unit_name", "status", "model", "choice"]  # labels and codes; the rest numbers
@@ -126,7 +126,7 @@ def test_the_result_keeps_the_contract(result):
     assert (city["estimate"], city["conf_low"], city["conf_high"], city["level"]) == (
         row["fc_median"], row["fc_lo95"], row["fc_hi95"], 0.95)
     assert isinstance(result.sentences, list) and result.summary() == "\n".join(result.sentences)
-    assert result.options["seed"] == 3 and str(result.options["workspace"]).endswith("demo0")
+    assert result.options["seed"] == 3 and str(result.options["workspace"]) == str(demo)
     assert result.options["target_id"] == "hl_sorting_coverage" and result.options["n_paths"] == 200
     import matplotlib
 

@@ -253,7 +253,7 @@ def report_text(pdf: Path) -> str:
 def _content(text: str) -> str:
     # a masked temporary path wraps where its length puts it: the tail that spilled onto the next
     # line (``…ality.ipynb``) goes with the mask
-    return re.sub(r"<tmp>[\w./-]*", "<tmp>", _masked("".join(text.split())), flags=re.ASCII)
+    return re.sub(r"<tmp>→?[\w./-]*", "<tmp>", _masked("".join(text.split())), flags=re.ASCII)
 
 
 def test_report_text_unchanged(reports):
