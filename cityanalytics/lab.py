@@ -3,7 +3,7 @@
 Registers the kernel "Python (cityanalytics)" (this Python, so the package and its
 dependencies are importable) when it is missing, then runs JupyterLab with the project root
 as its root and ``notebooks/`` opened. The notebooks change to the project root themselves
-(``notebook.project_cwd``), so their relative paths (``data/demo``) work as in a report run.
+(``ca.notebook.setup()``), so their relative paths (``data/demo``) work as in a report run.
 """
 
 from __future__ import annotations
