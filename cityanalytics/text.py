@@ -22,22 +22,19 @@ def missing(x) -> bool:
         return False
 
 
-_missing = missing
-
-
 def pct(x, digits: int = 1) -> str:
     """A percentage already on the 0-100 scale: 97.06 -> '97.1%'."""
-    return "—" if _missing(x) else f"{x:.{digits}f}%"
+    return BLANK if missing(x) else f"{x:.{digits}f}%"
 
 
 def num(x, digits: int = 0) -> str:
     """Thousands-separated number: 359830 -> '359,830'."""
-    return "—" if _missing(x) else f"{x:,.{digits}f}"
+    return BLANK if missing(x) else f"{x:,.{digits}f}"
 
 
 def ci(low, high, level: float = 0.95, formatter=pct, digits: int = 1) -> str:
     """'(95% CI 96.8%-97.4%)'."""
-    if _missing(low) and _missing(high):
+    if missing(low) and missing(high):
         return ""
     return f"({level * 100:.0f}% CI {formatter(low, digits)}-{formatter(high, digits)})"
 

@@ -32,7 +32,7 @@ __all__ = ["run", "Bulletin", "build_bulletin", "resolve_period", "league_table"
            "PRESETS", "trend", "cochran_armitage", "poisson_trend", "red_black_lists", "target_status", "level_units",
            "Level"]
 
-_LAZY = ("report", "display", "maps")  # the report's modules (IPython, maps): loaded when first used
+_LAZY = ("report", "tables", "maps")  # the report's modules (IPython, maps): loaded when first used
 
 
 def __getattr__(name: str):

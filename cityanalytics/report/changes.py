@@ -120,9 +120,6 @@ def _fmt_indicator(indicator: str, value) -> str:
     return fmt_value(value, stat, "" if stat == "proportion" else info.unit).strip()
 
 
-_missing = missing  # the report's page 1 (report.summary) reads it here
-
-
 def _rank(value) -> str:
     return fmt_number(value, "g")
 
@@ -222,14 +219,14 @@ def estimate_moves(current: pd.DataFrame, previous: pd.DataFrame, keys: list[str
     out = []
     for _, r in both.iterrows():
         now, lo, hi = r[estimate], r[f"{low}_prev"], r[f"{high}_prev"]
-        if _missing(now) or _missing(lo) or _missing(hi):
+        if missing(now) or missing(lo) or missing(hi):
             continue
         tol = 1e-9 * max(1.0, abs(lo), abs(hi))  # an interval bound computed as 1e-17 for a share of 0 is 0
         outside = now < lo - tol or now > hi + tol
         half = max((hi - lo) / 2, 1e-12)
         distance = (lo - now if now < lo else now - hi) / half if outside else 0.0
         way = "高于" if now > hi else "低于"
-        interval = "" if _missing(r[low]) else f"(区间 {fmt(r, r[low])} 至 {fmt(r, r[high])})"
+        interval = "" if missing(r[low]) else f"(区间 {fmt(r, r[low])} 至 {fmt(r, r[high])})"
         sentence = (f"{label(r)}本期 {fmt(r, now)}{interval},{way}上期区间 {fmt(r, lo)} 至 {fmt(r, hi)}"
                     f"(上期 {fmt(r, r[f'{estimate}_prev'])})。")
         out.append(Change("estimate", sentence, bool(outside), BASE["estimate"] + min(distance, 9.0), group))
@@ -275,7 +272,7 @@ def forecast_moves(current: pd.DataFrame, previous: pd.DataFrame) -> list[Change
         both = current.merge(previous[["unit_id", "p_reach"]], on="unit_id", suffixes=("", "_prev"))
         for _, r in both.iterrows():
             now, before = r["p_reach"], r["p_reach_prev"]
-            if _missing(now) or _missing(before) or (now >= 0.5) == (before >= 0.5):
+            if missing(now) or missing(before) or (now >= 0.5) == (before >= 0.5):
                 continue
             way = "由不太可能变为可能" if now >= 0.5 else "由可能变为不太可能"
             out.append(Change("likely", f"{r['unit_name']}按期达标{way}:达标概率由 {before:.0%} 变为 {now:.0%}。",

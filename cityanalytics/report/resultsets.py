@@ -16,8 +16,6 @@ can compare itself with this one (``changes``) without re-running anything.
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from cityanalytics.indicators.registry import get
@@ -98,11 +96,3 @@ def quality(loaded, period: str | None = None) -> dict[str, pd.DataFrame]:
     rejections = rejections_by_reason(loaded)
     rejections.columns = ["table", "column", "reason", "rows"]
     return {"load_counts": counts, "rejections": rejections.reset_index(drop=True)}
-
-
-def _num(value) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return math.nan
-    return out

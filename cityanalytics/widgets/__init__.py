@@ -10,12 +10,11 @@ from cityanalytics.widgets.compare import (COMPARISON_DEPENDS, ComparisonSession
                                            comparison_explorer, comparison_update)
 from cityanalytics.widgets.explorer import PREVIEW_DPI, Explorer, capture, is_interactive
 from cityanalytics.widgets.forecast import ForecastSession, forecast_controls, forecast_explorer, forecast_update
-from cityanalytics.widgets.impact import ImpactSession, impact_controls, impact_explorer, impact_update
+from cityanalytics.widgets.impact import ImpactSession, impact_controls, impact_update
 
 __all__ = ["explore", "Explorer", "capture", "is_interactive", "PREVIEW_DPI", "comparison_explorer", "ComparisonSession",
            "comparison_controls", "comparison_update", "COMPARISON_DEPENDS", "forecast_explorer", "ForecastSession",
-           "forecast_controls", "forecast_update", "impact_explorer", "ImpactSession", "impact_controls",
-           "impact_update"]
+           "forecast_controls", "forecast_update", "ImpactSession", "impact_controls", "impact_update"]
 
 
 def explore(result, *, interactive: bool | None = None) -> Explorer:

@@ -112,11 +112,3 @@ def explore(result, interactive: bool | None = None) -> Explorer:
     session = ImpactSession(result)
     return Explorer(result, partial(impact_controls, session), partial(impact_update, session), {}, interactive)
 
-
-def impact_explorer(rep, *, interactive: bool | None = None, **options) -> Explorer:
-    """``explore`` with the options given here instead of ``rep.options`` (for a report made
-    by ``impact.analysis.analyse``, which records none; ``data_dir`` is read as the workspace)."""
-    if "data_dir" in options:
-        options["workspace"] = options.pop("data_dir")
-    session = ImpactSession(rep, options or None)
-    return Explorer(rep, partial(impact_controls, session), partial(impact_update, session), {}, interactive)
