@@ -200,7 +200,7 @@ def build_campaign(tables: dict, campaign_id: str = "", *, campaign_name: str = 
     return camp
 
 
-def analyse(workspace=None, campaign_id: str = "", *, data_dir=None, campaign_name: str = "", phases=None,
+def analyse(workspace=None, campaign_id: str = "", *, campaign_name: str = "", phases=None,
             treated_units=None, control_units=None, outcomes=None, outcome: str = "", outcome_label: str = "",
             exposure: str = "", covariates=None, weights: str = "", freq: str = "W", its_units: str = "treated",
             effect: str = "phases", post: str = "decay", family: str = "poisson", did_model: str = "poisson", event_window=None,
@@ -209,8 +209,7 @@ def analyse(workspace=None, campaign_id: str = "", *, data_dir=None, campaign_na
     """Run every analysis the notebook shows for one campaign (``run`` calls this and keeps
     its options on the report).
 
-    workspace: a workspace folder, a folder of canonical tables or a ``Workspace``
-        (``data_dir``: the same, by its former name).
+    workspace: a workspace folder, a folder of canonical tables or a ``Workspace``.
     tables: the workspace's tables already loaded (``inputs.load_inputs``): used instead of
         reading the workspace.
     outcome: "" (cases of the campaign's subcategories, or of ``outcomes``), a case measure
@@ -229,7 +228,7 @@ def analyse(workspace=None, campaign_id: str = "", *, data_dir=None, campaign_na
     from cityanalytics.impact.robustness import robustness
     from cityanalytics.impact.staggered import callaway_santanna
 
-    source = workspace if workspace not in (None, "") else data_dir
+    source = workspace
     _check_choices(family=(family, ("poisson", "negbin")), did_model=(did_model, ("poisson", "ols")),
                    effect=(effect, ("phases", "level")), post=(post, ("decay", "level", "exclude")),
                    control_group=(control_group, ("notyet", "never")), freq=(str(freq).upper(), ("D", "W", "M", "Q", "Y")))
