@@ -13,7 +13,7 @@ units or features do not match, the section says so in a line and the report goe
 
 from __future__ import annotations
 
-from cityanalytics.maps import BoundaryError, no_boundaries_reason, unit_boundaries
+from cityanalytics.maps import no_boundaries_reason, unit_boundaries
 from cityanalytics.maps.choropleth import CLASS_STYLE, choropleth, classify
 from cityanalytics.results import AnalysisResult
 
