@@ -241,7 +241,7 @@ def test_the_comparison_and_quality_notebooks_run_on_cases_only(tiny, tmp_path):
 
 def test_quarter_and_year_periods_reach_the_runner_quality_and_forecast(tiny):
     from cityanalytics import quality
-    from cityanalytics.forecast.report import data_end
+    from cityanalytics.forecast.api import data_end
     from cityanalytics.report import layout
 
     assert layout.check_period("2025Q2") == "2025Q2" and layout.check_period("2025") == "2025"

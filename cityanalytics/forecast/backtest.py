@@ -168,15 +168,6 @@ def add_scores(points: pd.DataFrame, levels) -> pd.DataFrame:
     return p
 
 
-def common_points(points: pd.DataFrame, models) -> pd.DataFrame:
-    """Only the (unit, origin, h) where every one of ``models`` has a forecast."""
-    if points.empty:
-        return points
-    p = points[points["model"].isin(models)]
-    counts = p.groupby(["unit_id", "origin", "h"])["model"].transform("nunique")
-    return p[counts == len(models)]
-
-
 def scores(points: pd.DataFrame, levels) -> pd.DataFrame:
     """Per unit and model: points, origins, MAE, bias, interval coverage and mean WIS."""
     cols = ["unit_id", "model", "points", "origins", "mae", "bias", "wis"] + [f"cover_{level_key(lv)}" for lv in levels]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 
-from cityanalytics.forecast.api import ForecastResult, data_end  # noqa: F401  (data_end: the run's period rule)
+from cityanalytics.forecast.api import ForecastResult
 from cityanalytics.report import sections
 
 _SAID = "_missing_said"  # where a result remembers that it has said why there is no forecast

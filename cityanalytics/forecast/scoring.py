@@ -205,10 +205,6 @@ def summary_table(scored: pd.DataFrame, by: str, names: dict | None = None) -> p
     return out
 
 
-def _unit_names(scored: pd.DataFrame) -> dict:
-    return dict(zip(scored["unit_id"], scored["unit_name"])) if "unit_name" in scored else {}
-
-
 def sentences(scored: pd.DataFrame, runs: int, stored: bool = True) -> list[str]:
     """Chinese sentences: whether there is anything to score, last period's forecast for the
     latest observed month, the running record, and models flagged for low coverage.

@@ -210,15 +210,3 @@ def backtest_table(res) -> pd.DataFrame:
     out["选择依据"] = [reasons.get(u, "") if choice.get(u, ("", ""))[0] == m else ""
                    for u, m in zip(s["unit_id"], s["model"])]
     return out.reset_index(drop=True)
-
-
-def calibration_summary(points: pd.DataFrame, levels) -> pd.DataFrame:
-    """Interval coverage over all backtest points, by model (the "is 95% really 95%" check)."""
-    from cityanalytics.forecast.backtest import add_scores
-
-    if points.empty:
-        return pd.DataFrame()
-    p = add_scores(points, levels)
-    agg = {"points": ("h", "size"), "mae": ("abs_err", "mean"), "wis": ("wis", "mean")}
-    agg.update({f"cover_{level_key(lv)}": (f"in{level_key(lv)}", "mean") for lv in levels})
-    return p.groupby("model").agg(**agg).reset_index()

@@ -71,10 +71,6 @@ def pct_ci(lo: float, hi: float, level: float = 0.95) -> str:
     return f"({level * 100:.0f}% CI {fmt(lo, '+.1f', '%')} 至 {fmt(hi, '+.1f', '%')})"
 
 
-def days_text(x: float) -> str:
-    return "无穷(不衰减)" if math.isinf(x) else f"{x:.0f} 天"
-
-
 def _seasonality_zh(opts: dict) -> str:
     parts = []
     if opts.get("trend", True):

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from cityanalytics.impact.synth_solve import simplex_ls, simplex_qp
+from cityanalytics.impact.synth_solve import simplex_ls
 from cityanalytics.results import AnalysisResult
 
 

@@ -168,10 +168,6 @@ def _with_unit(x, unit: str = "") -> str:
     return f"{text}{'%' if unit == '%' else (' ' + unit if unit else '')}"
 
 
-def _date(x) -> str:
-    return "" if x is None or pd.isna(x) else pd.Timestamp(x).strftime("%Y-%m-%d")
-
-
 def _month(x) -> str:
     return "" if x is None or pd.isna(x) else pd.Timestamp(x).strftime("%Y-%m")
 
