@@ -152,9 +152,10 @@ def show_key_points(rep: CampaignReport) -> None:
         sections.markdown("**设计提示**\n\n" + "\n".join(f"- {md_escape(w)}" for w in rep.warnings))
 
 
-def _not_done(rep: CampaignReport, title_zh: str) -> None:
+def _not_done(rep: CampaignReport, title_zh: str, otherwise: str = "") -> None:
+    """The note saying why ``title_zh`` was not done, else ``otherwise`` (default: "<title>未做。")."""
     why = [n for n in rep.notes if n.startswith(title_zh + "未做")]
-    sections.note(why[0] if why else f"{title_zh}未做。")
+    sections.note(why[0] if why else (otherwise or f"{title_zh}未做。"))
 
 
 def show_its(rep: CampaignReport) -> None:
@@ -201,8 +202,7 @@ def show_did(rep: CampaignReport) -> None:
 
 def show_robustness(rep: CampaignReport) -> None:
     if rep.robustness is None:
-        why = [n for n in rep.notes if n.startswith("稳健性检验未做")]
-        sections.note(why[0] if why else "本次未做稳健性检验。")
+        _not_done(rep, "稳健性检验", "本次未做稳健性检验。")
         return
     sections.table(robustness_table(rep.robustness))
     sections.figure(np.ravel(rep.robustness.plot())[0].figure)

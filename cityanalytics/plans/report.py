@@ -21,6 +21,7 @@ import pandas as pd
 
 from cityanalytics.indicators.frame import CITY
 from cityanalytics.indicators.registry import get, registry
+from cityanalytics.report import sections
 from cityanalytics.targets import load_targets
 from cityanalytics.text import BLANK, md_escape, missing
 
@@ -251,43 +252,29 @@ def summary_page(res: PlanProgress):
     return summary.Page(findings(res, previous), changes, stored)
 
 
-def _display(obj) -> None:
-    from IPython.display import display
-
-    display(obj)
-
-
 def show_summary(res: PlanProgress) -> None:
-    _display(summary_page(res))
+    sections.show(summary_page(res))
 
 
 def show_rule(res: PlanProgress) -> None:
-    from IPython.display import Markdown
-
     scope = "、".join(res.plans)
     rule = md_escape(f"报告期截至 {res.as_of.date()};单位 {res.unit_id or '全部'};规划:{scope}。")
-    _display(Markdown(rule + "\n\n" + md_escape(res.spec)))
+    sections.markdown(rule + "\n\n" + md_escape(res.spec))
 
 
 def show_table(res: PlanProgress) -> None:
     """A table per plan (binding targets first within it), every cell filled."""
-    from IPython.display import Markdown
-
-    from cityanalytics.report.tables import show_table as show
-
     for plan in res.plans:
         part = res.table[res.table["plan"] == plan]
-        _display(Markdown(f"### {md_escape(plan)}({len(part)} 项)"))
-        _display(show(display_frame(part)))
+        sections.markdown(f"### {md_escape(plan)}({len(part)} 项)")
+        sections.table(display_frame(part))
 
 
 def show_sources(res: PlanProgress) -> None:
     """Where each value came from, how its light was reached, and the plan's sentence it comes from."""
-    from cityanalytics.report.tables import show_table as show
-
     t = res.table
     frame = pd.DataFrame({"编号": t["target_id"], "数据途径": t["road_zh"], "数据来源": t["source"].replace("", BLANK),
                           "判定说明": [("; ".join(x for x in (r.reason, r.detail, r.probability_how) if x)) or BLANK
                                    for r in t.itertuples()],
                           "规划原文": t["quote"].str.replace("\n", " "), "文件": t["source_file"]})
-    _display(show(frame))
+    sections.table(frame)

@@ -22,7 +22,7 @@ from IPython.display import Markdown, display
 from cityanalytics.report.tables import show_table
 from cityanalytics.text import md_escape
 
-__all__ = ["heading", "markdown", "bullets", "paragraphs", "method", "note", "absent", "table", "figure", "result"]
+__all__ = ["heading", "markdown", "bullets", "paragraphs", "method", "note", "absent", "show", "table", "figure", "result"]
 
 
 def heading(text: str, level: int = 2) -> None:
@@ -63,6 +63,11 @@ def note(text: str) -> None:
 def absent(title: str, why: str) -> None:
     """A section with nothing to show: one line saying why, instead of the section."""
     display(Markdown(f"**{md_escape(title)}**:本报告略去,{md_escape(why)}。"))
+
+
+def show(obj) -> None:
+    """An object that draws itself (``_repr_html_``), such as the page-1 summary."""
+    display(obj)
 
 
 def table(df, **kwargs) -> None:

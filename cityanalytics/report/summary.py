@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cityanalytics.report import changes as report_changes
-from cityanalytics.report import history, resultsets
+from cityanalytics.report import history, resultsets, sections
 from cityanalytics.text import fmt, html_escape, missing, pct
 
 MAX_FINDINGS = 6
@@ -362,14 +362,8 @@ def quality_page(loaded, period: str | None = None) -> Page:
     return _page(loaded, lambda: resultsets.quality(loaded, period), quality_findings, period or None)
 
 
-def _display(obj) -> None:
-    from IPython.display import display
-
-    display(obj)
-
-
 def show_comparison(b) -> None:
-    _display(comparison_page(b))
+    sections.show(comparison_page(b))
 
 
 def show_forecast(res) -> None:
@@ -377,15 +371,15 @@ def show_forecast(res) -> None:
 
     if absent(res):  # nothing forecast: the one line saying why, instead of the page
         return
-    _display(forecast_page(res))
+    sections.show(forecast_page(res))
 
 
 def show_campaign(rep) -> None:
-    _display(campaign_page(rep))
+    sections.show(campaign_page(rep))
 
 
 def show_quality(loaded, period: str | None = None) -> None:
-    _display(quality_page(loaded, period))
+    sections.show(quality_page(loaded, period))
 
 
 PAGES = {"Bulletin": comparison_page, "ForecastResult": forecast_page, "CampaignReport": campaign_page,
@@ -397,4 +391,4 @@ def show_changes(state) -> None:
     make = PAGES.get(type(state).__name__)
     if make is None:
         raise TypeError(f"show_changes: no summary page for a {type(state).__name__}")
-    _display(make(state).changes)
+    sections.show(make(state).changes)
