@@ -287,16 +287,17 @@ def _run(run_file: Path, *args: str) -> int:
 
 
 def test_memory_limit_from_the_run_file_stops_a_greedy_cell(tmp_path, capsys):
-    run_file = _project(tmp_path, ["big = bytearray(3 * 1024 ** 3)", "print('not reached')"], "memory: 1536MiB\n")
+    # 2.5 GiB: a kernel starting under a parallel test run once died before kernel_info at 1.5 GiB
+    run_file = _project(tmp_path, ["big = bytearray(4 * 1024 ** 3)", "print('not reached')"], "memory: 2560MiB\n")
     assert _run(run_file) == 1
     target = tmp_path / "outputs" / PERIOD / "lim"
     failed = json.loads((target / "failed" / "manifest.json").read_text(encoding="utf-8"))
-    assert failed["limits"]["memory"] == 1536 * 1024 ** 2
+    assert failed["limits"]["memory"] == 2560 * 1024 ** 2
     assert failed["error"]["ename"] == "MemoryError"  # the greedy cell, after the runner's two
-    assert "bytearray(3 * 1024 ** 3)" in failed["error"]["source"]
-    assert "memory limit of 1.5 GiB" in failed["error"]["evalue"]
+    assert "bytearray(4 * 1024 ** 3)" in failed["error"]["source"]
+    assert "memory limit of 2.5 GiB" in failed["error"]["evalue"]
     assert (target / "report.html").read_bytes() == GOOD_HTML
-    assert "memory limit of 1.5 GiB" in capsys.readouterr().err
+    assert "memory limit of 2.5 GiB" in capsys.readouterr().err
 
 
 def test_memory_and_time_limits_from_flag_schedule_run_file_and_defaults(tmp_path):
